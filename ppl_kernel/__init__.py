@@ -1,0 +1,42 @@
+"""ppl_kernel: stochastic functions on PyTorch, written as in Pyro.
+
+>>> import ppl_kernel as pyro
+>>> import ppl_kernel.distributions as dist
+>>> pyro.set_rng_seed(0)
+>>> def weather():
+...     cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
+...     cloudy = "cloudy" if cloudy.item() == 1.0 else "sunny"
+...     mean_temp = {"cloudy": 55.0, "sunny": 75.0}[cloudy]
+...     scale_temp = {"cloudy": 10.0, "sunny": 15.0}[cloudy]
+...     temp = pyro.sample("temp", dist.Normal(mean_temp, scale_temp))
+...     return cloudy, temp.item()
+>>> weather()[0] in ("cloudy", "sunny")
+True
+"""
+
+from . import distributions, poutine  # noqa: F401
+from .errors import (  # noqa: F401
+    DuplicateSiteError, InvalidParameterError, ModelError, ObservationError, RunawayModelError, SiteTypeError,
+)
+from .params import clear_param_store, get_param_store  # noqa: F401
+from .poutine import condition, do  # noqa: F401
+from .primitives import (  # noqa: F401
+    deterministic, enable_validation, factor, iarange, irange, observe, param, plate, sample, set_max_sites,
+    set_rng_seed,
+)
+from .trace import Trace  # noqa: F401
+
+__version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext ppl_kernel``: the notebook layer lives in ``extension`` and is imported only here."""
+    import extension
+
+    extension.load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython):
+    import extension
+
+    extension.unload_ipython_extension(ipython)

@@ -1,0 +1,25 @@
+"""The errors a model author meets, each naming the site or model and saying how to fix it."""
+
+
+class ModelError(Exception):
+    """Base class of the errors ppl_kernel raises about a user's model."""
+
+
+class DuplicateSiteError(ModelError, ValueError):
+    """Two sample sites with the same name in one run."""
+
+
+class InvalidParameterError(ModelError, ValueError):
+    """A distribution parameter outside its constraint (``scale <= 0``, ``p`` outside [0, 1])."""
+
+
+class SiteTypeError(ModelError, TypeError):
+    """``fn`` is not a distribution or callable, or its arguments do not fit it."""
+
+
+class ObservationError(ModelError, ValueError):
+    """An ``obs`` value of the wrong type or shape for its site."""
+
+
+class RunawayModelError(ModelError, RuntimeError):
+    """A run that does not end: too many sites, or recursion past Python's stack."""

@@ -1,0 +1,52 @@
+"""``scale`` and ``mask``: weight or switch off sites' log-probabilities."""
+
+import torch
+
+from ..runtime import Messenger
+
+
+class ScaleMessenger(Messenger):
+    """Multiply the log-probability of every sample site inside by ``scale`` (> 0).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> model = lambda: pyro.sample("x", dist.Normal(0.0, 1.0), obs=torch.tensor(0.0))
+    >>> round(poutine.trace(poutine.scale(model, scale=2.0)).get_trace()["x"].log_prob.item(), 4)
+    -1.8379
+    """
+
+    def __init__(self, fn=None, scale=1.0):
+        super().__init__(fn)
+        if not torch.is_tensor(scale) and not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.scale = scale
+
+    def process_message(self, msg):
+        if msg.type == "sample":
+            msg.scale = self.scale * msg.scale
+
+
+class MaskMessenger(Messenger):
+    """Keep the log-probability only where ``mask`` is True (a bool or a bool tensor)."""
+
+    def __init__(self, fn=None, mask=True):
+        super().__init__(fn)
+        if not isinstance(mask, bool) and not (torch.is_tensor(mask) and mask.dtype == torch.bool):
+            raise TypeError(f"mask must be a bool or a bool tensor, got {type(mask).__name__}")
+        self.mask = mask
+
+    def process_message(self, msg):
+        if msg.type != "sample":
+            return
+        if msg.mask is None or msg.mask is True:
+            msg.mask = self.mask
+        elif msg.mask is not False:
+            msg.mask = msg.mask & self.mask if self.mask is not True else msg.mask
+
+
+def scale(fn=None, scale=1.0):
+    return ScaleMessenger(fn, scale=scale)
+
+
+def mask(fn=None, mask=True):
+    return MaskMessenger(fn, mask=mask)

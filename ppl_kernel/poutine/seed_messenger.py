@@ -1,0 +1,37 @@
+"""``seed``: run with a fixed random seed, restoring the outer random state afterwards."""
+
+import random
+
+import torch
+
+from ..runtime import Messenger
+
+
+class SeedMessenger(Messenger):
+    """Seed torch and Python's ``random`` on entry; put their previous states back on exit.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> model = lambda: pyro.sample("x", dist.Normal(0.0, 1.0))
+    >>> bool(poutine.seed(model, rng_seed=1)() == poutine.seed(model, rng_seed=1)())
+    True
+    """
+
+    def __init__(self, fn=None, rng_seed=0):
+        super().__init__(fn)
+        self.rng_seed = rng_seed
+
+    def __enter__(self):
+        self._saved = (torch.get_rng_state(), random.getstate())
+        torch.manual_seed(self.rng_seed)
+        random.seed(self.rng_seed)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        torch.set_rng_state(self._saved[0])
+        random.setstate(self._saved[1])
+        return super().__exit__(*exc)
+
+
+def seed(fn=None, rng_seed=0):
+    return SeedMessenger(fn, rng_seed=rng_seed)

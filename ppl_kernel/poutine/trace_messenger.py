@@ -1,0 +1,195 @@
+"""``trace``: record every site of a run, with the call tree it happened in.
+
+The call tree needs no decorators. When a site is recorded we walk up the Python frames from the
+``sample`` statement to the traced call, skipping ppl_kernel's and torch's own frames: every user
+frame on the way is one stochastic-function call. A frame already seen ends the walk (its
+ancestors are known), so a site costs O(1) frames even deep in a recursion. Return values of nested
+calls are caught by a profile hook installed only once a nested call appears, so a flat model such
+as ``weather`` pays nothing for it.
+"""
+
+import os
+import sys
+
+import torch
+
+from ..errors import DuplicateSiteError, RunawayModelError
+from ..runtime import Messenger, Site, model_name, settings
+from ..trace import RETURN, CallNode, Trace
+
+_INTERNAL = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+    os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
+)
+_ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
+
+
+def _is_internal(code, _cache={}):
+    internal = _cache.get(code)
+    if internal is None:
+        internal = _cache[code] = code.co_filename.startswith(_INTERNAL)
+    return internal
+
+
+def _call_name(code):
+    return code.co_qualname.replace(".<locals>", "")
+
+
+def _call_args(frame):
+    code = frame.f_code
+    n = code.co_argcount + code.co_kwonlyargcount + bin(code.co_flags & _ARG_FLAGS).count("1")
+    if not n:
+        return ()
+    local = frame.f_locals
+    return tuple((name, local[name]) for name in code.co_varnames[:n] if name != "self" and name in local)
+
+
+class TraceMessenger(Messenger):
+    """Record the sites of a run in a :class:`Trace` (``calls=False`` skips the call tree, for speed).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> def model(p):
+    ...     return pyro.sample("coin", dist.Bernoulli(p))
+    >>> tr = poutine.trace(model).get_trace(0.5)
+    >>> tr["coin"].value in (0.0, 1.0), tr.root.signature()
+    (True, 'model(p=0.5)')
+    >>> with poutine.trace() as tracer:
+    ...     model(0.5)  # doctest: +ELLIPSIS
+    tensor(...)
+    >>> list(tracer.trace.nodes)
+    ['coin']
+    """
+
+    def __init__(self, fn=None, graph_type=None, param_only=None, calls=True):
+        super().__init__(fn)
+        self.param_only = bool(param_only)
+        self.calls = calls
+        self.trace = Trace()
+
+    def __enter__(self):
+        self.trace = Trace(CallNode(model_name(self.fn) if self.fn is not None else "run"))
+        self._root_frame = sys._getframe(1)
+        self._root_bound = self.fn is None  # with-form: top-level frames are children of "run"
+        self._frames = {}
+        self._prev_profiler = None
+        self._profiling = False
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        if self._profiling:
+            sys.setprofile(self._prev_profiler)
+            self._profiling = False
+        self._frames = {}
+        return super().__exit__(*exc)
+
+    def __call__(self, *args, **kwargs):
+        if self.fn is None:
+            return super().__call__(*args, **kwargs)
+        with self:
+            self.trace.root.args = tuple((None, a) for a in args) + tuple(kwargs.items())
+            try:
+                ret = self.fn(*args, **kwargs)
+            except RecursionError as e:
+                from ..runtime import runaway_message
+
+                raise RunawayModelError(runaway_message(self.fn, e.__traceback__)) from None
+        root = self.trace.root
+        root.ret, root.returned = ret, True
+        self.trace.nodes[RETURN] = Site("return", RETURN, None, (), {}, ret)
+        return ret
+
+    def get_trace(self, *args, **kwargs):
+        """Run the model once and return the trace of that run."""
+        self(*args, **kwargs)
+        return self.trace
+
+    def postprocess_message(self, msg):
+        if self.param_only and msg.type != "param":
+            return
+        nodes = self.trace.nodes
+        call = self._call_of_site() if self.calls else None
+        if msg.name in nodes:
+            self._duplicate(msg, call)
+        if len(nodes) >= settings.max_sites:
+            depth = call.depth if call is not None else "?"
+            raise RunawayModelError(
+                f"model '{self.trace.root.name}' made more than {settings.max_sites} sites in one run "
+                f"(the last, '{msg.name}', at call depth {depth}). Does it stop? Check its stopping rule, or "
+                "raise the limit with ppl_kernel.set_max_sites(n)."
+            )
+        if call is not None:
+            msg.call = call
+            call.children.append(msg)
+        nodes[msg.name] = msg
+
+    def _duplicate(self, msg, call):
+        first = self.trace.nodes[msg.name]
+
+        def where(node):
+            return " > ".join(n.signature() for n in node.path()) if node is not None else "(call path not recorded)"
+
+        raise DuplicateSiteError(
+            f"sample site '{msg.name}' appears twice in one run of model '{self.trace.root.name}': first in "
+            f"{where(first.call)}, again in {where(call)}. Each site needs its own name within a run; inside a "
+            f"loop or a recursion build the name from the index, e.g. pyro.sample(\"{msg.name}_{{}}\".format(t), ...)."
+        )
+
+    # ---- the call tree ---------------------------------------------------------------------------
+    def _call_of_site(self):
+        frames = self._frames
+        root_frame = self._root_frame
+        chain = []
+        parent = None
+        f = sys._getframe(2)
+        while f is not None and f is not root_frame:
+            parent = frames.get(f)
+            if parent is not None:
+                break
+            if not _is_internal(f.f_code):
+                chain.append(f)
+            f = f.f_back
+        if parent is None:
+            parent = self.trace.root
+            if not self._root_bound and chain:
+                # The outermost user frame is the traced function's own call.
+                top = chain.pop()
+                frames[top] = parent
+                self._root_bound = True
+                if getattr(self._inner_fn(), "__code__", None) is top.f_code:
+                    parent.name = _call_name(top.f_code)
+                    parent.args = _call_args(top)
+        if chain:
+            if not self._profiling:
+                self._start_profiler()
+            for f in reversed(chain):
+                node = CallNode(_call_name(f.f_code), _call_args(f), parent)
+                parent.children.append(node)
+                frames[f] = node
+                parent = node
+        return parent
+
+    def _inner_fn(self):
+        fn = self.fn
+        while isinstance(fn, Messenger) and fn.fn is not None:
+            fn = fn.fn
+        return fn
+
+    def _start_profiler(self):
+        frames = self._frames
+        prev = sys.getprofile()
+
+        def on_event(frame, event, arg):
+            if event == "return":
+                node = frames.get(frame)
+                if node is not None:
+                    node.ret, node.returned = arg, True
+
+        self._prev_profiler = prev
+        self._profiling = True
+        sys.setprofile(on_event)
+
+
+def trace(fn=None, graph_type=None, param_only=None, calls=True):
+    """Record a run: ``trace(model).get_trace(*args)`` returns its :class:`~ppl_kernel.trace.Trace`."""
+    return TraceMessenger(fn, graph_type=graph_type, param_only=param_only, calls=calls)

@@ -1,0 +1,330 @@
+"""The language: ``sample``, ``observe``, ``param``, ``factor``, ``deterministic``, ``plate``.
+
+>>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+>>> pyro.set_rng_seed(0)
+>>> def coin():
+...     return pyro.sample("heads", dist.Bernoulli(0.5))
+>>> coin().item() in (0.0, 1.0)
+True
+"""
+
+import inspect
+import numbers
+import random
+import sys
+
+import torch
+
+from .distributions.callables import Primitive
+from .distributions.point import Delta, Unit
+from .errors import ObservationError, SiteTypeError
+from .runtime import Messenger, Site, apply_stack, get_stack, settings
+from .distributions.scoring import draw_from
+
+
+def _as_distribution(name, fn, args, kwargs):
+    """Turn the ``fn, *args`` of a sample statement into a distribution object (cheaply)."""
+    if isinstance(fn, torch.distributions.Distribution):
+        if args or kwargs:
+            raise SiteTypeError(
+                f"site '{name}': got a distribution object {fn!r} and also arguments {args or kwargs}; "
+                f"write sample('{name}', dist.Normal(mu, sigma)) or sample('{name}', dist.normal, mu, sigma)."
+            )
+        return fn
+    if isinstance(fn, Primitive) or (isinstance(fn, type) and issubclass(fn, torch.distributions.Distribution)):
+        cls = fn.dist_class if isinstance(fn, Primitive) else fn
+        try:
+            return cls(*args, **kwargs)
+        except TypeError as e:
+            raise SiteTypeError(f"site '{name}': wrong arguments for {getattr(fn, '__name__', fn)}: {e}") from None
+    return None
+
+
+def sample(name, fn, *args, obs=None, infer=None, **kwargs):
+    """A named random choice: ``sample("x", dist.Normal(0, 1))`` or, seed style, ``sample("x", dist.normal, 0, 1)``.
+
+    ``fn`` is a distribution object, a callable primitive with its parameters, or any stochastic
+    function (called with ``*args``; its own sites are recorded). With ``obs`` the site is observed:
+    its value is ``obs`` and it scores the data.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> pyro.sample("x", dist.Normal(0.0, 1.0), obs=torch.tensor(0.5)).item()
+    0.5
+    """
+    if type(name) is not str:
+        raise SiteTypeError(f"sample(name, fn, ...): the name must be a string, got {name!r} "
+                            f"(did you forget the name? write sample('x', {getattr(name, '__name__', 'dist')}, ...))")
+    d = _as_distribution(name, fn, args, kwargs)
+    if d is None:
+        if not callable(fn):
+            raise SiteTypeError(
+                f"site '{name}': fn must be a distribution (dist.Normal(0, 1)), a primitive (dist.normal) "
+                f"or a stochastic function, got {type(fn).__name__} {fn!r}."
+            )
+        try:  # an arbitrary stochastic function: its own sample statements are the sites
+            return fn(*args, **kwargs)
+        except TypeError as e:
+            if _arguments_fit(fn, args, kwargs):
+                raise
+            raise SiteTypeError(f"site '{name}': {getattr(fn, '__name__', fn)} does not take these arguments: {e}") from None
+    if obs is not None:
+        obs = _check_obs(name, d, obs)
+    stack = get_stack()
+    if not stack:
+        return obs if obs is not None else _draw_named(name, d)
+    msg = Site("sample", name, d, args, kwargs, obs, obs is not None, infer)
+    apply_stack(msg, stack)
+    return msg.value
+
+
+def _arguments_fit(fn, args, kwargs):
+    try:
+        inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a builtin)
+        return True
+    return True
+
+
+def _draw_named(name, d):
+    try:
+        return draw_from(d)
+    except ValueError as e:
+        from .distributions.scoring import explain
+
+        raise explain(Site("sample", name, d, (), {}), e) from None
+
+
+def _check_obs(name, d, obs):
+    if type(obs) is torch.Tensor:
+        value = obs
+    elif isinstance(obs, (bool, numbers.Number)):
+        value = torch.tensor(float(obs), dtype=torch.get_default_dtype())
+    elif isinstance(obs, (list, tuple)):
+        try:
+            value = torch.tensor(obs, dtype=torch.get_default_dtype())
+        except (TypeError, ValueError) as e:
+            raise ObservationError(f"site '{name}': obs={obs!r} cannot become a tensor ({e}).") from None
+    elif isinstance(obs, torch.Tensor):
+        value = obs
+    else:
+        raise ObservationError(
+            f"site '{name}': obs must be a tensor, a number or a list of numbers, got {type(obs).__name__} "
+            f"{obs!r}. Convert it, e.g. obs=torch.tensor(...)."
+        )
+    if settings.validate and "_deferred" not in d.__dict__:
+        # Only materialized (tensor-parameter) distributions have shapes worth checking here;
+        # a scalar-parameter distribution broadcasts against any observation.
+        try:
+            torch.broadcast_shapes(value.shape, d.batch_shape + d.event_shape)
+        except RuntimeError:
+            raise ObservationError(
+                f"site '{name}': obs has shape {tuple(value.shape)}, which does not broadcast with the "
+                f"distribution's shape {tuple(d.batch_shape + d.event_shape)} (batch {tuple(d.batch_shape)}, "
+                f"event {tuple(d.event_shape)}). Reshape the data, or wrap the site in a plate of its size."
+            ) from None
+    return value
+
+
+def observe(name, fn, obs, *args, **kwargs):
+    """The 0.1-era spelling of ``sample(name, fn, *args, obs=obs)``."""
+    return sample(name, fn, *args, obs=obs, **kwargs)
+
+
+def factor(name, log_factor, has_rsample=None):
+    """Add ``log_factor`` to the log-probability of the run (``-inf`` rejects it): a soft or hard condition.
+
+    >>> import ppl_kernel as pyro
+    >>> from ppl_kernel import poutine
+    >>> tr = poutine.trace(lambda: pyro.factor("f", -2.0)).get_trace()
+    >>> tr.log_prob_sum().item()
+    -2.0
+    """
+    unit = Unit(log_factor)
+    return sample(name, unit, obs=unit.rsample(), infer={"is_auxiliary": True})
+
+
+def deterministic(name, value, event_dim=None):
+    """Record a computed value in the trace under ``name`` (it adds nothing to the log-probability)."""
+    value = value if torch.is_tensor(value) else torch.as_tensor(value)
+    event_dim = value.dim() if event_dim is None else event_dim
+    stack = get_stack()
+    if not stack:
+        return value
+    msg = Site("sample", name, Delta(value, event_dim=event_dim), (), {}, value, True, {"_deterministic": True})
+    msg.mask = False
+    apply_stack(msg, stack)
+    return msg.value
+
+
+def param(name, init_tensor=None, constraint=None, event_dim=None):
+    """A learnable tensor from the parameter store, created from ``init_tensor`` on first use.
+
+    >>> import ppl_kernel as pyro, torch
+    >>> pyro.clear_param_store()
+    >>> pyro.param("a", torch.tensor(1.5)).item()
+    1.5
+    """
+    from .params import get_param_store
+
+    store = get_param_store()
+    stack = get_stack()
+    if not stack:
+        return store.get(name, init_tensor, constraint, event_dim)
+    msg = Site("param", name, store.get, (name, init_tensor, constraint, event_dim), {})
+    apply_stack(msg, stack)
+    return msg.value
+
+
+def set_rng_seed(seed):
+    """Seed torch, Python's ``random`` and (if loaded) NumPy, so that runs repeat exactly."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % 2**32)
+
+
+def enable_validation(is_validate=True):
+    """Switch parameter and observation checks on (default) or off (a little faster)."""
+    settings.validate = bool(is_validate)
+    torch.distributions.Distribution.set_default_validate_args(bool(is_validate))
+
+
+def set_max_sites(n):
+    """The most sites one traced run may make before it is stopped as a runaway (default 100,000)."""
+    settings.max_sites = int(n)
+
+
+class CondIndepStackFrame(tuple):
+    """One plate a site sits in: ``(name, dim, size, counter)``; ``dim`` is None for a sequential plate."""
+
+    __slots__ = ()
+
+    def __new__(cls, name, dim, size, counter=0):
+        return tuple.__new__(cls, (name, dim, size, counter))
+
+    name = property(lambda self: self[0])
+    dim = property(lambda self: self[1])
+    size = property(lambda self: self[2])
+    counter = property(lambda self: self[3])
+
+    @property
+    def vectorized(self):
+        return self[1] is not None
+
+
+class plate(Messenger):
+    """Conditionally independent data, as in Pyro: vectorized (``with plate(...)``) or sequential (``for``).
+
+    Inside ``with plate("data", N):`` each sample site's distribution is broadcast to size ``N`` at
+    dimension ``dim`` (allocated right to left), and a ``subsample_size`` scales the log-probability
+    by ``N / subsample_size``.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist, torch
+    >>> with pyro.plate("data", 3):
+    ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
+    >>> x.shape
+    torch.Size([3])
+    """
+
+    def __init__(self, name, size=None, subsample_size=None, subsample=None, dim=None, use_cuda=None, device=None):
+        super().__init__()
+        if size is None:
+            if subsample is None:
+                raise ValueError(f"plate '{name}': give its size, e.g. plate('{name}', len(data))")
+            size = len(subsample)
+        self.name = name
+        self.size = int(size)
+        self.subsample_size = self.size if subsample_size is None else int(subsample_size)
+        self._subsample = subsample
+        self.dim = dim
+        self.device = device
+        self._allocated_dim = None
+        self._counter = 0
+
+    @property
+    def indices(self):
+        if self._subsample is not None:
+            return self._subsample
+        if self.subsample_size < self.size:
+            return torch.randperm(self.size, device=self.device)[: self.subsample_size]
+        return torch.arange(self.size, device=self.device)
+
+    def _allocate(self):
+        used = {p._allocated_dim for p in get_stack() if isinstance(p, plate) and p._allocated_dim is not None}
+        if self.dim is not None:
+            if self.dim >= 0:
+                raise ValueError(f"plate '{self.name}': dim must be negative (counted from the right), got {self.dim}")
+            if self.dim in used:
+                raise ValueError(f"plate '{self.name}': dim {self.dim} is already used by an enclosing plate")
+            return self.dim
+        dim = -1
+        while dim in used:
+            dim -= 1
+        return dim
+
+    def __enter__(self):
+        self._allocated_dim = self._allocate()
+        self._indices = self.indices
+        super().__enter__()
+        return self._indices
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        self._allocated_dim = None
+
+    def __iter__(self):
+        for i in self.indices.tolist():
+            with _SequentialFrame(self, i):
+                yield i
+
+    def __len__(self):
+        return self.subsample_size
+
+    def process_message(self, msg):
+        if msg.type not in ("sample", "param") or self._allocated_dim is None:
+            return
+        dim = self._allocated_dim
+        msg.cond_indep_stack = msg.cond_indep_stack + (CondIndepStackFrame(self.name, dim, self.subsample_size),)
+        if msg.type != "sample":
+            return
+        if self.subsample_size < self.size:
+            msg.scale = msg.scale * (self.size / self.subsample_size)
+        fn = msg.fn
+        batch_shape = list(fn.batch_shape)
+        if len(batch_shape) < -dim:
+            batch_shape = [1] * (-dim - len(batch_shape)) + batch_shape
+        if batch_shape[dim] not in (1, self.subsample_size):
+            raise ValueError(
+                f"site '{msg.name}' inside plate '{self.name}' (size {self.subsample_size}, dim {dim}): the "
+                f"distribution's batch shape {tuple(fn.batch_shape)} has size {batch_shape[dim]} at that dim. "
+                "Make the parameters match the plate size or broadcast (size 1) there."
+            )
+        batch_shape[dim] = self.subsample_size
+        if tuple(batch_shape) != tuple(fn.batch_shape):
+            msg.fn = fn.expand(torch.Size(batch_shape))
+
+
+class _SequentialFrame(Messenger):
+    """One iteration of a sequential ``for i in plate(...)``: marks sites, broadcasts nothing."""
+
+    def __init__(self, owner, index):
+        super().__init__()
+        self.frame = CondIndepStackFrame(owner.name, None, owner.subsample_size, index)
+        self.scale = owner.size / owner.subsample_size
+
+    def process_message(self, msg):
+        if msg.type == "sample":
+            msg.cond_indep_stack = msg.cond_indep_stack + (self.frame,)
+            if self.scale != 1.0:
+                msg.scale = msg.scale * self.scale
+
+
+# Older Pyro names for plates.
+iarange = plate
+
+
+def irange(name, size, subsample_size=None, subsample=None, use_cuda=None):
+    return plate(name, size, subsample_size, subsample)

@@ -1,0 +1,213 @@
+"""The handler stack and the site message.
+
+A ``sample`` statement builds one :class:`Site` and hands it down the stack of active handlers
+(innermost first); each may change it (``process_message``), stop it, or give it a value. If
+nothing gave it a value the default action draws one; then the handlers that saw it record or
+adjust it on the way back (``postprocess_message``). This is minipyro's design, with a slotted
+message instead of a dict and one stack per thread, so that the notebook layer can sample in a
+background thread while the user keeps working in the main one.
+"""
+
+import copy
+import threading
+
+from .errors import RunawayModelError
+
+_local = threading.local()
+
+
+def get_stack():
+    """The handler stack of the calling thread (outermost first)."""
+    try:
+        return _local.stack
+    except AttributeError:
+        _local.stack = []
+        return _local.stack
+
+
+class _Settings:
+    """Process-wide switches. ``validate``: check parameters and observations (on by default)."""
+
+    __slots__ = ("validate", "max_sites")
+
+    def __init__(self):
+        self.validate = True
+        self.max_sites = 100_000
+
+
+settings = _Settings()
+
+
+class Site:
+    """One ``sample`` or ``param`` statement as it travels through the handler stack.
+
+    Attributes match Pyro's message keys, and ``site["value"]`` works as in Pyro so that code
+    reading ``trace.nodes[name]["value"]`` runs unchanged.
+    """
+
+    __slots__ = (
+        "type", "name", "fn", "args", "kwargs", "value", "is_observed", "scale", "mask",
+        "cond_indep_stack", "infer", "done", "stop", "call", "_log_prob",
+    )
+
+    def __init__(self, type, name, fn, args, kwargs, value=None, is_observed=False, infer=None):
+        self.type = type
+        self.name = name
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.value = value
+        self.is_observed = is_observed
+        self.scale = 1.0
+        self.mask = None
+        self.cond_indep_stack = ()
+        self.infer = {} if infer is None else infer
+        self.done = False
+        self.stop = False
+        self.call = None
+        self._log_prob = None
+
+    # Pyro reads messages as dicts; these keep such code working.
+    def __getitem__(self, key):
+        if key == "log_prob":
+            return self.log_prob
+        if key == "log_prob_sum":
+            return self.log_prob_sum()
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def __setitem__(self, key, value):
+        setattr(self, key, value)
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key):
+        return key in self.__slots__ or key in ("log_prob", "log_prob_sum")
+
+    def copy(self):
+        new = copy.copy(self)
+        new.infer = dict(self.infer)
+        return new
+
+    @property
+    def log_prob(self):
+        """Per-element log density of the value, scaled and masked as handlers asked; cached."""
+        if self._log_prob is None:
+            from .distributions.scoring import site_log_prob  # the one place that scores a site
+
+            self._log_prob = site_log_prob(self)
+        return self._log_prob
+
+    def log_prob_sum(self):
+        lp = self.log_prob
+        return lp.sum() if lp.dim() else lp
+
+    def __repr__(self):
+        return f"Site({self.type}, {self.name!r}, value={self.value!r}, observed={self.is_observed})"
+
+
+def default_process(msg):
+    """The default action for a site that no handler gave a value."""
+    if msg.type == "sample":
+        from .distributions.scoring import draw
+
+        msg.value = draw(msg)
+    else:
+        msg.value = msg.fn(*msg.args, **msg.kwargs)
+
+
+def apply_stack(msg, stack):
+    """Run ``msg`` through ``stack``: innermost handler first, then back out (as minipyro)."""
+    pointer = 0
+    for pointer, handler in enumerate(reversed(stack)):
+        handler.process_message(msg)
+        if msg.stop:
+            break
+    if msg.value is None and not msg.done:
+        default_process(msg)
+    for handler in stack[len(stack) - pointer - 1:]:
+        handler.postprocess_message(msg)
+    return msg
+
+
+class Messenger:
+    """Base class of effect handlers.
+
+    A handler works both ways, as in NumPyro::
+
+        with poutine.scale(scale=2.0):
+            model()
+        poutine.scale(model, scale=2.0)()
+
+    and, with no function, as a decorator: ``@poutine.scale(scale=2.0)``.
+    """
+
+    def __init__(self, fn=None):
+        if fn is not None and not callable(fn):
+            raise TypeError(
+                f"{type(self).__name__}(fn, ...): fn must be a callable model, got {type(fn).__name__}. "
+                "Pass the function itself, not the result of calling it."
+            )
+        self.fn = fn
+
+    def process_message(self, msg):
+        pass
+
+    def postprocess_message(self, msg):
+        pass
+
+    def __enter__(self):
+        get_stack().append(self)
+        return self
+
+    def __exit__(self, exc_type, exc_value, tb):
+        stack = get_stack()
+        if stack and stack[-1] is self:
+            stack.pop()
+        elif self in stack:
+            # Leaving out of order (a generator closed late): drop this handler and those above it.
+            del stack[stack.index(self):]
+
+    def __call__(self, *args, **kwargs):
+        if self.fn is None:
+            if len(args) == 1 and callable(args[0]) and not kwargs:
+                bound = copy.copy(self)
+                bound.fn = args[0]
+                return bound
+            raise TypeError(f"{type(self).__name__} has no model to run; give it one: handler(model, ...)")
+        with self:
+            try:
+                return self.fn(*args, **kwargs)
+            except RecursionError as e:
+                raise RunawayModelError(runaway_message(self.fn, e.__traceback__)) from None
+
+
+def model_name(fn):
+    """A readable name for a model: its function name, or its class for callables and modules."""
+    inner = fn
+    while isinstance(inner, Messenger) and inner.fn is not None:
+        inner = inner.fn
+    name = getattr(inner, "__qualname__", None) or getattr(inner, "__name__", None)
+    return name if name else type(inner).__name__
+
+
+def runaway_message(fn, tb):
+    """Explain a RecursionError inside a model: which function recursed and how deep."""
+    counts = {}
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        counts[code.co_qualname] = counts.get(code.co_qualname, 0) + 1
+        tb = tb.tb_next
+    deepest, depth = max(counts.items(), key=lambda kv: kv[1]) if counts else ("?", 0)
+    return (
+        f"model '{model_name(fn)}' did not finish: '{deepest}' recursed {depth} calls deep and ran past "
+        "Python's recursion limit. Check that the recursion ends (for a random stopping rule such as "
+        "geometric(p), a stopping probability of 0 never stops); if the depth is intended, raise "
+        "sys.setrecursionlimit."
+    )

@@ -1,0 +1,259 @@
+"""Trace: the sites of one run, in order, and the call tree they happened in.
+
+Each site hangs under the stochastic-function call that made it; calls nest as they did at run
+time (``geometric`` calling itself, a returned lambda calling ``normal_product``). ``print(trace)``
+draws the tree with box-drawing characters, as Gen prints a choice map; ``_repr_html_`` draws the
+same tree as collapsible HTML.
+"""
+
+import html
+import math
+from collections import OrderedDict
+
+import torch
+
+RETURN = "_RETURN"
+
+
+class CallNode:
+    """One call of a stochastic function: its name, arguments, return value and what happened inside.
+
+    ``children`` holds :class:`CallNode` and site objects in the order they happened.
+    """
+
+    __slots__ = ("name", "args", "ret", "returned", "children", "parent")
+
+    def __init__(self, name, args=(), parent=None):
+        self.name = name
+        self.args = args  # ((arg name or None, value), ...)
+        self.ret = None
+        self.returned = False
+        self.children = []
+        self.parent = parent
+
+    @property
+    def calls(self):
+        return [c for c in self.children if isinstance(c, CallNode)]
+
+    @property
+    def sites(self):
+        return [c for c in self.children if not isinstance(c, CallNode)]
+
+    @property
+    def depth(self):
+        d, node = 0, self.parent
+        while node is not None:
+            d, node = d + 1, node.parent
+        return d
+
+    def path(self):
+        """The chain of calls from the root to this one."""
+        chain, node = [], self
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return chain[::-1]
+
+    def signature(self):
+        parts = [short(v) if k is None else f"{k}={short(v)}" for k, v in self.args]
+        return f"{self.name}({', '.join(parts)})"
+
+    def walk(self):
+        """Every call node under (and including) this one, depth first."""
+        yield self
+        for child in self.children:
+            if isinstance(child, CallNode):
+                yield from child.walk()
+
+    def __repr__(self):
+        return f"CallNode({self.signature()}, {len(self.children)} children)"
+
+
+def short(value, width=40):
+    """A short readable form of a value: numbers rounded, small tensors as lists, long text cut."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1:
+            text = _num(value.item())
+        elif value.numel() <= 6:
+            text = "[" + ", ".join(_num(v) for v in value.flatten().tolist()) + "]"
+        else:
+            text = f"tensor(shape={tuple(value.shape)})"
+    elif isinstance(value, float):
+        text = _num(value)
+    elif isinstance(value, tuple):
+        text = "(" + ", ".join(short(v, width) for v in value) + ("," if len(value) == 1 else "") + ")"
+    elif callable(value) and hasattr(value, "__name__"):
+        text = f"<fn {getattr(value, '__qualname__', value.__name__).replace('.<locals>', '')}>"
+    else:
+        text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _num(x):
+    if isinstance(x, bool) or isinstance(x, int):
+        return str(x)
+    if math.isinf(x) or math.isnan(x):
+        return str(x)
+    if x == int(x) and abs(x) < 1e6:
+        return f"{x:.1f}"
+    return f"{x:.4g}"
+
+
+def describe_distribution(d):
+    """``Normal(55.0, 10.0)``: the family and its parameters, short."""
+    deferred = d.__dict__.get("_deferred")
+    name = type(d).__name__
+    if deferred is not None:
+        args, kwargs = deferred
+        parts = [short(a, 16) for a in args] + [f"{k}={short(v, 16)}" for k, v in kwargs.items()]
+        return f"{name}({', '.join(parts)})"
+    params = []
+    for key in getattr(d, "arg_constraints", {}):
+        if key in d.__dict__ and not (key == "logits" and "probs" in d.__dict__):
+            params.append(short(d.__dict__[key], 16))
+    return f"{name}({', '.join(params)})"
+
+
+class Trace:
+    """The record of one run: ``trace["x"]`` is the site named x; iterating gives the sites in order.
+
+    ``trace.nodes`` is an ordered dict name -> site (with ``"_RETURN"`` last, as in Pyro);
+    ``trace.root`` is the call tree.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> def model():
+    ...     return pyro.sample("x", dist.Normal(0.0, 1.0))
+    >>> tr = poutine.trace(model).get_trace()
+    >>> [site.name for site in tr], tr.root.name
+    (['x'], 'model')
+    """
+
+    def __init__(self, root=None):
+        self.nodes = OrderedDict()
+        self.root = root
+
+    def add_site(self, site):
+        self.nodes[site.name] = site
+
+    def __getitem__(self, name):
+        return self.nodes[name]
+
+    def __contains__(self, name):
+        return name in self.nodes
+
+    def __iter__(self):
+        return (s for name, s in self.nodes.items() if name != RETURN)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+    @property
+    def sites(self):
+        return list(self)
+
+    @property
+    def sample_sites(self):
+        return [s for s in self if s.type == "sample"]
+
+    @property
+    def stochastic_nodes(self):
+        """Names of the latent (not observed) sample sites."""
+        return [s.name for s in self if s.type == "sample" and not s.is_observed and not s.infer.get("_deterministic")]
+
+    @property
+    def observation_nodes(self):
+        return [s.name for s in self if s.type == "sample" and s.is_observed and not s.infer.get("_deterministic")]
+
+    @property
+    def return_value(self):
+        ret = self.nodes.get(RETURN)
+        return None if ret is None else ret.value
+
+    def log_prob_sum(self, site_filter=None):
+        """Sum of the log-probabilities of all sample sites (``site_filter(name, site)`` selects some)."""
+        total = 0.0
+        for site in self:
+            if site.type == "sample" and (site_filter is None or site_filter(site.name, site)):
+                total = total + site.log_prob_sum()
+        return total if torch.is_tensor(total) else torch.tensor(total)
+
+    def compute_log_prob(self, site_filter=lambda name, site: True):
+        """Fill in every sample site's log-probability now (Pyro's spelling; they are also computed on demand)."""
+        for site in self:
+            if site.type == "sample" and site_filter(site.name, site):
+                site.log_prob  # noqa: B018  (computes and caches)
+
+    def copy(self):
+        new = Trace(self.root)
+        new.nodes = OrderedDict(self.nodes)
+        return new
+
+    # ---- renderings -------------------------------------------------------------------------------
+    def site_line(self, site):
+        if site.type == "param":
+            return f"{site.name} : param = {short(site.value)}"
+        dist_text = describe_distribution(site.fn)
+        mark = "  (observed)" if site.is_observed else ""
+        try:
+            lp = f"  log p = {_num(site.log_prob_sum().item())}"
+        except Exception:  # a site that cannot be scored still shows
+            lp = ""
+        return f"{site.name} ~ {dist_text} = {short(site.value)}{lp}{mark}"
+
+    def call_line(self, node):
+        text = node.signature()
+        if node.returned:
+            text += f" → {short(node.ret)}"
+        return text
+
+    def format(self):
+        """The call tree as text, one line per call and per site, Gen-style."""
+        if self.root is None:
+            return "\n".join(self.site_line(s) for s in self)
+        lines = [self.call_line(self.root)]
+        self._format_children(self.root, "", lines)
+        return "\n".join(lines)
+
+    def _format_children(self, node, prefix, lines):
+        children = node.children
+        for i, child in enumerate(children):
+            last = i == len(children) - 1
+            branch, extension = ("└── ", "    ") if last else ("├── ", "│   ")
+            if isinstance(child, CallNode):
+                lines.append(prefix + branch + self.call_line(child))
+                self._format_children(child, prefix + extension, lines)
+            else:
+                lines.append(prefix + branch + self.site_line(child))
+
+    def __str__(self):
+        return self.format()
+
+    def __repr__(self):
+        names = ", ".join(s.name for s in self)
+        return f"<Trace of {self.root.name if self.root else 'a run'}: {names}>"
+
+    def _repr_html_(self):
+        if self.root is None:
+            return "<ul>" + "".join(f"<li>{html.escape(self.site_line(s))}</li>" for s in self) + "</ul>"
+        return (
+            '<div class="ppl-trace" style="font-family: monospace; font-size: 13px">'
+            + self._html_node(self.root)
+            + "</div>"
+        )
+
+    def _html_node(self, node):
+        inner = []
+        for child in node.children:
+            if isinstance(child, CallNode):
+                inner.append(self._html_node(child))
+            else:
+                colour = "#555" if child.is_observed else "#1f5fa8"
+                inner.append(
+                    f'<div style="margin-left: 1.2em; color: {colour}">{html.escape(self.site_line(child))}</div>'
+                )
+        return (
+            f'<details open style="margin-left: 1.2em"><summary><b>{html.escape(self.call_line(node))}</b></summary>'
+            + "".join(inner)
+            + "</details>"
+        )
