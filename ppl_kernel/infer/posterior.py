@@ -1,0 +1,552 @@
+"""Weighted traces and the marginals read from them.
+
+Every inference algorithm here (``Importance``, ``Enumerate``, ``MH``, ``Rejection``) is a
+:class:`TracePosterior`: ``.run(*args)`` collects traces of the model with a log-weight each, and
+:class:`EmpiricalMarginal` turns them into a distribution over the return value or over named sites.
+The notebook layer builds one from runs it made itself::
+
+    posterior = TracePosterior(model)
+    posterior.add(trace)                  # weight 1 (log-weight 0)
+    EmpiricalMarginal(posterior, "x").mean
+
+Progress: an inference object takes ``progress=callback``; it is called as
+``callback(posterior, done, total)`` at the start (``done == 0``), at most about four times a
+second while running, and once at the end. ``done`` counts model runs (MH steps including warmup,
+importance samples, rejection tries, enumerated paths); ``total`` is how many are planned, or
+``None`` when that is not known in advance (enumeration, rejection). The callback may stop the run
+by raising ``KeyboardInterrupt`` or by calling ``posterior.stop()``: the run ends, keeps what it
+collected, and sets ``posterior.partial = True``.
+"""
+
+import math
+import time
+
+import torch
+
+from .. import poutine
+from ..trace import RETURN
+
+_PROGRESS_INTERVAL = 0.25  # seconds between progress calls: a few redraws a second
+
+
+class TracePosterior:
+    """Traces of a model with a log-weight each; the base of the inference algorithms.
+
+    ``traces`` and ``log_weights`` (Python floats) run in parallel; ``chain_ids`` says which chain
+    made each trace (always 0 except for multi-chain MH). ``partial`` is True when the last run was
+    stopped early (``KeyboardInterrupt`` or :meth:`stop`).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> from ppl_kernel.infer import TracePosterior, EmpiricalMarginal
+    >>> def coin():
+    ...     return pyro.sample("c", dist.Bernoulli(0.5))
+    >>> post = TracePosterior(coin)
+    >>> for value in (1.0, 1.0, 0.0):
+    ...     post.add(poutine.trace(poutine.condition(coin, data={"c": value})).get_trace())
+    >>> round(EmpiricalMarginal(post).mean.item(), 4)
+    0.6667
+    """
+
+    def __init__(self, model=None, progress=None):
+        self.model = model
+        self.progress = progress
+        self._args, self._kwargs = (), {}
+        self._reset()
+
+    def _reset(self):
+        self.traces = []
+        self.log_weights = []
+        self.chain_ids = []
+        self.partial = False
+        self._stop_requested = False
+
+    # Pyro's name for the traces.
+    @property
+    def exec_traces(self):
+        return self.traces
+
+    def __len__(self):
+        return len(self.traces)
+
+    def add(self, trace, log_weight=0.0, chain_id=0):
+        """Add one trace with its log-weight (0.0 means weight 1); returns self."""
+        self.traces.append(trace)
+        self.log_weights.append(float(log_weight))
+        self.chain_ids.append(chain_id)
+        return self
+
+    def stop(self):
+        """Ask a running ``.run`` to stop after the current model run (safe from another thread)."""
+        self._stop_requested = True
+
+    # ---- running ---------------------------------------------------------------------------------
+    def run(self, *args, **kwargs):
+        """Collect weighted traces of ``model(*args, **kwargs)``; returns self.
+
+        A ``KeyboardInterrupt`` (Ctrl-C, the notebook's stop button, or raised by the progress
+        callback) ends the run early: what was collected so far is kept and ``partial`` is True.
+        """
+        if self.model is None:
+            raise TypeError(
+                "TracePosterior.run: this posterior has no model to run. Build it with a model "
+                "(TracePosterior(model)) and add traces with .add(trace), or use an algorithm that runs "
+                "the model itself: Importance(model, num_samples=N).run(), Enumerate(model).run(), "
+                "MH(model, num_samples=N).run()."
+            )
+        self._reset()
+        self._args, self._kwargs = args, kwargs
+        self._progress_next = 0.0
+        self._report(0, force=True)
+        done = 0
+        try:
+            done = self._run(args, kwargs)
+        except KeyboardInterrupt:
+            self.partial = True
+            done = self._done
+        self._report(done, force=True)
+        return self
+
+    def _run(self, args, kwargs):
+        raise TypeError(
+            f"{type(self).__name__} collects traces you add with .add(trace); it has no algorithm to run. "
+            "Use Importance, Enumerate, MH or Rejection to run a model."
+        )
+
+    _done = 0
+    _total = None
+
+    def _report(self, done, force=False):
+        """Tell the progress callback how far the run is (throttled); honour stop()."""
+        self._done = done
+        if self._stop_requested:
+            self._stop_requested = False
+            raise KeyboardInterrupt
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if force or now >= self._progress_next:
+            self._progress_next = now + _PROGRESS_INTERVAL
+            self.progress(self, done, self._total)
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def marginal(self, sites=None):
+        """The :class:`EmpiricalMarginal` of the return value (``sites=None``) or of the named site(s)."""
+        return EmpiricalMarginal(self, sites)
+
+    def log_weights_tensor(self):
+        return torch.tensor(self.log_weights, dtype=torch.float64)
+
+    def get_normalized_weights(self, log_scale=False):
+        """The weights of the traces, normalized to sum to 1 (Pyro's name)."""
+        logw = _normalized_log_weights(self.log_weights, "the traces of this posterior")
+        return logw if log_scale else logw.exp()
+
+    def get_ESS(self):
+        """Effective sample size of the weights: (sum w)^2 / sum w^2 (Pyro's name)."""
+        return _ess(self.get_normalized_weights())
+
+    def sample_trace(self):
+        """One trace drawn in proportion to the weights."""
+        w = self.get_normalized_weights()
+        return self.traces[int(torch.multinomial(w.float(), 1).item())]
+
+    def trace_with_calls(self, index):
+        """Trace ``index`` run again with the call tree recorded (inference records sites only, for speed).
+
+        The values are replayed from the stored trace, so the run is the same one.
+        """
+        if self.model is None:
+            raise TypeError("trace_with_calls needs the model: build the posterior as TracePosterior(model).")
+        stored = self.traces[index]
+        retraced = poutine.trace(poutine.replay(self.model, trace=stored)).get_trace(*self._args, **self._kwargs)
+        return retraced
+
+    def most_probable_index(self):
+        """Index of the stored trace with the highest joint log-probability log p(x, data)."""
+        if not self.traces:
+            raise ValueError("most_probable: the posterior holds no traces yet; run it first (.run(...)).")
+        best, best_lp = 0, -math.inf
+        for i, tr in enumerate(self.traces):
+            if self.log_weights[i] == -math.inf:
+                continue
+            lp = float(tr.log_prob_sum())
+            if lp > best_lp:
+                best, best_lp = i, lp
+        return best
+
+    def most_probable(self, calls=True):
+        """The most probable run among the traces (highest joint log-probability), with its call tree."""
+        i = self.most_probable_index()
+        return self.trace_with_calls(i) if calls and self.model is not None else self.traces[i]
+
+
+def _normalized_log_weights(log_weights, what):
+    if len(log_weights) == 0:
+        raise ValueError(f"no traces in {what}: run the inference first (.run(...)) or add traces (.add(trace)).")
+    logw = torch.tensor(log_weights, dtype=torch.float64)
+    total = torch.logsumexp(logw, 0)
+    if total.item() == -math.inf:
+        raise ValueError(
+            f"every one of the {len(log_weights)} traces in {what} has weight zero (log-weight -inf): the "
+            "conditions rejected every run. Check that the observations are possible under the model, "
+            "or draw more samples."
+        )
+    if total.item() != total.item() or total.item() == math.inf:
+        raise ValueError(f"the log-weights of {what} are not finite (nan or +inf); check the model's factors.")
+    return logw - total
+
+
+def _ess(weights):
+    return float(1.0 / (weights * weights).sum())
+
+
+# ---- values -----------------------------------------------------------------------------------------
+def value_key(value):
+    """A hashable, comparable stand-in for a value: tensors become numbers or nested tuples."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1 and value.dim() == 0:
+            return value.item()
+        return _tupled(value.tolist())
+    if isinstance(value, (tuple, list)):
+        return tuple(value_key(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, value_key(v)) for k, v in value.items())
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def _tupled(x):
+    return tuple(_tupled(v) for v in x) if isinstance(x, list) else x
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+class _Missing:
+    """Stands for a site that a run did not make (universal models make different sites per run)."""
+
+    def __repr__(self):
+        return "<absent>"
+
+
+ABSENT = _Missing()
+
+
+class EmpiricalMarginal(torch.distributions.Distribution):
+    """The weighted traces of a posterior as a distribution over the return value or named sites.
+
+    ``sites=None`` takes the return value; ``sites="x"`` one site's value; a list of names the
+    sites together (stacked into one tensor when every run has them all with one shape, else a
+    tuple per run). Numeric values (tensors, numbers) give ``mean``, ``variance``, ``quantiles``;
+    any value (strings, tuples such as weather's ``('sunny', 62.1)``) is treated as a categorical
+    over its distinct values: ``support``, ``probs``, ``log_prob``, ``probability(predicate)``.
+
+    A universal model may skip a site in some runs. ``missing="drop"`` (default) leaves those runs
+    out and renormalizes (the marginal is conditional on the site existing; ``missing_mass`` says
+    how much posterior mass that was); ``missing="keep"`` keeps them with the value ``ABSENT``.
+
+    ``samples`` is a tensor of the values (for non-numeric values: indices into ``support``),
+    ``log_weights`` and ``weights`` (normalized) are float64 tensors.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel.infer import Enumerate, EmpiricalMarginal
+    >>> def two_coins():
+    ...     a = pyro.sample("a", dist.Bernoulli(0.5))
+    ...     b = pyro.sample("b", dist.Bernoulli(0.5))
+    ...     return "both" if a + b == 2 else "not both"
+    >>> m = EmpiricalMarginal(Enumerate(two_coins).run())
+    >>> m.support, round(m.probability(lambda v: v == "both"), 4)
+    (['both', 'not both'], 0.25)
+    """
+
+    arg_constraints = {}
+    has_rsample = False
+
+    def __init__(self, posterior, sites=None, missing="drop", validate_args=None):
+        if missing not in ("drop", "keep"):
+            raise ValueError(f"EmpiricalMarginal: missing must be 'drop' or 'keep', got {missing!r}")
+        self.posterior = posterior
+        self.sites = sites
+        values, logw, absent_logw = self._collect(posterior, sites, missing)
+        self.values = values
+        self.missing_mass = _missing_mass(logw, absent_logw)
+        self.log_weights = _normalized_log_weights(logw, self._what())
+        self.weights = self.log_weights.exp()
+        self.is_numeric = _all_numeric(values)
+        if self.is_numeric:
+            self.samples = _stack(values)
+            event_shape = self.samples.shape[1:]
+        else:
+            self.samples = None
+            event_shape = torch.Size()
+        self._masses = None
+        super().__init__(torch.Size(), event_shape, validate_args=False)
+        if not self.is_numeric:
+            self.samples = torch.tensor([self._index[value_key(v)] for v in values], dtype=torch.long)
+
+    def _what(self):
+        if self.sites is None:
+            return "the return values"
+        return f"site {self.sites!r}" if isinstance(self.sites, str) else f"sites {list(self.sites)!r}"
+
+    @staticmethod
+    def _collect(posterior, sites, missing):
+        traces, log_weights = posterior.traces, posterior.log_weights
+        values, logw, absent = [], [], []
+        if sites is None or isinstance(sites, str):
+            name = RETURN if sites is None else sites
+            for tr, lw in zip(traces, log_weights):
+                site = tr.nodes.get(name)
+                if site is None:
+                    if name == RETURN or missing == "drop":
+                        absent.append(lw)
+                        continue
+                    values.append(ABSENT)
+                else:
+                    values.append(site.value)
+                logw.append(lw)
+        else:
+            names = list(sites)
+            for tr, lw in zip(traces, log_weights):
+                nodes = tr.nodes
+                row = tuple(nodes[n].value if n in nodes else ABSENT for n in names)
+                if missing == "drop" and any(v is ABSENT for v in row):
+                    absent.append(lw)
+                    continue
+                logw.append(lw)
+                values.append(row)
+            if values and all(_stackable(row) for row in values):
+                shapes = {tuple(v.shape) for row in values for v in row}
+                if len(shapes) == 1:
+                    values = [torch.stack(row, 0) for row in values]
+        if not values and (absent or traces):
+            where = "the return value" if sites is None else f"site(s) {sites!r}"
+            raise ValueError(
+                f"EmpiricalMarginal: none of the {len(traces)} traces has {where}. Check the site name "
+                f"(names seen: {_names_seen(traces)}), or use missing='keep' to count runs without it."
+            )
+        return values, logw, absent
+
+    # ---- distinct values ---------------------------------------------------------------------------
+    def _group(self):
+        if self._masses is None:
+            masses = {}
+            first = {}
+            for v, w in zip(self.values, self.weights.tolist()):
+                k = value_key(v)
+                masses[k] = masses.get(k, 0.0) + w
+                first.setdefault(k, v)
+            keys = list(masses)
+            try:
+                keys.sort()
+            except TypeError:  # mixed kinds (None and str, say): keep the order of first appearance
+                pass
+            self._masses = {k: masses[k] for k in keys}
+            self._first = first
+            self._index_cache = {k: i for i, k in enumerate(keys)}
+        return self._masses
+
+    @property
+    def _index(self):
+        self._group()
+        return self._index_cache
+
+    @property
+    def support(self):
+        """The distinct values, sorted where they can be (an empirical distribution's support is finite)."""
+        return [self._first[k] for k in self._group()]
+
+    @property
+    def probs(self):
+        """The probability of each value in ``support``, as a float64 tensor."""
+        return torch.tensor(list(self._group().values()), dtype=torch.float64)
+
+    def enumerate_support(self, expand=True):
+        """The support as a tensor (numeric values) or a list, so that Enumerate can sum over it."""
+        support = self.support
+        return torch.stack([torch.as_tensor(v) for v in support]) if self.is_numeric else support
+
+    @property
+    def has_enumerate_support(self):
+        return True
+
+    def log_prob(self, value):
+        """Log of the total weight of the runs whose value equals ``value`` (-inf if none)."""
+        mass = self._group().get(value_key(value), 0.0)
+        return torch.tensor(math.log(mass) if mass > 0 else -math.inf, dtype=torch.float64)
+
+    def probability(self, event):
+        """P(event): ``event`` is a predicate on values (``lambda v: v[0] == "cloudy"``) or a value."""
+        if not callable(event):
+            return self._group().get(value_key(event), 0.0)
+        return math.fsum(w for v, w in zip(self.values, self.weights.tolist()) if event(v))
+
+    # ---- sampling ----------------------------------------------------------------------------------
+    def sample(self, sample_shape=torch.Size()):
+        """Draw values in proportion to the weights (numeric: a tensor; otherwise a value or a list)."""
+        shape = torch.Size(sample_shape)
+        n = shape.numel()
+        idx = torch.multinomial(self.weights.float(), max(n, 1), replacement=True)
+        if self.is_numeric:
+            out = self.samples[idx]
+            return out[0] if not shape else out.reshape(shape + self.event_shape)
+        picked = [self.values[i] for i in idx.tolist()]
+        return picked[0] if not shape else picked
+
+    # ---- moments -----------------------------------------------------------------------------------
+    def _numeric(self, what):
+        if not self.is_numeric:
+            example = _short(self.values[0]) if self.values else "?"
+            raise TypeError(
+                f"EmpiricalMarginal.{what}: the values of {self._what()} are not numbers or tensors of one "
+                f"shape (e.g. {example}); use .probability(lambda v: ...), .support and .probs, or take "
+                "the marginal of a numeric site (EmpiricalMarginal(posterior, sites='name'))."
+            )
+
+    def _float_samples(self):
+        s = self.samples
+        return s if s.dtype == torch.float64 else s.to(torch.float64)
+
+    def _out_dtype(self):
+        return self.samples.dtype if self.samples.is_floating_point() else torch.get_default_dtype()
+
+    def _weights_like(self, s):
+        return self.weights.to(s.device).reshape((-1,) + (1,) * (s.dim() - 1))
+
+    @property
+    def mean(self):
+        self._numeric("mean")
+        s = self._float_samples()
+        return (self._weights_like(s) * s).sum(0).to(self._out_dtype())
+
+    @property
+    def variance(self):
+        self._numeric("variance")
+        s = self._float_samples()
+        w = self._weights_like(s)
+        mean = (w * s).sum(0)
+        return (w * (s - mean) ** 2).sum(0).to(self._out_dtype())
+
+    @property
+    def stddev(self):
+        return self.variance.sqrt()
+
+    def quantiles(self, qs):
+        """Weighted quantiles of numeric values, elementwise: one row per q in ``qs``.
+
+        The q-quantile is the smallest sample value whose cumulative weight reaches q.
+        """
+        self._numeric("quantiles")
+        qs_t = torch.as_tensor(qs, dtype=torch.float64)
+        q_list = qs_t.reshape(-1)
+        s = self._float_samples()
+        sorted_s, order = s.sort(0)
+        n = len(s)
+        # One column per element: weights follow each element's own sort order.
+        flat_s = sorted_s.reshape(n, -1)
+        flat_w = self.weights.to(s.device)[order.reshape(n, -1)]
+        cum = flat_w.cumsum(0)
+        cum = (cum / cum[-1:]).T.contiguous()
+        q = q_list.to(s.device).reshape(1, -1).expand(cum.shape[0], -1).contiguous()
+        # Tolerance for the rounding in the cumulative sum, so that q = 0.5 picks the value reaching 0.5.
+        idx = torch.searchsorted(cum, q - 1e-12).clamp(max=n - 1)
+        out = torch.gather(flat_s.T, 1, idx).T.reshape((len(q_list),) + tuple(s.shape[1:]))
+        out = out.to(self._out_dtype())
+        return out if qs_t.dim() else out[0]
+
+    @property
+    def is_discrete(self):
+        """True when the values are best shown per value: non-numeric, or few distinct numbers."""
+        if not self.is_numeric:
+            return True
+        if self.samples.is_floating_point():
+            distinct = len(self._group())
+            return distinct <= 32 and distinct < max(2, len(self.values) // 2)
+        return True
+
+    def histogram(self, bins=None):
+        """``(labels, probs)``: per value when discrete (labels = support), else ``bins`` equal-width bins
+        (default 30) over scalar numeric values (labels = the bins+1 edges)."""
+        if bins is None and self.is_discrete:
+            return self.support, self.probs
+        self._numeric("histogram")
+        if self.samples.dim() != 1:
+            raise TypeError(
+                f"EmpiricalMarginal.histogram: the values of {self._what()} have shape "
+                f"{tuple(self.samples.shape[1:])}; histograms are of scalar values. Take one element's "
+                "marginal, or use .support and .probs."
+            )
+        s = self._float_samples().cpu()
+        bins = 30 if bins is None else int(bins)
+        lo, hi = s.min().item(), s.max().item()
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
+        which = torch.bucketize(s, edges[1:-1], right=True)
+        probs = torch.zeros(bins, dtype=torch.float64).index_add_(0, which, self.weights.cpu())
+        return edges, probs
+
+    def effective_sample_size(self):
+        """(sum w)^2 / sum w^2 of the normalized weights: the number of equally weighted samples they
+        are worth. (For MH chains this ignores autocorrelation.)"""
+        return _ess(self.weights)
+
+    def to_dataframe(self):
+        """A pandas DataFrame with one row per trace: ``value`` and ``weight`` (pandas imported here)."""
+        import pandas as pd
+
+        values = [v.tolist() if isinstance(v, torch.Tensor) else v for v in self.values]
+        return pd.DataFrame({"value": values, "weight": self.weights.tolist()})
+
+    def __repr__(self):
+        return f"EmpiricalMarginal({self._what()}, {len(self.values)} traces)"
+
+
+def _missing_mass(logw, absent_logw):
+    if not absent_logw:
+        return 0.0
+    all_w = torch.tensor(logw + absent_logw, dtype=torch.float64)
+    total = torch.logsumexp(all_w, 0)
+    if total.item() == -math.inf:
+        return 0.0
+    return float(torch.logsumexp(torch.tensor(absent_logw, dtype=torch.float64), 0).sub(total).exp())
+
+
+def _stackable(row):
+    return all(isinstance(v, torch.Tensor) for v in row)
+
+
+def _all_numeric(values):
+    if not values:
+        return False
+    first = values[0]
+    if isinstance(first, torch.Tensor):
+        shape = first.shape
+        return all(isinstance(v, torch.Tensor) and v.shape == shape and v.dtype != torch.bool for v in values)
+    return all(_is_number(v) for v in values)
+
+
+def _stack(values):
+    if isinstance(values[0], torch.Tensor):
+        return torch.stack([v.detach() for v in values], 0)
+    return torch.tensor(values, dtype=torch.get_default_dtype())
+
+
+def _names_seen(traces):
+    names = []
+    for tr in traces[:50]:
+        for name in tr.nodes:
+            if name != RETURN and name not in names:
+                names.append(name)
+    return names[:20]
+
+
+def _short(value):
+    from ..trace import short
+
+    return short(value)
