@@ -19,7 +19,7 @@ from .distributions.callables import Primitive
 from .distributions.point import Delta, Unit
 from .errors import ObservationError, SiteTypeError
 from .runtime import Messenger, Site, apply_stack, get_stack, settings
-from .distributions.scoring import draw_from
+from .distributions.scoring import draw_error, draw_from, has_scalar_params
 
 
 def _as_distribution(name, fn, args, kwargs):
@@ -90,10 +90,8 @@ def _arguments_fit(fn, args, kwargs):
 def _draw_named(name, d):
     try:
         return draw_from(d)
-    except ValueError as e:
-        from .distributions.scoring import explain
-
-        raise explain(Site("sample", name, d, (), {}), e) from None
+    except (ValueError, TypeError) as e:
+        raise draw_error(Site("sample", name, d, (), {}), e) from None
 
 
 def _check_obs(name, d, obs):
@@ -113,9 +111,8 @@ def _check_obs(name, d, obs):
             f"site '{name}': obs must be a tensor, a number or a list of numbers, got {type(obs).__name__} "
             f"{obs!r}. Convert it, e.g. obs=torch.tensor(...)."
         )
-    if settings.validate and "_deferred" not in d.__dict__:
-        # Only materialized (tensor-parameter) distributions have shapes worth checking here;
-        # a scalar-parameter distribution broadcasts against any observation.
+    if settings.validate and not has_scalar_params(d):
+        # A distribution with scalar parameters broadcasts against any observation: nothing to check.
         try:
             torch.broadcast_shapes(value.shape, d.batch_shape + d.event_shape)
         except RuntimeError:

@@ -194,7 +194,16 @@ def model_name(fn):
     while isinstance(inner, Messenger) and inner.fn is not None:
         inner = inner.fn
     name = getattr(inner, "__qualname__", None) or getattr(inner, "__name__", None)
-    return name if name else type(inner).__name__
+    return readable_name(name) if name else type(inner).__name__
+
+
+def readable_name(qualname):
+    """``weather`` for ``test.<locals>.weather``; a lambda keeps its maker: ``make_normal_normal.<lambda>``."""
+    parts = qualname.split(".<locals>.")
+    name = parts[-1]
+    if name.startswith("<lambda>") and len(parts) > 1:
+        name = parts[-2].rsplit(".", 1)[-1] + "." + name
+    return name
 
 
 def runaway_message(fn, tb):

@@ -12,6 +12,8 @@ from collections import OrderedDict
 
 import torch
 
+from .runtime import readable_name
+
 RETURN = "_RETURN"
 
 
@@ -83,7 +85,7 @@ def short(value, width=40):
     elif isinstance(value, tuple):
         text = "(" + ", ".join(short(v, width) for v in value) + ("," if len(value) == 1 else "") + ")"
     elif callable(value) and hasattr(value, "__name__"):
-        text = f"<fn {getattr(value, '__qualname__', value.__name__).replace('.<locals>', '')}>"
+        text = f"<fn {readable_name(getattr(value, '__qualname__', value.__name__))}>"
     else:
         text = repr(value)
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -212,6 +214,9 @@ class Trace:
         if self.root is None:
             return "\n".join(self.site_line(s) for s in self)
         lines = [self.call_line(self.root)]
+        if not self.root.children:  # recorded without the call tree: the sites, flat
+            sites = self.sites
+            lines += [("└── " if i == len(sites) - 1 else "├── ") + self.site_line(s) for i, s in enumerate(sites)]
         self._format_children(self.root, "", lines)
         return "\n".join(lines)
 

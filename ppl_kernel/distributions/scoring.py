@@ -11,7 +11,7 @@ import re
 
 import torch
 
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, SiteTypeError
 from ..runtime import settings
 from .deferred import deferred_class
 from torch.distributions import Bernoulli as _TBernoulli, Normal as _TNormal, Uniform as _TUniform
@@ -139,6 +139,15 @@ def explain(site, error):
     return InvalidParameterError(f"site '{site.name}': {text}")
 
 
+def has_scalar_params(d):
+    """True for a deferred distribution whose parameters are all Python numbers (it broadcasts with anything)."""
+    deferred = d.__dict__.get("_deferred")
+    if deferred is None:
+        return False
+    args, kwargs = deferred
+    return all(type(a) in _NUM for a in args) and all(type(v) in _NUM for v in kwargs.values())
+
+
 def draw_from(d):
     """A draw from a distribution object: the fast scalar path if it applies, else torch's."""
     fast = FAST.get(type(d))
@@ -158,8 +167,15 @@ def draw(site):
         if not site.cond_indep_stack:
             return draw_from(fn)
         return fn.rsample() if fn.has_rsample else fn.sample()
-    except ValueError as e:
-        raise explain(site, e) from None
+    except (ValueError, TypeError) as e:
+        raise draw_error(site, e) from None
+
+
+def draw_error(site, error):
+    """The error to raise when drawing at ``site`` failed with ``error``."""
+    if isinstance(error, TypeError):  # the deferred constructor ran only now: wrong arguments surface here
+        return SiteTypeError(f"site '{site.name}': wrong arguments for {type(site.fn).__name__}: {error}")
+    return explain(site, error)
 
 
 def site_log_prob(site):

@@ -14,7 +14,7 @@ import sys
 import torch
 
 from ..errors import DuplicateSiteError, RunawayModelError
-from ..runtime import Messenger, Site, model_name, settings
+from ..runtime import Messenger, Site, model_name, readable_name, settings
 from ..trace import RETURN, CallNode, Trace
 
 _INTERNAL = (
@@ -32,7 +32,7 @@ def _is_internal(code, _cache={}):
 
 
 def _call_name(code):
-    return code.co_qualname.replace(".<locals>", "")
+    return readable_name(code.co_qualname)
 
 
 def _call_args(frame):

@@ -1,0 +1,145 @@
+"""Errors that teach: each names the site or model and says how to fix it."""
+
+import re
+
+import pytest
+import torch
+
+import ppl_kernel as pyro
+import ppl_kernel.distributions as dist
+from ppl_kernel import poutine
+from ppl_kernel.errors import (
+    DuplicateSiteError, InvalidParameterError, ObservationError, RunawayModelError, SiteTypeError,
+)
+
+from .seed_models import geometric
+
+
+def test_duplicate_site_names_the_site_both_call_paths_and_a_fix():
+    def step(t):
+        return pyro.sample("x", dist.Normal(0.0, 1.0))
+
+    def model():
+        step(0)
+        step(1)
+
+    with pytest.raises(DuplicateSiteError) as info:
+        poutine.trace(model).get_trace()
+    msg = str(info.value)
+    assert "'x' appears twice" in msg and "model 'model'" in msg
+    assert "first in model() > step(t=0)" in msg and "again in model() > step(t=1)" in msg
+    assert '"x_{}".format(t)' in msg
+
+
+@pytest.mark.parametrize("make", [
+    lambda: pyro.sample("temp", dist.Normal(0.0, -1.0)),  # the scalar fast path
+    lambda: pyro.sample("temp", dist.normal, torch.zeros(1), -torch.ones(1)),  # torch's own validation
+])
+def test_negative_sigma_names_the_site_and_the_parameter(make):
+    with pytest.raises(InvalidParameterError, match=r"site 'temp': parameter 'scale' of Normal must satisfy GreaterThan"):
+        poutine.trace(make).get_trace()
+
+
+def test_probability_outside_0_1_names_the_site_and_parameter_without_handlers_too():
+    with pytest.raises(InvalidParameterError, match=r"site 'cloudy': parameter 'probs' of Bernoulli"):
+        pyro.sample("cloudy", dist.Bernoulli(1.5))
+    with pytest.raises(InvalidParameterError, match=r"site 'cloudy': parameter 'probs' of Bernoulli"):
+        pyro.sample("cloudy", dist.bernoulli, torch.tensor([-0.5]))
+
+
+def test_an_observation_outside_the_support_names_the_site():
+    model = lambda: pyro.sample("coin", dist.Bernoulli(torch.tensor(0.5)), obs=torch.tensor(2.0))  # noqa: E731
+    tr = poutine.trace(model).get_trace()
+    with pytest.raises(InvalidParameterError, match=r"site 'coin': value .* outside the support"):
+        tr.log_prob_sum()
+
+
+def test_non_callable_fn_is_a_type_error_naming_the_site():
+    with pytest.raises(SiteTypeError, match=r"site 'x': fn must be a distribution") as info:
+        pyro.sample("x", 3.0)
+    assert isinstance(info.value, TypeError)
+
+
+def test_wrong_arguments_for_a_primitive_name_the_site():
+    with pytest.raises(SiteTypeError, match=r"site 'x': wrong arguments for Normal: .*takes from 3 to 4 positional arguments"):
+        pyro.sample("x", dist.normal, 0.0, 1.0, 2.0, 3.0)
+
+
+def test_wrong_arguments_for_a_stochastic_function_name_the_site():
+    def fn(a):
+        return pyro.sample("inner", dist.Normal(a, 1.0))
+
+    with pytest.raises(SiteTypeError, match=r"site 'x': fn does not take these arguments"):
+        pyro.sample("x", fn, 1.0, 2.0)
+
+
+def test_distribution_object_with_extra_arguments_is_explained():
+    with pytest.raises(SiteTypeError, match=r"site 'x': got a distribution object"):
+        pyro.sample("x", dist.Normal(0.0, 1.0), 5.0)
+
+
+def test_a_name_that_is_not_a_string_is_explained():
+    with pytest.raises(SiteTypeError, match="the name must be a string"):
+        pyro.sample(dist.normal, 0.0, 1.0)
+
+
+def test_recursion_that_never_ends_names_the_model_and_the_depth():
+    with pytest.raises(RunawayModelError) as info:
+        poutine.trace(geometric).get_trace(torch.ones(1))  # p = 1: every flip continues
+    msg = str(info.value)
+    assert "model 'geometric' did not finish" in msg
+    depth = int(re.search(r"'geometric' recursed (\d+) calls deep", msg).group(1))
+    assert depth > 100
+    assert "sys.setrecursionlimit" in msg
+
+
+def test_any_handler_reports_a_runaway_recursion():
+    with pytest.raises(RunawayModelError, match="model 'geometric' did not finish"):
+        poutine.seed(geometric, rng_seed=0)(torch.ones(1))
+
+
+def test_too_many_sites_stops_at_the_configured_limit():
+    def forever():
+        t = 0
+        while True:
+            pyro.sample(f"x_{t}", dist.Normal(0.0, 1.0))
+            t += 1
+
+    pyro.set_max_sites(500)
+    try:
+        with pytest.raises(RunawayModelError, match=r"model 'forever' made more than 500 sites .*'x_500'.*set_max_sites"):
+            poutine.trace(forever).get_trace()
+    finally:
+        pyro.set_max_sites(100_000)
+
+
+def test_obs_of_the_wrong_type_is_explained():
+    with pytest.raises(ObservationError, match=r"site 'y': obs must be a tensor, a number or a list"):
+        pyro.sample("y", dist.Normal(0.0, 1.0), obs="70")
+
+
+def test_obs_of_the_wrong_shape_is_explained():
+    with pytest.raises(ObservationError, match=r"site 'y': obs has shape \(3,\), which does not broadcast with .* \(2,\)"):
+        pyro.sample("y", dist.Normal(torch.zeros(2), 1.0), obs=torch.zeros(3))
+
+
+def test_numbers_and_lists_are_accepted_as_obs():
+    assert pyro.sample("y", dist.Normal(0.0, 1.0), obs=70).item() == 70.0
+    assert pyro.sample("y", dist.Normal(torch.zeros(2), 1.0), obs=[1.0, 2.0]).tolist() == [1.0, 2.0]
+
+
+def test_validation_can_be_switched_off():
+    model = lambda: pyro.sample("coin", dist.Bernoulli(torch.tensor(0.5)), obs=torch.tensor(2.0))  # noqa: E731
+    pyro.enable_validation(False)
+    try:
+        # No support check: torch scores the impossible observation instead of raising.
+        assert torch.isfinite(poutine.trace(model).get_trace().log_prob_sum())
+    finally:
+        pyro.enable_validation(True)
+    with pytest.raises(InvalidParameterError):
+        poutine.trace(model).get_trace().log_prob_sum()
+
+
+def test_a_handler_given_something_not_callable_says_so():
+    with pytest.raises(TypeError, match="fn must be a callable model"):
+        poutine.trace(geometric(torch.zeros(1)))
