@@ -284,7 +284,7 @@ class plate(Messenger):
         if msg.type not in ("sample", "param") or self._allocated_dim is None:
             return
         dim = self._allocated_dim
-        msg.cond_indep_stack = msg.cond_indep_stack + (CondIndepStackFrame(self.name, dim, self.subsample_size),)
+        msg.cond_indep_stack = (CondIndepStackFrame(self.name, dim, self.subsample_size),) + msg.cond_indep_stack
         if msg.type != "sample":
             return
         if self.subsample_size < self.size:
@@ -314,7 +314,7 @@ class _SequentialFrame(Messenger):
 
     def process_message(self, msg):
         if msg.type == "sample":
-            msg.cond_indep_stack = msg.cond_indep_stack + (self.frame,)
+            msg.cond_indep_stack = (self.frame,) + msg.cond_indep_stack
             if self.scale != 1.0:
                 msg.scale = msg.scale * self.scale
 
