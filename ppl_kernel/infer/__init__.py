@@ -1,8 +1,13 @@
 """Inference: weighted traces of a model and the marginals read from them.
 
-One import per line, so that each inference family adds its own lines.
+One import line per module, kept in alphabetical order of module, so that each inference family
+adds its own line.
 """
 
-from .posterior import ABSENT  # noqa: F401
-from .posterior import EmpiricalMarginal  # noqa: F401
-from .posterior import TracePosterior  # noqa: F401
+from .enumeration import Enumerate, Search  # noqa: F401
+from .errors import EnumerationError, InferenceError  # noqa: F401
+from .importance import Importance  # noqa: F401
+from .marginal import Marginal  # noqa: F401
+from .mh import MH  # noqa: F401
+from .posterior import ABSENT, EmpiricalMarginal, TracePosterior  # noqa: F401
+from .rejection import Rejection  # noqa: F401

@@ -20,6 +20,7 @@ collected, and sets ``posterior.partial = True``.
 
 import math
 import time
+from typing import ClassVar
 
 import torch
 
@@ -36,7 +37,7 @@ class TracePosterior:
     made each trace (always 0 except for multi-chain MH). ``partial`` is True when the last run was
     stopped early (``KeyboardInterrupt`` or :meth:`stop`).
 
-    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel import poutine
     >>> from ppl_kernel.infer import TracePosterior, EmpiricalMarginal
     >>> def coin():
@@ -70,11 +71,10 @@ class TracePosterior:
         return len(self.traces)
 
     def add(self, trace, log_weight=0.0, chain_id=0):
-        """Add one trace with its log-weight (0.0 means weight 1); returns self."""
+        """Add one trace with its log-weight (0.0 means weight 1)."""
         self.traces.append(trace)
         self.log_weights.append(float(log_weight))
         self.chain_ids.append(chain_id)
-        return self
 
     def stop(self):
         """Ask a running ``.run`` to stop after the current model run (safe from another thread)."""
@@ -253,7 +253,7 @@ class EmpiricalMarginal(torch.distributions.Distribution):
     ``samples`` is a tensor of the values (for non-numeric values: indices into ``support``),
     ``log_weights`` and ``weights`` (normalized) are float64 tensors.
 
-    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel.infer import Enumerate, EmpiricalMarginal
     >>> def two_coins():
     ...     a = pyro.sample("a", dist.Bernoulli(0.5))
@@ -264,7 +264,7 @@ class EmpiricalMarginal(torch.distributions.Distribution):
     (['both', 'not both'], 0.25)
     """
 
-    arg_constraints = {}
+    arg_constraints: ClassVar[dict] = {}
     has_rsample = False
 
     def __init__(self, posterior, sites=None, missing="drop", validate_args=None):
@@ -387,7 +387,7 @@ class EmpiricalMarginal(torch.distributions.Distribution):
         return math.fsum(w for v, w in zip(self.values, self.weights.tolist()) if event(v))
 
     # ---- sampling ----------------------------------------------------------------------------------
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape=()):
         """Draw values in proportion to the weights (numeric: a tensor; otherwise a value or a list)."""
         shape = torch.Size(sample_shape)
         n = shape.numel()

@@ -1,0 +1,95 @@
+"""Rejection sampling: run the model from its prior, keep a run with probability w / bound."""
+
+import math
+import random
+
+from .. import poutine
+from ..runtime import model_name
+from .errors import InferenceError
+from .posterior import TracePosterior
+from .sites import is_choice, score
+
+
+class Rejection(TracePosterior):
+    """Exact samples from the posterior by rejection, for hard conditions and bounded likelihoods.
+
+    Each try runs the model from its prior and computes w = p(data | x) (observations and
+    factors). With hard conditions only (``factor(name, -inf)`` or 0; discrete observations) w is at
+    most 1 and a run is kept with probability w. When w can exceed 1 (a density above 1, a positive
+    factor) give ``max_log_weight``, an upper bound on log w: a run is kept with probability
+    exp(log w - max_log_weight). A run above the bound raises an error naming the sites, since the
+    samples would no longer be exact.
+
+    The kept traces have equal weight. ``acceptance_rate`` is kept / tried;
+    ``log_marginal_likelihood`` estimates log p(data) = log(acceptance rate) + max_log_weight.
+    At most ``max_tries`` runs are made. ``progress(posterior, done, total)`` counts tries
+    (``total`` is None).
+
+    >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel.infer import Rejection, EmpiricalMarginal
+    >>> pyro.set_rng_seed(0)
+    >>> def two_dice():
+    ...     a = pyro.sample("a", dist.Categorical(torch.ones(6)))
+    ...     b = pyro.sample("b", dist.Categorical(torch.ones(6)))
+    ...     pyro.factor("sum is 4", 0.0 if a + b + 2 == 4 else -math.inf)
+    ...     return a + 1
+    >>> EmpiricalMarginal(Rejection(two_dice, num_samples=50).run()).support
+    [tensor(1), tensor(2), tensor(3)]
+    """
+
+    def __init__(self, model, num_samples=100, max_log_weight=0.0, max_tries=1_000_000, progress=None):
+        super().__init__(model, progress)
+        if not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"Rejection: num_samples must be a positive integer, got {num_samples!r}")
+        self.num_samples = num_samples
+        self.max_log_weight = float(max_log_weight)
+        self.max_tries = int(max_tries)
+        self.tries = 0
+
+    @property
+    def acceptance_rate(self):
+        return len(self.traces) / self.tries if self.tries else math.nan
+
+    @property
+    def log_marginal_likelihood(self):
+        """log p(data) estimated from the acceptance rate: log(kept / tried) + max_log_weight."""
+        if not self.traces:
+            return -math.inf
+        return math.log(len(self.traces) / self.tries) + self.max_log_weight
+
+    def _run(self, args, kwargs):
+        model, bound = self.model, self.max_log_weight
+        self.tries = 0
+        while len(self.traces) < self.num_samples:
+            if self.tries >= self.max_tries:
+                raise self._too_many_tries()
+            self.tries += 1
+            trace = poutine.trace(model, calls=False).get_trace(*args, **kwargs)
+            log_weight = 0.0
+            for site in trace:
+                if site.type == "sample" and not is_choice(site):
+                    log_weight += score(site)
+            if log_weight > bound:
+                raise self._above_bound(trace, log_weight)
+            if log_weight == -math.inf:
+                pass
+            elif log_weight == bound or random.random() < math.exp(log_weight - bound):
+                self.add(trace, 0.0)
+            self._report(self.tries)
+        return self.tries
+
+    def _above_bound(self, trace, log_weight):
+        parts = [f"'{s.name}' ({score(s):+.3g})" for s in trace if s.type == "sample" and not is_choice(s)]
+        return InferenceError(
+            f"Rejection: a run of model '{model_name(self.model)}' has log-weight {log_weight:.4g}, above "
+            f"max_log_weight={self.max_log_weight:g} (observed sites and factors: {', '.join(parts)}). Rejection "
+            "needs an upper bound on the log-likelihood: pass Rejection(model, max_log_weight=B) with B at least "
+            "the largest possible sum of those scores, or use Importance, which needs no bound."
+        )
+
+    def _too_many_tries(self):
+        return InferenceError(
+            f"Rejection: model '{model_name(self.model)}' kept {len(self.traces)} of {self.tries} runs "
+            f"(max_tries={self.max_tries}), short of num_samples={self.num_samples}. The conditions are rarely "
+            "met: raise max_tries, tighten max_log_weight to the true bound, or use Importance or MH."
+        )
