@@ -14,11 +14,12 @@ import random
 import sys
 
 import torch
+from torch.distributions import Distribution
 
 from .distributions.callables import Primitive
 from .distributions.point import Delta, Unit
 from .errors import ObservationError, SiteTypeError
-from .runtime import Messenger, Site, apply_stack, get_stack, settings
+from .runtime import Messenger, Site, _local, apply_stack, get_stack, settings
 from .distributions.scoring import draw_error, draw_from, has_scalar_params
 
 
@@ -54,7 +55,10 @@ def sample(name, fn, *args, obs=None, infer=None, **kwargs):
     if type(name) is not str:
         raise SiteTypeError(f"sample(name, fn, ...): the name must be a string, got {name!r} "
                             f"(did you forget the name? write sample('x', {getattr(name, '__name__', 'dist')}, ...))")
-    d = _as_distribution(name, fn, args, kwargs)
+    if isinstance(fn, Distribution) and not args and not kwargs:
+        d = fn  # the common case, checked first
+    else:
+        d = _as_distribution(name, fn, args, kwargs)
     if d is None:
         if not callable(fn):
             raise SiteTypeError(
@@ -69,7 +73,7 @@ def sample(name, fn, *args, obs=None, infer=None, **kwargs):
             raise SiteTypeError(f"site '{name}': {getattr(fn, '__name__', fn)} does not take these arguments: {e}") from None
     if obs is not None:
         obs = _check_obs(name, d, obs)
-    stack = get_stack()
+    stack = _local.stack
     if not stack:
         return obs if obs is not None else _draw_named(name, d)
     msg = Site("sample", name, d, args, kwargs, obs, obs is not None, infer)

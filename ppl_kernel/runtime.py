@@ -13,16 +13,17 @@ import threading
 
 from .errors import RunawayModelError
 
-_local = threading.local()
+class _ThreadState(threading.local):
+    def __init__(self):
+        self.stack = []  # each thread starts with its own empty stack
+
+
+_local = _ThreadState()
 
 
 def get_stack():
     """The handler stack of the calling thread (outermost first)."""
-    try:
-        return _local.stack
-    except AttributeError:
-        _local.stack = []
-        return _local.stack
+    return _local.stack
 
 
 class _Settings:
@@ -99,8 +100,6 @@ class Site:
     def log_prob(self):
         """Per-element log density of the value, scaled and masked as handlers asked; cached."""
         if self._log_prob is None:
-            from .distributions.scoring import site_log_prob  # the one place that scores a site
-
             self._log_prob = site_log_prob(self)
         return self._log_prob
 
@@ -115,8 +114,6 @@ class Site:
 def default_process(msg):
     """The default action for a site that no handler gave a value."""
     if msg.type == "sample":
-        from .distributions.scoring import draw
-
         msg.value = draw(msg)
     else:
         msg.value = msg.fn(*msg.args, **msg.kwargs)
@@ -124,14 +121,21 @@ def default_process(msg):
 
 def apply_stack(msg, stack):
     """Run ``msg`` through ``stack``: innermost handler first, then back out (as minipyro)."""
-    pointer = 0
-    for pointer, handler in enumerate(reversed(stack)):
+    if len(stack) == 1:  # the common case (a lone trace) without the loop machinery
+        handler = stack[0]
         handler.process_message(msg)
-        if msg.stop:
+        if msg.value is None and not msg.done:
+            default_process(msg)
+        handler.postprocess_message(msg)
+        return msg
+    depth = len(stack)
+    for depth in range(len(stack) - 1, -1, -1):
+        stack[depth].process_message(msg)
+        if msg.stop:  # hidden from the handlers outside this one (block)
             break
     if msg.value is None and not msg.done:
         default_process(msg)
-    for handler in stack[len(stack) - pointer - 1:]:
+    for handler in stack[depth:]:
         handler.postprocess_message(msg)
     return msg
 
@@ -163,11 +167,11 @@ class Messenger:
         pass
 
     def __enter__(self):
-        get_stack().append(self)
+        _local.stack.append(self)
         return self
 
     def __exit__(self, exc_type, exc_value, tb):
-        stack = get_stack()
+        stack = _local.stack
         if stack and stack[-1] is self:
             stack.pop()
         elif self in stack:
@@ -220,3 +224,7 @@ def runaway_message(fn, tb):
         "geometric(p), a stopping probability of 0 never stops); if the depth is intended, raise "
         "sys.setrecursionlimit."
     )
+
+
+# Imported last: scoring needs ``settings`` from this module (a cycle that is safe in this order).
+from .distributions.scoring import draw, site_log_prob  # noqa: E402

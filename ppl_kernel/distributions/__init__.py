@@ -22,8 +22,8 @@ from torch.distributions import (  # noqa: F401  re-exported unchanged: bases, t
 )
 
 from .callables import Primitive
-from .deferred import Independent, TorchDistributionMixin, deferred_class
-from .point import Delta, Unit
+from .deferred import Independent, TorchDistributionMixin, deferred_class  # noqa: F401  (public)
+from .point import Delta, Unit  # noqa: F401  (public)
 
 # Leaf families get deferred construction; abstract bases and wrappers stay torch's own classes.
 _DEFERRED = [

@@ -67,8 +67,8 @@ def _bernoulli_p(args, kwargs):
 
 
 def _bernoulli_draw(args, kwargs):
-    p = _bernoulli_p(args, kwargs)
-    if p is None:
+    p = args[0] if len(args) == 1 and not kwargs else _bernoulli_p(args, kwargs)
+    if type(p) not in _NUM:
         return None
     if settings.validate and not 0 <= p <= 1:
         raise _bad_param("Bernoulli", "probs", "Interval(lower_bound=0.0, upper_bound=1.0)", p)
@@ -165,7 +165,13 @@ def draw(site):
     fn = site.fn
     try:
         if not site.cond_indep_stack:
-            return draw_from(fn)
+            fast = FAST.get(type(fn))
+            if fast is not None:
+                deferred = fn.__dict__.get("_deferred")
+                if deferred is not None:
+                    value = fast[0](*deferred)
+                    if value is not None:
+                        return value
         return fn.rsample() if fn.has_rsample else fn.sample()
     except (ValueError, TypeError) as e:
         raise draw_error(site, e) from None

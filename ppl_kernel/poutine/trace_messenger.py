@@ -24,24 +24,37 @@ _INTERNAL = (
 _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
 
 
-def _is_internal(code, _cache={}):
-    internal = _cache.get(code)
-    if internal is None:
-        internal = _cache[code] = code.co_filename.startswith(_INTERNAL)
+_internal_codes = {}  # code object -> bool: is it ppl_kernel's or torch's own?
+
+
+def _is_internal(code):
+    internal = _internal_codes[code] = code.co_filename.startswith(_INTERNAL)
     return internal
 
 
+_call_names = {}  # code object -> readable call name
+
+
 def _call_name(code):
-    return readable_name(code.co_qualname)
+    name = _call_names.get(code)
+    if name is None:
+        name = _call_names[code] = readable_name(code.co_qualname)
+    return name
+
+
+_arg_names = {}  # code object -> the names of its parameters (without self)
 
 
 def _call_args(frame):
     code = frame.f_code
-    n = code.co_argcount + code.co_kwonlyargcount + bin(code.co_flags & _ARG_FLAGS).count("1")
-    if not n:
+    names = _arg_names.get(code)
+    if names is None:
+        n = code.co_argcount + code.co_kwonlyargcount + bin(code.co_flags & _ARG_FLAGS).count("1")
+        names = _arg_names[code] = tuple(name for name in code.co_varnames[:n] if name != "self")
+    if not names:
         return ()
     local = frame.f_locals
-    return tuple((name, local[name]) for name in code.co_varnames[:n] if name != "self" and name in local)
+    return tuple((name, local[name]) for name in names if name in local)
 
 
 class TraceMessenger(Messenger):
@@ -66,9 +79,11 @@ class TraceMessenger(Messenger):
         self.param_only = bool(param_only)
         self.calls = calls
         self.trace = Trace()
+        self._name = model_name(fn) if fn is not None else "run"
+        self._fn_code = getattr(self._inner_fn(), "__code__", None)
 
     def __enter__(self):
-        self.trace = Trace(CallNode(model_name(self.fn) if self.fn is not None else "run"))
+        self.trace = Trace(CallNode(self._name))
         self._root_frame = sys._getframe(1)
         self._root_bound = self.fn is None  # with-form: top-level frames are children of "run"
         self._frames = {}
@@ -87,7 +102,8 @@ class TraceMessenger(Messenger):
         if self.fn is None:
             return super().__call__(*args, **kwargs)
         with self:
-            self.trace.root.args = tuple((None, a) for a in args) + tuple(kwargs.items())
+            if args or kwargs:
+                self.trace.root.args = tuple((None, a) for a in args) + tuple(kwargs.items())
             try:
                 ret = self.fn(*args, **kwargs)
             except RecursionError as e:
@@ -141,12 +157,16 @@ class TraceMessenger(Messenger):
         root_frame = self._root_frame
         chain = []
         parent = None
-        f = sys._getframe(2)
+        internal_codes = _internal_codes
+        f = sys._getframe(3)  # the caller of apply_stack: sample, param, ...
         while f is not None and f is not root_frame:
             parent = frames.get(f)
             if parent is not None:
                 break
-            if not _is_internal(f.f_code):
+            internal = internal_codes.get(f.f_code)
+            if internal is None:
+                internal = _is_internal(f.f_code)
+            if not internal:
                 chain.append(f)
             f = f.f_back
         if parent is None:
@@ -156,7 +176,7 @@ class TraceMessenger(Messenger):
                 top = chain.pop()
                 frames[top] = parent
                 self._root_bound = True
-                if getattr(self._inner_fn(), "__code__", None) is top.f_code:
+                if self._fn_code is top.f_code:
                     parent.name = _call_name(top.f_code)
                     parent.args = _call_args(top)
         if chain:

@@ -170,7 +170,9 @@ def test_deterministic_records_a_value_that_adds_no_log_prob():
 def test_fast_scalar_scores_equal_torch():
     for d, v in [(dist.Normal(1.5, 2.0), 0.3), (dist.Bernoulli(0.3), 1.0), (dist.Bernoulli(0.3), 0.0),
                  (dist.Uniform(-1.0, 3.0), 2.0)]:
-        site_model = lambda: pyro.sample("s", d, obs=torch.tensor(v))  # noqa: E731
+        def site_model(d=d, v=v):
+            return pyro.sample("s", d, obs=torch.tensor(v))
+
         fast = poutine.trace(site_model).get_trace()["s"].log_prob
         reference = getattr(torch.distributions, type(d).__name__)(*d._deferred[0]).log_prob(torch.tensor(v))
         assert torch.allclose(fast, reference), type(d).__name__

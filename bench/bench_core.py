@@ -1,0 +1,87 @@
+"""Scalar models, traced and untraced: ppl_kernel against pyro-ppl in one process.
+
+    python bench/bench_core.py
+
+Prints runs/s for the seed's ``weather()`` and ``geometric()`` (today's Pyro style, so both libraries
+run the very same source) and the ratio ours / Pyro. The seed-style (0.1-era) spelling runs on ours only.
+"""
+
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import report, runs_per_second  # noqa: E402
+
+import ppl_kernel  # noqa: E402
+import ppl_kernel.distributions  # noqa: E402
+from tests.core import seed_models  # noqa: E402
+
+
+def make_models(pyro, dist):
+    def weather():
+        cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
+        cloudy = "cloudy" if cloudy.item() == 1.0 else "sunny"
+        mean_temp = {"cloudy": 55.0, "sunny": 75.0}[cloudy]
+        scale_temp = {"cloudy": 10.0, "sunny": 15.0}[cloudy]
+        temp = pyro.sample("temp", dist.Normal(mean_temp, scale_temp))
+        return cloudy, temp.item()
+
+    def geometric(p, t=None):
+        if t is None:
+            t = 0
+        x = pyro.sample("x_{}".format(t), dist.Bernoulli(p))
+        if x.item() == 0:
+            return x
+        return x + geometric(p, t + 1)
+
+    return weather, geometric
+
+
+def cases(pyro, dist, poutine, n):
+    weather, geometric = make_models(pyro, dist)
+    traced_weather = poutine.trace(weather)
+    traced_geometric = poutine.trace(geometric)
+    return {
+        "weather() untraced": (weather, n),
+        "weather() traced": (traced_weather.get_trace, n),
+        "geometric(0.5) untraced": (lambda: geometric(0.5), n),
+        "geometric(0.5) traced": (lambda: traced_geometric.get_trace(0.5), n),
+    }
+
+
+def main(n=3000):
+    torch.set_num_threads(1)
+    ours = cases(ppl_kernel, ppl_kernel.distributions, ppl_kernel.poutine, n)
+    try:
+        import pyro
+        import pyro.distributions
+        import pyro.poutine
+
+        peer = cases(pyro, pyro.distributions, pyro.poutine, n // 5)
+    except ImportError:
+        print("pyro-ppl is not installed (pip install -e '.[bench]'): showing ours only")
+        peer = {}
+    rows = []
+    for name, (fn, number) in ours.items():
+        theirs = runs_per_second(*peer[name]) if name in peer else None
+        rows.append((name, runs_per_second(fn, number), theirs))
+    seed_weather = seed_models.weather
+    seed_geometric = seed_models.geometric
+    half = torch.tensor([0.5])
+    rows.append(("seed-style weather() traced (0.1 spelling)",
+                 runs_per_second(ppl_kernel.poutine.trace(seed_weather).get_trace, n), None))
+    rows.append(("seed-style geometric traced (0.1 spelling)",
+                 runs_per_second(lambda: ppl_kernel.poutine.trace(seed_geometric).get_trace(half), n), None))
+    rows.append(("weather() traced, call tree off",
+                 runs_per_second(ppl_kernel.poutine.trace(make_models(ppl_kernel, ppl_kernel.distributions)[0],
+                                                          calls=False).get_trace, n), None))
+    report(rows, "Scalar models (runs per second; ratio = ours / pyro-ppl " +
+           (pyro.__version__ if peer else "absent") + ")")
+
+
+if __name__ == "__main__":
+    main()
