@@ -1,0 +1,43 @@
+"""The Jupyter layer of ppl_kernel: ``%%model``, live histograms, the trace-tree widget.
+
+Load it in a notebook with ``%load_ext ppl_kernel`` (or ``%load_ext extension``). That registers
+the magics (:mod:`extension.magics`) and the display of posteriors, marginals and traces
+(:mod:`extension.posterior_display`), and puts ``pyro`` (ppl_kernel), ``dist`` and ``poutine`` in
+the namespace unless those names are taken, so the seed tutorial's cells run as written.
+
+>>> from IPython.testing.globalipapp import get_ipython
+>>> ip = get_ipython()
+>>> ip.run_line_magic("load_ext", "ppl_kernel")
+>>> "model" in ip.magics_manager.magics["cell"]
+True
+"""
+
+from .histogram_data import HistogramData  # noqa: F401
+from .histogram_widget import HistogramWidget  # noqa: F401
+from .live_sampling import LiveSampling  # noqa: F401
+from .trace_tree import TraceTreeWidget  # noqa: F401
+
+
+def load_ipython_extension(ipython):
+    import ppl_kernel
+    import ppl_kernel.distributions
+    from ppl_kernel import poutine
+
+    from .magics import ModelMagics
+    from .posterior_display import register
+
+    ipython.register_magics(ModelMagics)
+    register(ipython)
+    for name, value in (("pyro", ppl_kernel), ("dist", ppl_kernel.distributions), ("poutine", poutine)):
+        ipython.user_ns.setdefault(name, value)
+
+
+def unload_ipython_extension(ipython):
+    from .posterior_display import unregister
+
+    unregister(ipython)
+    manager = ipython.magics_manager
+    manager.registry.pop("ModelMagics", None)
+    manager.magics["cell"].pop("model", None)
+    for name in ("sample", "trace"):
+        manager.magics["line"].pop(name, None)

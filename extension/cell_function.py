@@ -1,0 +1,133 @@
+"""Turn a ``%%model`` cell into a real Python function.
+
+The magic line ``%%model geometric(p, t=None)`` becomes the ``def`` line and the cell body becomes
+the function's body, unindented as the user wrote it: we parse the body as a module (the parser
+accepts a top-level ``return``; only the compiler rejects it) and graft its statements into a
+``FunctionDef`` built from the signature. Line numbers are shifted by one, so line ``k`` of the
+function is line ``k`` of the cell and column offsets are untouched. The code is compiled under a
+file name registered with IPython's compiler and cached in ``linecache`` with the cell's own text,
+so syntax errors and tracebacks read ``Cell In[5], line 3`` with the line the user typed.
+
+The function's globals are the user's namespace: it may call anything defined there, and call
+itself by name (recursion), exactly as a ``def`` typed in a cell would.
+
+>>> from extension.cell_function import parse_definition
+>>> parse_definition("geometric(p, t=None)")
+('geometric', 'p, t=None')
+"""
+
+import ast
+import keyword
+import re
+import textwrap
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class DefinitionError(ValueError):
+    """The magic line does not name a function; the message says what is wrong and how to write it."""
+
+
+def parse_definition(text):
+    """Split ``NAME`` or ``NAME(ARGS)`` into ``(name, args_text)``; raise DefinitionError if malformed."""
+    text = text.strip()
+    m = _NAME.match(text)
+    if not m:
+        raise DefinitionError(
+            f"'{text}' does not start with a function name; write e.g. %%model weather or "
+            "%%model geometric(p, t=None)"
+        )
+    name = m.group(0)
+    if keyword.iskeyword(name):
+        raise DefinitionError(f"'{name}' is a Python keyword and cannot name a model; choose another name")
+    rest = text[m.end():].strip()
+    if not rest:
+        return name, ""
+    if not (rest.startswith("(") and rest.endswith(")")):
+        raise DefinitionError(
+            f"after the name '{name}' expected its arguments in parentheses, got '{rest}'; "
+            f"write e.g. %%model {name}(p, t=None)"
+        )
+    args = rest[1:-1]
+    try:
+        ast.parse(f"def {name}({args}): pass")
+    except SyntaxError as e:
+        raise DefinitionError(
+            f"the arguments '({args})' of '{name}' are not a valid Python signature ({e.msg}); "
+            f"write them as in a def line, e.g. %%model {name}(p, t=None)"
+        ) from None
+    return name, args
+
+
+def split_magic_line(line):
+    """Split the ``%%model`` line into the definition (``NAME`` or ``NAME(...)``) and the options after it.
+
+    >>> split_magic_line("geometric(p, t=None) --samples 10")
+    ('geometric(p, t=None)', '--samples 10')
+    """
+    line = line.strip()
+    m = _NAME.match(line)
+    end = m.end() if m else 0
+    rest = line[end:].lstrip()
+    if m and rest.startswith("("):
+        depth = 0
+        start = len(line) - len(rest)
+        for i in range(start, len(line)):
+            ch = line[i]
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if depth == 0:
+                    return line[: i + 1], line[i + 1:].strip()
+        raise DefinitionError(
+            f"unbalanced parentheses in '{line}'; close the argument list, e.g. %%model geometric(p, t=None)"
+        )
+    if not m:  # no name at all: hand the whole line back so the caller reports it
+        head, _, tail = line.partition(" ")
+        return head, tail.strip()
+    return line[:end], rest
+
+
+def model_source(name, args, body):
+    """The function as a reader would write it: ``def name(args):`` and the indented body."""
+    return f"def {name}({args}):\n" + textwrap.indent(body.rstrip("\n") or "pass", "    ") + "\n"
+
+
+def compile_cell_function(shell, magic_line, name, args, body):
+    """Define ``name`` in the user's namespace from a cell body and return the function.
+
+    ``shell`` is the running InteractiveShell; ``magic_line`` is the cell's first line (without
+    ``%%``), kept so the cached text is what the user sees. Raises SyntaxError pointing at the cell.
+    """
+    cell_text = f"%%model {magic_line}\n{body}"
+    number = getattr(shell, "execution_count", 0)
+    filename = shell.compile.cache(cell_text, number, raw_code=cell_text)
+    try:
+        body_tree = ast.parse(body, filename=filename) if body.strip() else ast.Module([ast.Pass()], [])
+    except SyntaxError as e:
+        raise _at_cell_line(e, filename, cell_text, 1) from None
+    ast.increment_lineno(body_tree, 1)  # body line 1 is cell line 2
+    header = ast.parse(f"def {name}({args}): pass").body[0]
+    header.body = body_tree.body or [ast.Pass(lineno=2, col_offset=0, end_lineno=2, end_col_offset=0)]
+    header.end_lineno = max(getattr(header.body[-1], "end_lineno", None) or 2, 2)
+    module = ast.Module(body=[header], type_ignores=[])
+    try:
+        code = compile(module, filename, "exec", shell.compile.flags, dont_inherit=True)
+    except SyntaxError as e:  # e.g. 'yield' makes it a generator, 'nonlocal' has no binding
+        raise _at_cell_line(e, filename, cell_text, 0) from None
+    namespace = shell.user_ns
+    exec(code, namespace)
+    fn = namespace[name]
+    fn.__ppl_source__ = model_source(name, args, body)
+    fn.__ppl_cell__ = filename
+    return fn
+
+
+def _at_cell_line(error, filename, cell_text, shift):
+    """The same SyntaxError placed on the cell's own line: ``shift`` is 1 for errors in body coordinates."""
+    lineno = error.lineno + shift if error.lineno is not None else None
+    end_lineno = error.end_lineno + shift if getattr(error, "end_lineno", None) is not None else lineno
+    lines = cell_text.splitlines()
+    text = lines[lineno - 1] + "\n" if lineno is not None and 0 < lineno <= len(lines) else error.text
+    return SyntaxError(error.msg, (filename, lineno, error.offset, text, end_lineno, error.end_offset))

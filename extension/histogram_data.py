@@ -1,0 +1,328 @@
+"""Counts behind the histogram panels: one panel per named site, one for the return value.
+
+:class:`HistogramData` takes traces (with a weight each, 1 while sampling live) and keeps, per
+panel, the values seen so far; :meth:`HistogramData.state` turns them into what the widget draws
+(bars of frequencies for discrete values, equal-width bins for continuous ones, count, mean, sd)
+and what the static picture and the text summary are made from. It never holds images: an
+update is a few hundred numbers, whatever the number of samples.
+
+A value becomes panel data as follows: a one-element tensor or a Python number, bool or short
+string is one value; a tensor of up to ``SMALL_TENSOR`` elements (and a short tuple, such as
+weather's ``('sunny', 71.3)``) is split into one panel per element (``temp[0]``, ``return[1]``);
+anything bigger is counted but not drawn. Observed sites (the data) and ``param`` sites are left out.
+
+Sites that appear only in some runs (``x_0, x_1, ...`` of a recursion) carry ``runs``, the number
+of runs that made them; names that differ only in their numbers form a group (``x_{i}``) once
+there are ``GROUP_MIN`` of them, which the widget pages through.
+
+>>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+>>> from ppl_kernel import poutine
+>>> def coin():
+...     return pyro.sample("c", dist.Bernoulli(0.5))
+>>> data = HistogramData()
+>>> for _ in range(10):
+...     data.add(poutine.trace(coin).get_trace())
+>>> panel = data.state()["panels"][0]
+>>> panel["name"], panel["runs"], sum(b["count"] for b in panel["bars"])
+('c', 10, 10.0)
+"""
+
+import math
+import re
+
+import numpy as np
+import torch
+
+SMALL_TENSOR = 8
+SHORT_STRING = 40
+MAX_BARS = 40  # more distinct numbers than this: drawn as a histogram
+MAX_CATEGORIES = 24  # more distinct strings than this: the rest go into "other"
+BINS = 30
+GROUP_MIN = 4
+MAX_PANELS = 150  # sites beyond this are counted in their group but get no panel of their own
+RETURN_PANEL = "return"
+
+_DIGITS = re.compile(r"\d+")
+
+
+def name_pattern(name):
+    """``x_12`` -> ``x_{i}``: the name with its numbers replaced, or None if it has none."""
+    if not _DIGITS.search(name):
+        return None
+    return _DIGITS.sub("{i}", name)
+
+
+def format_number(x):
+    """Short label for a number: integers without decimals, others to 4 significant digits."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, bool):
+        return str(x)
+    x = float(x)
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    if x == int(x) and abs(x) < 1e9:
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+class Panel:
+    """The values one site (or one element of one) took, with their weights."""
+
+    __slots__ = ("name", "discrete_hint", "new_values", "new_weights", "array", "weights", "bars",
+                 "strings", "runs", "weight_total", "integral", "note", "is_return", "is_bool")
+
+    def __init__(self, name, discrete_hint=None, is_return=False):
+        self.name = name
+        self.discrete_hint = discrete_hint  # True / False from the distribution's support; None: decide from data
+        self.new_values = []
+        self.new_weights = []
+        self.array = np.empty(0)
+        self.weights = np.empty(0)
+        self.bars = {}  # value -> summed weight while the values still look discrete
+        self.strings = None  # value -> summed weight for non-numeric values
+        self.runs = 0
+        self.weight_total = 0.0
+        self.integral = True
+        self.note = ""
+        self.is_return = is_return
+        self.is_bool = False
+
+    def add(self, value, weight):
+        self.runs += 1
+        self.weight_total += weight
+        if isinstance(value, str):
+            if self.strings is None:
+                self.strings = {}
+            self.strings[value] = self.strings.get(value, 0.0) + weight
+            return
+        if isinstance(value, bool):
+            self.is_bool = True
+        self.new_values.append(value)
+        self.new_weights.append(weight)
+
+    def mark(self, note):
+        """Counted but not drawn (a big tensor, an object)."""
+        self.runs += 1
+        self.note = note
+
+    def _absorb(self):
+        # Move the values added since the last update into the arrays (and the bar counts).
+        if not self.new_values:
+            return
+        chunk = np.asarray(self.new_values, dtype=float)
+        wchunk = np.asarray(self.new_weights, dtype=float)
+        self.new_values, self.new_weights = [], []
+        self.array = np.concatenate([self.array, chunk])
+        self.weights = np.concatenate([self.weights, wchunk])
+        if self.discrete_hint is False:
+            self.integral = False
+            return
+        if self.integral and not np.all(np.isfinite(chunk) & (chunk == np.round(chunk))) and not self.discrete_hint:
+            self.integral = False
+        if self.bars is not None and (self.integral or self.discrete_hint):
+            keys, inverse = np.unique(chunk, return_inverse=True)
+            sums = np.bincount(inverse, weights=wchunk, minlength=len(keys))
+            for k, s in zip(keys.tolist(), sums.tolist(), strict=True):
+                self.bars[k] = self.bars.get(k, 0.0) + s
+            if len(self.bars) > MAX_BARS:
+                self.bars = None
+        else:
+            self.bars = None
+
+    def state(self, total_runs, total_weight):
+        """The panel as the widget draws it."""
+        self._absorb()
+        out = {
+            "name": self.name,
+            "runs": self.runs,
+            "of_runs": total_runs,
+            "weight": self.weight_total,
+            "share": self.weight_total / total_weight if total_weight > 0 else 0.0,
+            "group": None,
+            "note": self.note,
+            "mean": None,
+            "sd": None,
+            "kind": "none",
+            "bars": [],
+            "edges": [],
+            "counts": [],
+        }
+        if self.strings is not None:
+            out["kind"] = "bars"
+            out["bars"] = _string_bars(self.strings, self.array, self.weights)
+            return out
+        n = len(self.array)
+        if n == 0:
+            return out
+        w = self.weights
+        wsum = float(w.sum())
+        if wsum > 0:
+            mean = float((w * self.array).sum() / wsum)
+            var = float((w * (self.array - mean) ** 2).sum() / wsum)
+            out["mean"], out["sd"] = mean, math.sqrt(max(var, 0.0))
+        if self.bars is not None and (self.integral or self.discrete_hint):
+            out["kind"] = "bars"
+            labels = (lambda k: str(bool(k))) if self.is_bool else format_number
+            out["bars"] = [{"label": labels(k), "value": k, "count": c} for k, c in sorted(self.bars.items())]
+            return out
+        finite = self.array[np.isfinite(self.array)]
+        lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        bins = int(min(BINS, max(5, math.sqrt(n))))
+        ok = np.isfinite(self.array)
+        counts, edges = np.histogram(self.array[ok], bins=bins, range=(lo, hi), weights=w[ok])
+        out["kind"] = "hist"
+        out["edges"] = edges.tolist()
+        out["counts"] = counts.tolist()
+        return out
+
+
+def _string_bars(strings, numbers, weights):
+    items = dict(strings)
+    for v, w in zip(numbers.tolist(), weights.tolist(), strict=True):  # a panel mixing strings and numbers
+        key = format_number(v)
+        items[key] = items.get(key, 0.0) + w
+    ordered = sorted(items.items(), key=lambda kv: -kv[1])
+    if len(ordered) > MAX_CATEGORIES:
+        rest = sum(c for _, c in ordered[MAX_CATEGORIES - 1:])
+        ordered = ordered[: MAX_CATEGORIES - 1] + [("(other)", rest)]
+    return [{"label": k, "value": None, "count": c} for k, c in ordered]
+
+
+def _support_is_discrete(fn):
+    """True/False from a distribution's support, None when it cannot be told."""
+    try:
+        support = fn.support
+        return bool(getattr(support, "is_discrete", False))
+    except Exception:  # a distribution whose support depends on parameters that fail to build
+        return None
+
+
+class HistogramData:
+    """Per-site and return-value panels, filled from traces.
+
+    ``add(trace, weight=1.0)`` takes one run; ``state()`` is the dict the widget and the static
+    picture are drawn from: ``runs`` (runs added), ``panels`` (in order of first appearance, the
+    return value last) and ``groups`` (name patterns with their members and how often each appeared).
+    """
+
+    def __init__(self, show_return=True):
+        self.panels = {}
+        self.return_panels = {}
+        self.show_return = show_return
+        self.runs = 0
+        self.weight_total = 0.0
+        self.weighted = False
+        self.dropped = set()  # site names beyond MAX_PANELS
+        self.dropped_runs = {}
+
+    def add(self, trace, weight=1.0):
+        self.runs += 1
+        self.weight_total += weight
+        if weight != 1.0:
+            self.weighted = True
+        for site in trace:
+            if site.type != "sample" or (site.is_observed and not site.infer.get("_deterministic")):
+                continue
+            self._add_value(site.name, site.value, weight, site)
+        if self.show_return:
+            ret = trace.nodes.get("_RETURN")
+            if ret is not None:
+                self._add_return(ret.value, weight)
+
+    def _panel(self, name, site=None, table=None, is_return=False):
+        table = self.panels if table is None else table
+        panel = table.get(name)
+        if panel is None:
+            if len(self.panels) + len(self.return_panels) >= MAX_PANELS:
+                self.dropped.add(name)
+                self.dropped_runs[name] = self.dropped_runs.get(name, 0) + 1
+                return None
+            hint = _support_is_discrete(site.fn) if site is not None else None
+            panel = table[name] = Panel(name, hint, is_return)
+        return panel
+
+    def _add_value(self, name, value, weight, site=None, table=None, is_return=False):
+        if type(value) is torch.Tensor or isinstance(value, torch.Tensor):
+            n = value.numel()
+            if n == 1:
+                panel = self._panel(name, site, table, is_return)
+                if panel is not None:
+                    panel.add(value.item(), weight)
+            elif 1 < n <= SMALL_TENSOR:
+                for i, v in enumerate(value.detach().reshape(-1).tolist()):
+                    panel = self._panel(f"{name}[{i}]", site, table, is_return)
+                    if panel is not None:
+                        panel.add(v, weight)
+            else:
+                panel = self._panel(name, site, table, is_return)
+                if panel is not None:
+                    panel.mark(f"tensor of shape {tuple(value.shape)}: not drawn")
+            return
+        if isinstance(value, (bool, int, float)):
+            panel = self._panel(name, site, table, is_return)
+            if panel is not None:
+                panel.add(value, weight)
+        elif isinstance(value, str) and len(value) <= SHORT_STRING:
+            panel = self._panel(name, site, table, is_return)
+            if panel is not None:
+                panel.add(value, weight)
+        else:
+            panel = self._panel(name, site, table, is_return)
+            if panel is not None:
+                panel.mark(f"{type(value).__name__} values: not drawn")
+
+    def _add_return(self, value, weight):
+        if value is not None:
+            self.add_value(RETURN_PANEL, value, weight)
+
+    def add_value(self, name, value, weight=1.0):
+        """Add one value outside a trace (a return value, a marginal's value); short tuples split per element."""
+        if isinstance(value, tuple) and 0 < len(value) <= 4:
+            for i, v in enumerate(value):
+                self._add_value(f"{name}[{i}]", v, weight, table=self.return_panels, is_return=True)
+            return
+        self._add_value(name, value, weight, table=self.return_panels, is_return=True)
+
+    def state(self):
+        """Everything the widget, the picture and the summary need, as plain JSON-able data."""
+        panels = [p.state(self.runs, self.weight_total) for p in self.panels.values()]
+        panels += [p.state(self.runs, self.weight_total) for p in self.return_panels.values()]
+        for p in panels:
+            p["is_return"] = p["name"] in self.return_panels
+        groups = self._groups(panels)
+        return {
+            "runs": self.runs,
+            "weighted": self.weighted,
+            "panels": panels,
+            "groups": groups,
+            "dropped": len(self.dropped),
+        }
+
+    def _groups(self, panels):
+        members = {}
+        for p in panels:
+            if p["is_return"]:
+                continue
+            pattern = name_pattern(p["name"])
+            if pattern is not None:
+                members.setdefault(pattern, []).append(p)
+        for name, runs in self.dropped_runs.items():
+            pattern = name_pattern(name)
+            if pattern is not None:
+                members.setdefault(pattern, []).append({"name": name, "runs": runs})
+        groups = []
+        for pattern, ps in members.items():
+            if len(ps) < GROUP_MIN:
+                continue
+            ps.sort(key=lambda p: [int(d) for d in _DIGITS.findall(p["name"])])
+            for p in ps:
+                p["group"] = pattern
+            groups.append({
+                "pattern": pattern,
+                "members": [p["name"] for p in ps],
+                "runs": [p["runs"] for p in ps],
+            })
+        return groups

@@ -1,0 +1,296 @@
+"""``%%model``, ``%sample`` and ``%trace``: write a stochastic function in a cell and see what it does.
+
+``%%model weather`` turns the cell body into ``def weather(): <body>`` in the user's namespace (see
+:mod:`extension.cell_function`), then samples it with live histograms (:mod:`extension.live_sampling`).
+``%%model geometric(p, t=None)`` defines a function with arguments; it is sampled only when the
+arguments are given (``--args "0.5"``). ``%sample`` samples an existing model or a call of one,
+``%trace`` shows the call tree of one run (:mod:`extension.trace_tree`).
+
+Every run's result is a :class:`ppl_kernel.infer.TracePosterior` (the type inference returns);
+``-o NAME`` stores it in the namespace when the run ends, stopped or interrupted runs included.
+Background runs are listed in ``ModelMagics.runs`` (reach it through
+``get_ipython().magics_manager.registry["ModelMagics"]``).
+
+Example cells (after ``%load_ext ppl_kernel``)::
+
+    %%model weather --samples 2000 --seed 0 -o weather_runs
+    cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
+    ...
+    return cloudy, temp
+
+    %sample geometric(0.5) 5000 --seed 1
+    %trace geometric(0.5)
+"""
+
+import ast
+import inspect
+import re
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from .cell_function import DefinitionError, compile_cell_function, parse_definition, split_magic_line
+from .live_sampling import LiveSampling
+from .trace_tree import TraceTreeWidget
+from .user_traceback import ModelSyntaxError, show_user_frames
+
+DEFAULT_SAMPLES = 1000
+_PLACEHOLDER = "_"  # stands for the positional part when parsing the options with magic_arguments
+
+
+def _unquote(text):
+    # IPython splits magic lines without removing quotes: --args "0.5, t=1" arrives quoted.
+    if text is not None and len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def _split_leading_options(line):
+    """``--seed 1 -o r geometric(0.5) 100`` -> (``--seed 1 -o r``, ``geometric(0.5) 100``).
+
+    Options come first; the rest is Python code and is kept verbatim (quotes, spaces).
+    """
+    with_value = {"-o", "--output", "--seed"}
+    rest = line.strip()
+    options = []
+    while rest.startswith("-"):
+        head, _, tail = rest.partition(" ")
+        options.append(head)
+        rest = tail.lstrip()
+        if head in with_value and "=" not in head:
+            value, _, tail = rest.partition(" ")
+            options.append(value)
+            rest = tail.lstrip()
+    return " ".join(options), rest
+
+
+def _required_parameters(fn):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+             inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.kind in kinds and p.default is inspect.Parameter.empty]
+
+
+@magics_class
+class ModelMagics(Magics):
+    """The notebook layer's magics. ``runs`` keeps every sampling run started from a magic."""
+
+    def __init__(self, shell):
+        super().__init__(shell)
+        self.runs = []
+        self.trees = []
+
+    # ---- helpers ----------------------------------------------------------------------------------
+    def _parse(self, magic, options, usage_name):
+        try:
+            return parse_argstring(magic, f"{options} {_PLACEHOLDER}".strip())
+        except SystemExit:  # --help: argparse printed the help already
+            return None
+        except UsageError as e:
+            raise UsageError(f"{usage_name}: {e}\n{magic.parser.format_usage()}") from None
+
+    def _call_args(self, text, where):
+        """Evaluate ``--args "0.5, t=1"`` in the user's namespace into (args, kwargs)."""
+        if text is None:
+            return None
+        capture = lambda *a, **k: (a, k)  # noqa: E731
+        try:
+            return eval(f"__ppl_capture__({text})", self.shell.user_ns, {"__ppl_capture__": capture})
+        except Exception as e:
+            raise UsageError(
+                f"{where}: the arguments --args {text!r} could not be evaluated ({type(e).__name__}: {e}). "
+                "Write them as inside a call, e.g. --args \"0.5\" or --args \"torch.tensor([0.5]), t=0\"."
+            ) from None
+
+    def _resolve(self, expr, magic_name):
+        """``weather`` -> (weather, (), {}); ``geometric(0.5, t=1)`` -> (geometric, (0.5,), {'t': 1})."""
+        try:
+            tree = ast.parse(expr.strip(), mode="eval")
+        except SyntaxError as e:
+            raise UsageError(
+                f"%{magic_name}: '{expr}' is not a Python expression ({e.msg}); give a model (weather) or a "
+                "call of one (geometric(0.5))."
+            ) from None
+        ns = self.shell.user_ns
+        body = tree.body
+        try:
+            if isinstance(body, ast.Call):
+                fn = eval(compile(ast.Expression(body.func), "<model>", "eval"), ns)
+                capture = ast.Call(ast.Name("__ppl_capture__", ast.Load()), body.args, body.keywords)
+                code = compile(ast.fix_missing_locations(ast.Expression(capture)), "<arguments>", "eval")
+                args, kwargs = eval(code, ns, {"__ppl_capture__": lambda *a, **k: (a, k)})
+            else:
+                fn = eval(compile(tree, "<model>", "eval"), ns)
+                args, kwargs = (), {}
+        except Exception as e:
+            raise UsageError(f"%{magic_name}: could not evaluate '{expr}' ({type(e).__name__}: {e}).") from None
+        if not callable(fn):
+            raise UsageError(
+                f"%{magic_name}: '{expr}' is a {type(fn).__name__}, not a model; give a model (weather) or a "
+                "call of one (geometric(0.5))."
+            )
+        if not isinstance(body, ast.Call):
+            missing = _required_parameters(fn)
+            if missing:
+                raise UsageError(
+                    f"%{magic_name}: model '{expr}' needs arguments ({', '.join(missing)}); call it, e.g. "
+                    f"%{magic_name} {expr}({', '.join('...' for _ in missing)})."
+                )
+        return fn, args, kwargs
+
+    def _store(self, name):
+        if not name:
+            return None
+
+        def store(posterior):
+            self.shell.user_ns[name] = posterior
+
+        return store
+
+    def _sample(self, fn, args, kwargs, num_samples, seed, background, output):
+        __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in tracebacks)
+        run = LiveSampling(fn, args, kwargs, num_samples=num_samples, seed=seed, on_done=self._store(output))
+        self.runs.append(run)
+        if background:
+            run.start()
+            return run
+        try:
+            run.run()
+        except Exception as e:
+            raise show_user_frames(self.shell, e) from None
+        return run
+
+    def _show_tree(self, fn, args, kwargs):
+        __tracebackhide__ = True  # noqa: F841
+        try:
+            tree = TraceTreeWidget.for_model(fn, args, kwargs)
+        except Exception as e:
+            raise show_user_frames(self.shell, e) from None
+        self.trees.append(tree)
+        display(tree)
+        return tree
+
+    # ---- %%model ----------------------------------------------------------------------------------
+    @cell_magic
+    @magic_arguments()
+    @argument("definition", help="the function: NAME or NAME(ARGS), e.g. weather or geometric(p, t=None)")
+    @argument("-n", "--samples", type=int, default=None,
+              help=f"runs to sample and show (default {DEFAULT_SAMPLES} for a model without required "
+                   "arguments or with --args; 0 defines only)")
+    @argument("--args", default=None, help='arguments to sample with, as inside a call: --args "0.5, t=0"')
+    @argument("--seed", type=int, default=None, help="random seed for the runs (repeatable results)")
+    @argument("--trace", action="store_true", help="also show the call tree of one run")
+    @argument("--no-show", action="store_true", dest="no_show", help="define the function only")
+    @argument("--background", action="store_true",
+              help="sample in a background thread, with a Stop button; the notebook stays usable")
+    @argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name")
+    def model(self, line, cell):
+        """Define a stochastic function from the cell body, then sample it with live histograms.
+
+        The first line names the function (and its arguments); the body is its body: it may
+        ``return``, call itself by name and use anything in the notebook. The function is an
+        ordinary callable, usable with every ppl_kernel API (``poutine.trace(weather)``,
+        ``Importance(weather, ...)``).
+
+        Example::
+
+            %%model geometric(p, t=None) --args "0.5" --samples 2000 -o runs
+            t = 0 if t is None else t
+            x = pyro.sample(f"x_{t}", dist.Bernoulli(p))
+            return x if x.item() == 0 else x + geometric(p, t + 1)
+        """
+        __tracebackhide__ = True  # noqa: F841
+        usage = self.model.parser.format_usage()
+        try:
+            definition, options = split_magic_line(line)
+            if definition.startswith("-") and ("-h" in line.split() or "--help" in line.split()):
+                self._parse(self.model, "--help", "%%model")
+                return None
+            name, signature = parse_definition(definition)
+        except DefinitionError as e:
+            raise UsageError(f"%%model: {e}\n{usage}") from None
+        opts = self._parse(self.model, options, "%%model")
+        if opts is None:
+            return None
+        try:
+            fn = compile_cell_function(self.shell, line, name, signature, cell)
+        except SyntaxError as e:
+            raise ModelSyntaxError(e, self.shell) from None
+        if opts.no_show:
+            return None
+        where = f"%%model {name}"
+        call = self._call_args(_unquote(opts.args), where)
+        missing = _required_parameters(fn)
+        if call is None and missing:
+            if opts.samples or opts.trace:
+                raise UsageError(
+                    f"{where}: '{name}' takes arguments ({', '.join(missing)}), so it needs them to be sampled: "
+                    f"add --args \"...\" (e.g. --args \"{', '.join('0.5' for _ in missing)}\"), or sample it later "
+                    f"with %sample {name}(...)."
+                )
+            return None  # defined only, as a def with parameters would be
+        args, kwargs = call if call is not None else ((), {})
+        num = DEFAULT_SAMPLES if opts.samples is None else opts.samples
+        if num < 0:
+            raise UsageError(f"{where}: --samples must be 0 or more, got {num}.\n{usage}")
+        if opts.trace:
+            if opts.seed is not None and num == 0:
+                import ppl_kernel
+
+                ppl_kernel.set_rng_seed(opts.seed)
+            self._show_tree(fn, args, kwargs)
+        if num > 0:
+            self._sample(fn, args, kwargs, num, opts.seed, opts.background, opts.output)
+        return None
+
+    # ---- %sample ----------------------------------------------------------------------------------
+    @line_magic
+    @magic_arguments()
+    @argument("model", help="a model (weather) or a call of one (geometric(0.5)), optionally followed by N")
+    @argument("--seed", type=int, default=None, help="random seed for the runs")
+    @argument("--background", action="store_true", help="sample in a background thread with a Stop button")
+    @argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name")
+    def sample(self, line):
+        """Sample a model N times (default 1000) with live histograms: ``%sample geometric(0.5) 2000``.
+
+        Options come before the model: ``%sample --seed 0 -o runs weather 500``.
+        """
+        __tracebackhide__ = True  # noqa: F841
+        options, rest = _split_leading_options(line)
+        opts = self._parse(self.sample, options, "%sample")
+        if opts is None:
+            return None
+        if not rest:
+            raise UsageError(f"%sample: which model? e.g. %sample weather 1000\n{self.sample.parser.format_usage()}")
+        m = re.fullmatch(r"(.*?)\s+(\d+)", rest, flags=re.S)
+        expr, num = (m.group(1), int(m.group(2))) if m else (rest, DEFAULT_SAMPLES)
+        fn, args, kwargs = self._resolve(expr, "sample")
+        self._sample(fn, args, kwargs, num, opts.seed, opts.background, opts.output)
+        return None
+
+    # ---- %trace -----------------------------------------------------------------------------------
+    @line_magic
+    @magic_arguments()
+    @argument("call", help="a call of a model, e.g. geometric(0.5), or a model without arguments")
+    @argument("--seed", type=int, default=None, help="random seed for the run")
+    def trace(self, line):
+        """Show the call tree of one run, with a resample button: ``%trace geometric(0.5)``."""
+        __tracebackhide__ = True  # noqa: F841
+        options, rest = _split_leading_options(line)
+        opts = self._parse(self.trace, options, "%trace")
+        if opts is None:
+            return None
+        if not rest:
+            raise UsageError(f"%trace: which call? e.g. %trace geometric(0.5)\n{self.trace.parser.format_usage()}")
+        fn, args, kwargs = self._resolve(rest, "trace")
+        if opts.seed is not None:
+            import ppl_kernel
+
+            ppl_kernel.set_rng_seed(opts.seed)
+        self._show_tree(fn, args, kwargs)
+        return None
