@@ -30,16 +30,34 @@ def _bad_param(dist_name, param, constraint, value):
     )
 
 
+def _plain_tensors(a, b=None):
+    """Tensors that need no broadcasting or gradient: what torch's own sample would pass straight on."""
+    if type(a) is not torch.Tensor or a.requires_grad:
+        return False
+    return b is None or (type(b) is torch.Tensor and not b.requires_grad and a.shape == b.shape)
+
+
+def _all(tensor, test):
+    # One element (the seed's Variable(torch.Tensor([0.3]))): a Python comparison is far cheaper.
+    return test(tensor.item()) if tensor.numel() == 1 else bool(test(tensor).all())
+
+
 # Each fast sampler takes the deferred (args, kwargs) and returns a tensor, or None to decline.
+# Each draws exactly as torch's own ``sample`` does (torch.normal, torch.bernoulli), minus the
+# construction, broadcasting and re-wrapping work that a single scalar or same-shape draw does not need.
 def _normal_draw(args, kwargs):
     if kwargs or len(args) != 2:
         return None
     loc, scale = args
-    if type(loc) not in _NUM or type(scale) not in _NUM:
-        return None
-    if settings.validate and not scale > 0:
-        raise _bad_param("Normal", "scale", "GreaterThan(lower_bound=0.0)", scale)
-    return torch.normal(float(loc), float(scale), ())
+    if type(loc) in _NUM and type(scale) in _NUM:
+        if settings.validate and not scale > 0:
+            raise _bad_param("Normal", "scale", "GreaterThan(lower_bound=0.0)", scale)
+        return torch.normal(float(loc), float(scale), ())
+    if _plain_tensors(loc, scale):
+        if settings.validate and not _all(scale, lambda s: s > 0):
+            raise _bad_param("Normal", "scale", "GreaterThan(lower_bound=0.0)", scale)
+        return torch.normal(loc, scale)
+    return None
 
 
 def _normal_score(args, kwargs, v):
@@ -67,12 +85,16 @@ def _bernoulli_p(args, kwargs):
 
 
 def _bernoulli_draw(args, kwargs):
-    p = args[0] if len(args) == 1 and not kwargs else _bernoulli_p(args, kwargs)
-    if type(p) not in _NUM:
-        return None
-    if settings.validate and not 0 <= p <= 1:
-        raise _bad_param("Bernoulli", "probs", "Interval(lower_bound=0.0, upper_bound=1.0)", p)
-    return torch.empty(()).bernoulli_(p)
+    p = args[0] if len(args) == 1 and not kwargs else kwargs.get("probs") if len(kwargs) == 1 and not args else None
+    if type(p) in _NUM:
+        if settings.validate and not 0 <= p <= 1:
+            raise _bad_param("Bernoulli", "probs", "Interval(lower_bound=0.0, upper_bound=1.0)", p)
+        return torch.empty(()).bernoulli_(p)
+    if _plain_tensors(p) and p.is_floating_point():
+        if settings.validate and not _all(p, lambda q: (0 <= q) & (q <= 1)):
+            raise _bad_param("Bernoulli", "probs", "Interval(lower_bound=0.0, upper_bound=1.0)", p)
+        return torch.bernoulli(p)
+    return None
 
 
 def _bernoulli_score(args, kwargs, v):
