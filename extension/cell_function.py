@@ -86,6 +86,11 @@ def split_magic_line(line):
     if not m:  # no name at all: hand the whole line back so the caller reports it
         head, _, tail = line.partition(" ")
         return head, tail.strip()
+    if rest and not rest.startswith("-"):
+        raise DefinitionError(
+            f"after the name '{m.group(0)}' expected its arguments in parentheses or options, got '{rest}'; "
+            f"write e.g. %%model {m.group(0)}(p, t=None) --samples 100"
+        )
     return line[:end], rest
 
 

@@ -87,8 +87,11 @@ class ModelMagics(Magics):
 
     # ---- helpers ----------------------------------------------------------------------------------
     def _parse(self, magic, options, usage_name):
+        if {"-h", "--help"} & set(options.split()):
+            print(magic.__doc__)  # the docstring with the options, as magic_arguments formats it
+            return None
         try:
-            return parse_argstring(magic, f"{options} {_PLACEHOLDER}".strip())
+            return parse_argstring(magic, f"{_PLACEHOLDER} {options}".strip())
         except SystemExit:  # --help: argparse printed the help already
             return None
         except UsageError as e:
@@ -207,10 +210,9 @@ class ModelMagics(Magics):
         __tracebackhide__ = True  # noqa: F841
         usage = self.model.parser.format_usage()
         try:
+            if {"-h", "--help"} & set(line.split()):
+                return self._parse(self.model, "--help", "%%model")
             definition, options = split_magic_line(line)
-            if definition.startswith("-") and ("-h" in line.split() or "--help" in line.split()):
-                self._parse(self.model, "--help", "%%model")
-                return None
             name, signature = parse_definition(definition)
         except DefinitionError as e:
             raise UsageError(f"%%model: {e}\n{usage}") from None
