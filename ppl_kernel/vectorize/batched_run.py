@@ -1,0 +1,225 @@
+"""N runs of a model as one execution, under ``torch.func.vmap(..., randomness="different")``.
+
+The model's Python code runs once. Every tensor in it carries an invisible run dimension of size N,
+so each ``sample`` draws N independent values and everything computed from them stays per run. vmap
+raises on anything that cannot stay per run (``if`` on a sampled value, ``.item()``, ``.data``), so a
+model either runs exactly as N separate runs would, or we get an error and say why
+(:mod:`.fallback`). Two things vmap cannot see are checked here: draws from Python's ``random`` or
+NumPy (made once, shared by all runs) and non-tensor objects coming out of the run (they could
+hold per-run tensors that die with the vmap).
+"""
+
+import random
+import sys
+import threading
+
+import torch
+from torch.distributions import constraints
+from torch.utils._pytree import tree_flatten, tree_unflatten
+
+from ..errors import InvalidParameterError
+from ..runtime import Messenger, Site, model_name, settings
+from ..trace import RETURN, CallNode
+from .batched_trace import BatchedTrace, distribution_tensors, rebuild_distribution
+from .fallback import NotBatchable, describe_failure
+
+# Values that may leave the batched run as they are: they cannot hide a per-run tensor.
+_PLAIN = (str, bytes, int, float, complex, bool, type(None))
+
+# Argument validation is one process-wide switch (torch's and ours) that must be off inside vmap
+# (its checks read tensors into Python); one batched run at a time flips it, then checks the batch.
+_switch_lock = threading.Lock()
+
+
+class _Recorder(Messenger):
+    """The outermost handler of the batched run: records the sites and draws with torch's samplers.
+
+    It sees each site after the model's own handlers (condition, replay, ...). Drawing here keeps clear
+    of the scalar fast path, whose in-place draws vmap refuses; and we call ``sample``, not ``rsample``:
+    torch's reparameterized samplers fill an un-batched tensor in place (``_standard_normal``), which vmap
+    refuses too. So batched values carry no gradient through the draw (the batched path is for sampling
+    and importance weights, not for gradient estimates).
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.sites = []
+        self.drawing = None
+
+    def process_message(self, msg):
+        if msg.type == "sample" and msg.value is None and not msg.done:
+            fn = msg.fn
+            self.drawing = msg
+            msg.value = fn.sample()
+            self.drawing = None
+
+    def postprocess_message(self, msg):
+        self.sites.append(msg)
+        if len(self.sites) > settings.max_sites:
+            raise NotBatchable(f"model '{model_name(self.model)}' made more than {settings.max_sites} sites in one run")
+
+
+def run_batched(model, num_runs, *args, **kwargs):
+    """Run ``model(*args, **kwargs)`` ``num_runs`` times as one batched execution; return a BatchedTrace.
+
+    Raises :class:`NotBatchable` (with a one-line ``reason``) when the runs cannot go as one batch;
+    errors of the model itself (an invalid parameter in some run) are raised as they would be by
+    separate runs, naming the site and the run.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist, torch
+    >>> def weather():
+    ...     cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
+    ...     temp = pyro.sample("temp", dist.Normal(torch.where(cloudy == 1, 55.0, 75.0), 10.0))
+    ...     return temp
+    >>> tr = run_batched(weather, 1000)
+    >>> tr["temp"].value.shape, tr.return_value.shape
+    (torch.Size([1000]), torch.Size([1000]))
+    """
+    n = int(num_runs)
+    if n < 1:
+        raise ValueError(f"run_batched: num_runs must be at least 1, got {num_runs}")
+    box = {}
+
+    def one_run(_):
+        recorder = box["recorder"] = _Recorder(model)
+        with recorder:
+            ret = model(*args, **kwargs)
+        leaves, spec = tree_flatten(ret)
+        for leaf in leaves:
+            if not isinstance(leaf, (torch.Tensor,) + _PLAIN):
+                raise NotBatchable(
+                    f"model '{model_name(model)}' returns a {type(leaf).__name__}, which may hold values of "
+                    "one run; a batched run can hand back only tensors and plain values (numbers, strings)"
+                )
+        out = [leaf for leaf in leaves if isinstance(leaf, torch.Tensor)]
+        box["return"] = (leaves, spec)
+        for site in recorder.sites:
+            if site.type != "sample":
+                continue
+            site.fn.batch_shape  # noqa: B018  materializes a deferred distribution, so its score is torch's (no .item())
+            out.append(site.value)
+            out.append(site.log_prob)
+            tensors = distribution_tensors(site.fn)
+            box.setdefault("dist_counts", []).append(len(tensors))
+            out.extend(tensors)
+            if isinstance(site.mask, torch.Tensor):
+                out.append(site.mask)
+        return tuple(out)
+
+    states = _RandomStates()
+    with _switch_lock:
+        validate, torch_validate = settings.validate, torch.distributions.Distribution._validate_args
+        settings.validate = False
+        torch.distributions.Distribution.set_default_validate_args(False)
+        try:
+            outputs = torch.func.vmap(one_run, randomness="different")(torch.empty((n, 0)))
+        except NotBatchable:
+            states.restore()
+            raise
+        except Exception as e:
+            states.restore()
+            recorder = box.get("recorder")
+            raise NotBatchable(describe_failure(model, e, recorder.drawing if recorder else None)) from e
+        finally:
+            settings.validate = validate
+            torch.distributions.Distribution.set_default_validate_args(torch_validate)
+    if states.python_or_numpy_drew():
+        states.restore()
+        raise NotBatchable(
+            f"model '{model_name(model)}' draws from Python's random or NumPy, which a batched run would draw "
+            "once for all runs (use ppl_kernel.sample or torch's random functions instead)"
+        )
+    trace = _assemble(model, n, box, list(outputs), args, kwargs)
+    if validate:
+        for site in trace:
+            if site.type == "sample":
+                _check_site(site, n, torch_validate)
+    return trace
+
+
+class _RandomStates:
+    """The random generators' states before a batched attempt: put back when it fails, so that the runs
+    made one by one instead draw exactly what they would have drawn without the attempt."""
+
+    def __init__(self):
+        self.numpy = sys.modules.get("numpy")
+        self.python = random.getstate()
+        self.numpy_state = self.numpy.random.get_state() if self.numpy is not None else None
+        self.torch = torch.get_rng_state()
+        self.cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+
+    def python_or_numpy_drew(self):
+        if random.getstate() != self.python:
+            return True
+        return self.numpy is not None and not (self.numpy.random.get_state()[1] == self.numpy_state[1]).all()
+
+    def restore(self):
+        random.setstate(self.python)
+        if self.numpy is not None:
+            self.numpy.random.set_state(self.numpy_state)
+        torch.set_rng_state(self.torch)
+        if self.cuda is not None:
+            torch.cuda.set_rng_state_all(self.cuda)
+
+
+def _assemble(model, n, box, outputs, args, kwargs):
+    """Build the BatchedTrace from the recorded sites and the tensors vmap handed back (in one_run's order)."""
+    root = CallNode(model_name(model), tuple((None, a) for a in args if isinstance(a, _PLAIN))
+                    + tuple((k, v) for k, v in kwargs.items() if isinstance(v, _PLAIN)))
+    trace = BatchedTrace(n, root)
+    leaves, spec = box["return"]
+    pos = 0
+    ret_leaves = []
+    for leaf in leaves:
+        if isinstance(leaf, torch.Tensor):
+            ret_leaves.append(outputs[pos])
+            pos += 1
+        else:
+            ret_leaves.append(leaf)
+    counts = iter(box.get("dist_counts", ()))
+    for inner in box["recorder"].sites:
+        site = inner.copy()
+        site.args, site.kwargs, site.call = (), {}, root  # args may hold per-run tensors of the finished vmap
+        if inner.type == "sample":
+            site.value, site._log_prob = outputs[pos], outputs[pos + 1]
+            k = next(counts)
+            site.fn = rebuild_distribution(inner.fn, outputs[pos + 2: pos + 2 + k], runs=(n,))
+            pos += 2 + k
+            if isinstance(inner.mask, torch.Tensor):
+                site.mask = outputs[pos]
+                pos += 1
+        root.children.append(site)
+        trace.nodes[site.name] = site
+    ret = tree_unflatten(ret_leaves, spec)
+    root.ret, root.returned = ret, True
+    trace.nodes[RETURN] = Site("return", RETURN, None, (), {}, ret)
+    return trace
+
+
+def _check_site(site, n, torch_validate):
+    """The argument checks that vmap made us skip, done on the whole batch at once; names the first bad run."""
+    d = site.fn
+    if not d.__dict__.get("_validate_args", torch_validate):
+        return
+    for param, constraint in d.arg_constraints.items():
+        if constraints.is_dependent(constraint) or param not in d.__dict__:
+            continue
+        _require(site, n, constraint, d.__dict__[param], f"parameter '{param}' of {type(d).__name__}",
+                 f"Fix the value passed as '{param}' to this sample statement.")
+    support = d.support
+    if support is not None and not constraints.is_dependent(support):
+        _require(site, n, support, site.value, f"the value of {type(d).__name__}",
+                 "Fix the observed value (obs=...) or choose a distribution whose support contains it.")
+
+
+def _require(site, n, constraint, value, what, fix):
+    ok = constraint.check(value)
+    if bool(ok.all()):
+        return
+    bad = (~ok).reshape(n, -1).any(1).nonzero()
+    run = int(bad[0]) if len(bad) else 0
+    raise InvalidParameterError(
+        f"site '{site.name}': {what} must satisfy {constraint}, but in run {run} of {n} (a batched run) it is "
+        f"{value[run] if value.dim() and value.shape[0] == n else value}. {fix}"
+    )
