@@ -44,6 +44,11 @@ class Importance(TracePosterior):
     def _run(self, args, kwargs):
         self._total = self.num_samples
         if self.guide is None:
+            # All samples as one vmapped run when the model allows it (see ppl_kernel.vectorize); else one by one.
+            from ..vectorize.runs import adopt_batched
+
+            if adopt_batched(self, args, kwargs):
+                return self.num_samples
             return self._run_prior(args, kwargs)
         return self._run_guide(args, kwargs)
 
