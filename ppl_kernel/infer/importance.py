@@ -41,8 +41,10 @@ class Importance(TracePosterior):
         self.guide = guide
         self.num_samples = num_samples
 
+    def _planned_runs(self):
+        return self.num_samples
+
     def _run(self, args, kwargs):
-        self._total = self.num_samples
         if self.guide is None:
             # All samples as one vmapped run when the model allows it (see ppl_kernel.vectorize); else one by one.
             from ..vectorize.runs import adopt_batched

@@ -66,11 +66,11 @@ class MH(TracePosterior):
     >>> pyro.set_rng_seed(0)
     >>> def coin():
     ...     p = pyro.sample("p", dist.Beta(1.0, 1.0))
-    ...     for i, heads in enumerate([1.0, 1.0, 0.0]):
-    ...         pyro.sample(f"toss_{i}", dist.Bernoulli(p), obs=torch.tensor(heads))
+    ...     with pyro.plate("tosses", 3):
+    ...         pyro.sample("toss", dist.Bernoulli(p), obs=torch.tensor([1.0, 1.0, 0.0]))
     ...     return p
-    >>> posterior = MH(coin, num_samples=3000, warmup=300).run()
-    >>> abs(EmpiricalMarginal(posterior).mean.item() - 0.6) < 0.05   # Beta(3, 2) has mean 0.6
+    >>> posterior = MH(coin, num_samples=1500, warmup=100).run()
+    >>> abs(EmpiricalMarginal(posterior).mean.item() - 0.6) < 0.06   # Beta(3, 2) has mean 0.6
     True
     """
 
@@ -87,7 +87,7 @@ class MH(TracePosterior):
     @property
     def acceptance_rates(self):
         """Accepted / proposed after warmup, per chain."""
-        return [a / p if p else math.nan for a, p in zip(self.accepted, self.proposed)]
+        return [a / p if p else math.nan for a, p in zip(self.accepted, self.proposed, strict=True)]
 
     @property
     def acceptance_rate(self):
@@ -95,10 +95,12 @@ class MH(TracePosterior):
         proposed = sum(self.proposed)
         return sum(self.accepted) / proposed if proposed else math.nan
 
+    def _planned_runs(self):
+        return (self.warmup + self.num_samples * self.thin) * self.num_chains
+
     def _run(self, args, kwargs):
         self.accepted, self.proposed = [], []
         steps_per_chain = self.warmup + self.num_samples * self.thin
-        self._total = steps_per_chain * self.num_chains
         done = 0
         for chain in range(self.num_chains):
             self.accepted.append(0)

@@ -97,14 +97,18 @@ class TracePosterior:
         self._reset()
         self._args, self._kwargs = args, kwargs
         self._progress_next = 0.0
-        self._report(0, force=True)
-        done = 0
+        self._done = 0
+        self._total = self._planned_runs()
         try:
+            self._report(0, force=True)
             done = self._run(args, kwargs)
         except KeyboardInterrupt:
             self.partial = True
             done = self._done
-        self._report(done, force=True)
+        try:
+            self._report(done, force=True)  # the final call, so that a progress bar ends full
+        except KeyboardInterrupt:
+            pass  # the run is over; a stop asked for now has nothing left to stop
         return self
 
     def _run(self, args, kwargs):
@@ -115,6 +119,10 @@ class TracePosterior:
 
     _done = 0
     _total = None
+
+    def _planned_runs(self):
+        """How many model runs ``run`` will make, for the progress callback (None: not known ahead)."""
+        return None
 
     def _report(self, done, force=False):
         """Tell the progress callback how far the run is (throttled); honour stop()."""
@@ -300,7 +308,7 @@ class EmpiricalMarginal(torch.distributions.Distribution):
         values, logw, absent = [], [], []
         if sites is None or isinstance(sites, str):
             name = RETURN if sites is None else sites
-            for tr, lw in zip(traces, log_weights):
+            for tr, lw in zip(traces, log_weights, strict=True):
                 site = tr.nodes.get(name)
                 if site is None:
                     if name == RETURN or missing == "drop":
@@ -312,7 +320,7 @@ class EmpiricalMarginal(torch.distributions.Distribution):
                 logw.append(lw)
         else:
             names = list(sites)
-            for tr, lw in zip(traces, log_weights):
+            for tr, lw in zip(traces, log_weights, strict=True):
                 nodes = tr.nodes
                 row = tuple(nodes[n].value if n in nodes else ABSENT for n in names)
                 if missing == "drop" and any(v is ABSENT for v in row):
@@ -337,7 +345,7 @@ class EmpiricalMarginal(torch.distributions.Distribution):
         if self._masses is None:
             masses = {}
             first = {}
-            for v, w in zip(self.values, self.weights.tolist()):
+            for v, w in zip(self.values, self.weights.tolist(), strict=True):
                 k = value_key(v)
                 masses[k] = masses.get(k, 0.0) + w
                 first.setdefault(k, v)
@@ -384,7 +392,7 @@ class EmpiricalMarginal(torch.distributions.Distribution):
         """P(event): ``event`` is a predicate on values (``lambda v: v[0] == "cloudy"``) or a value."""
         if not callable(event):
             return self._group().get(value_key(event), 0.0)
-        return math.fsum(w for v, w in zip(self.values, self.weights.tolist()) if event(v))
+        return math.fsum(w for v, w in zip(self.values, self.weights.tolist(), strict=True) if event(v))
 
     # ---- sampling ----------------------------------------------------------------------------------
     def sample(self, sample_shape=()):

@@ -2,10 +2,12 @@
 
 import math
 
+import ppl_kernel as pyro
+import ppl_kernel.distributions as dist
 from ppl_kernel.infer import MH, EmpiricalMarginal, Importance
 
 from .models import (
-    NORMAL_POST_MEAN, NORMAL_POST_VAR, POST_A, POST_B, beta_cdf, beta_mean_var, coin, normal_normal,
+    NORMAL_DATA, NORMAL_POST_MEAN, NORMAL_POST_VAR, POST_A, POST_B, beta_cdf, beta_mean_var, coin, normal_normal,
 )
 from .stats import batch_means_se, snis_se
 
@@ -16,6 +18,26 @@ def test_importance_normal_normal_mean_and_variance():
     # se from the weighted samples themselves (delta method for self-normalized IS)
     assert abs(mean - NORMAL_POST_MEAN) < 5 * snis_se(marginal, lambda x: x.item())
     assert abs(var - NORMAL_POST_VAR) < 5 * snis_se(marginal, lambda x: (x.item() - NORMAL_POST_MEAN) ** 2)
+
+
+def test_importance_with_a_guide_normal_normal():
+    def guide():
+        pyro.sample("x", dist.Normal(0.7, 0.8))
+
+    posterior = Importance(normal_normal, guide=guide, num_samples=3000).run()
+    marginal = EmpiricalMarginal(posterior)
+    assert abs(marginal.mean.item() - NORMAL_POST_MEAN) < 5 * snis_se(marginal, lambda x: x.item())
+    assert abs(marginal.variance.item() - NORMAL_POST_VAR) < 5 * snis_se(
+        marginal, lambda x: (x.item() - NORMAL_POST_MEAN) ** 2)
+    # A guide close to the posterior (N(0.8, 0.577)) keeps most of the samples' worth.
+    assert posterior.get_ESS() > 0.5 * 3000
+    # log p(data): y ~ N(0, 1 + 1) jointly with covariance [[2, 1], [1, 2]]
+    y = NORMAL_DATA.tolist()
+    det, quad = 3.0, (2 * y[0] ** 2 - 2 * y[0] * y[1] + 2 * y[1] ** 2) / 3.0
+    log_z = -math.log(2 * math.pi) - 0.5 * math.log(det) - 0.5 * quad
+    # relative se of the mean weight = sqrt(n / ESS - 1) / sqrt(n) (ESS from the weights)
+    rel = math.sqrt(3000 / posterior.get_ESS() - 1) / math.sqrt(3000)
+    assert abs(posterior.log_marginal_likelihood - log_z) < 5 * rel
 
 
 def test_mh_normal_normal_mean_and_variance():
