@@ -20,7 +20,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from ..errors import InvalidParameterError
 from ..runtime import Messenger, Site, model_name, settings
 from ..trace import RETURN, CallNode
-from .batched_trace import BatchedTrace, distribution_tensors, rebuild_distribution
+from .batched_trace import BatchedSite, BatchedTrace, distribution_tensors, rebuild_distribution
 from .fallback import NotBatchable, describe_failure
 
 # Values that may leave the batched run as they are: they cannot hide a per-run tensor.
@@ -97,9 +97,8 @@ def run_batched(model, num_runs, *args, **kwargs):
         for site in recorder.sites:
             if site.type != "sample":
                 continue
-            site.fn.batch_shape  # noqa: B018  materializes a deferred distribution, so its score is torch's (no .item())
+            site.fn.batch_shape  # noqa: B018  materializes a deferred distribution: its tensors must come out
             out.append(site.value)
-            out.append(site.log_prob)
             tensors = distribution_tensors(site.fn)
             box.setdefault("dist_counts", []).append(len(tensors))
             out.extend(tensors)
@@ -179,13 +178,16 @@ def _assemble(model, n, box, outputs, args, kwargs):
             ret_leaves.append(leaf)
     counts = iter(box.get("dist_counts", ()))
     for inner in box["recorder"].sites:
-        site = inner.copy()
-        site.args, site.kwargs, site.call = (), {}, root  # args may hold per-run tensors of the finished vmap
+        site = BatchedSite(inner.type, inner.name, inner.fn, (), {}, inner.value, inner.is_observed, dict(inner.infer))
+        # (args are left out: they may hold per-run tensors of the finished vmap)
+        site.scale, site.mask, site.cond_indep_stack, site.done, site.stop, site.call = (
+            inner.scale, inner.mask, inner.cond_indep_stack, inner.done, inner.stop, root,
+        )
         if inner.type == "sample":
-            site.value, site._log_prob = outputs[pos], outputs[pos + 1]
+            site.value, site.per_run_fn = outputs[pos], inner.fn
             k = next(counts)
-            site.fn = rebuild_distribution(inner.fn, outputs[pos + 2: pos + 2 + k], runs=(n,))
-            pos += 2 + k
+            site.fn = rebuild_distribution(inner.fn, outputs[pos + 1: pos + 1 + k], runs=(n,))
+            pos += 1 + k
             if isinstance(inner.mask, torch.Tensor):
                 site.mask = outputs[pos]
                 pos += 1

@@ -86,13 +86,48 @@ class BatchedTrace(Trace):
         return f"<BatchedTrace of {model}: {self.num_runs} runs of {names}>"
 
 
+class BatchedSite(Site):
+    """A sample site of a BatchedTrace. ``per_run_fn`` is the distribution as one run built it (its tensors
+    belong to the finished vmap: only its structure is used); ``log_prob`` scores each run under that
+    distribution, vmapped, so the batched score is exactly what separate runs would give."""
+
+    __slots__ = ("per_run_fn",)
+
+    @property
+    def log_prob(self):
+        if self._log_prob is None:
+            self._log_prob = score_per_run(self)
+        return self._log_prob
+
+
+def score_per_run(site):
+    """The (scaled, masked) log-probability of every run's value, shape ``(N,) + per-run batch shape``."""
+    from ..distributions.scoring import site_log_prob
+
+    mask = site.mask if isinstance(site.mask, torch.Tensor) else None
+    n = site.value.shape[0]
+
+    def one_run(value, run_mask, *tensors):
+        # validation was done on the whole batch when the trace was made; inside vmap it cannot run
+        d = rebuild_distribution(site.per_run_fn, tensors, validate_args=False)
+        probe = Site("sample", site.name, d, (), {}, value, site.is_observed)
+        probe.scale, probe.mask = site.scale, run_mask if mask is not None else site.mask
+        return site_log_prob(probe)
+
+    run_masks = mask if mask is not None else torch.empty((n, 0))
+    return torch.func.vmap(one_run)(site.value, run_masks, *distribution_tensors(site.fn))
+
+
 def _run_site(site, i):
-    one = site.copy()
-    one.call = None
+    one = Site(site.type, site.name, site.fn, site.args, site.kwargs, site.value, site.is_observed, dict(site.infer))
+    one.scale, one.mask, one.cond_indep_stack, one.done, one.stop = (
+        site.scale, site.mask, site.cond_indep_stack, site.done, site.stop,
+    )
     if site.type == "sample":
         one.value = site.value[i]
         one.fn = rebuild_distribution(site.fn, lambda t: t[i], strip_leading=True)
-        one._log_prob = site.log_prob[i]
+        if site._log_prob is not None:
+            one._log_prob = site._log_prob[i]
         if isinstance(site.mask, torch.Tensor) and site.mask.dim():
             one.mask = site.mask[i]
     return one
@@ -136,10 +171,11 @@ def _collect(obj, out):
                     _collect(item, out)
 
 
-def rebuild_distribution(d, change, runs=None, strip_leading=False):
+def rebuild_distribution(d, change, runs=None, strip_leading=False, validate_args=None):
     """A copy of ``d`` whose tensors are ``change(tensor)`` (or, when ``change`` is an iterable, its items
     in :func:`distribution_tensors` order); ``runs`` (a shape prefix such as ``(N,)``) is put in front of
-    every batch shape, or ``strip_leading`` takes the first dim off.
+    every batch shape, or ``strip_leading`` takes the first dim off; ``validate_args`` (if given) is set on
+    the copy and its base distributions.
 
     No constructor runs: torch's constructors validate and broadcast, which the batched tensors need not
     repeat, and this works for any distribution that keeps its state in attributes (all of torch's do).
@@ -152,21 +188,23 @@ def rebuild_distribution(d, change, runs=None, strip_leading=False):
         def fn(_):
             return next(it)
 
-    return _rebuild(d, fn, runs, strip_leading)
+    return _rebuild(d, fn, runs, strip_leading, validate_args)
 
 
-def _rebuild(obj, fn, runs, strip_leading):
+def _rebuild(obj, fn, runs, strip_leading, validate_args):
     new = object.__new__(type(obj))
     state = dict(vars(obj))
     for key, value in state.items():
         if isinstance(value, torch.Tensor):
             state[key] = fn(value)
         elif _walk(value):
-            state[key] = _rebuild(value, fn, runs, strip_leading)
+            state[key] = _rebuild(value, fn, runs, strip_leading, validate_args)
         elif isinstance(value, (list, tuple)) and any(_walk(item) for item in value):
             state[key] = type(value)(
-                _rebuild(item, fn, runs, strip_leading) if _walk(item) else item for item in value
+                _rebuild(item, fn, runs, strip_leading, validate_args) if _walk(item) else item for item in value
             )
+    if isinstance(obj, torch.distributions.Distribution) and validate_args is not None:
+        state["_validate_args"] = validate_args
     if isinstance(obj, torch.distributions.Distribution) and "_batch_shape" in state:
         if strip_leading:
             state["_batch_shape"] = state["_batch_shape"][1:]
