@@ -1,23 +1,41 @@
 """The parameter store: named learnable tensors, kept unconstrained so optimizers can move them freely.
 
+A parameter with a constraint (``constraints.positive``, ``constraints.unit_interval``, ...) is
+stored as an unconstrained leaf tensor ``u``; ``param(name)`` returns ``transform_to(constraint)(u)``,
+which always satisfies the constraint and carries the gradient back to ``u``.
+
 >>> import torch, ppl_kernel as pyro
 >>> from torch.distributions import constraints
 >>> pyro.clear_param_store()
 >>> b = pyro.param("b", torch.tensor(2.0), constraint=constraints.positive)
 >>> round(b.item(), 4), pyro.get_param_store().get_unconstrained("b").requires_grad
 (2.0, True)
+>>> sorted(pyro.get_param_store())
+['b']
 """
 
 import torch
 from torch.distributions import constraints, transform_to
 
+from .errors import InvalidParameterError
+
 
 class ParamStore:
-    """Name -> (unconstrained leaf tensor, constraint). ``store[name]`` gives the constrained value."""
+    """Name -> (unconstrained leaf tensor, constraint). ``store[name]`` gives the constrained value.
+
+    >>> import torch
+    >>> store = ParamStore()
+    >>> store.get("w", torch.ones(2)).tolist()
+    [1.0, 1.0]
+    >>> store.param_name(store.get_unconstrained("w"))
+    'w'
+    """
 
     def __init__(self):
         self._params = {}  # name -> unconstrained tensor (requires_grad)
         self._constraints = {}
+        self._transforms = {}  # name -> transform_to(constraint), or None for the unconstrained (identity) case
+        self._names = {}  # id(unconstrained tensor) -> name, for optimizers handed bare tensors
 
     def get(self, name, init_tensor=None, constraint=None, event_dim=None):
         """The constrained value of ``name``, creating it from ``init_tensor`` on first use."""
@@ -29,9 +47,11 @@ class ParamStore:
                 )
             self.set(name, init_tensor, constraint)
             unconstrained = self._params[name]
-        return transform_to(self._constraints[name])(unconstrained)
+        transform = self._transforms[name]
+        return unconstrained if transform is None else transform(unconstrained)
 
     def set(self, name, value, constraint=None):
+        """Create or replace ``name`` with the constrained ``value`` (checked against ``constraint``)."""
         constraint = constraints.real if constraint is None else constraint
         if callable(value) and not torch.is_tensor(value):
             value = value()  # Pyro allows a lazy initializer
@@ -40,14 +60,31 @@ class ParamStore:
         with torch.no_grad():
             value = value.detach()
             if not bool(constraint.check(value).all()):
-                raise ValueError(
-                    f"param '{name}': the initial value {value!r} breaks its constraint {constraint}. "
-                    "Give an initial value inside the constraint (e.g. a positive number for constraints.positive)."
+                raise InvalidParameterError(
+                    f"param '{name}': the initial value {_short(value)} breaks its constraint {constraint}. "
+                    f"Give an initial value inside the constraint (e.g. param('{name}', torch.tensor(1.0), "
+                    "constraint=constraints.positive) needs a number > 0), or drop the constraint."
                 )
-            unconstrained = transform_to(constraint).inv(value).clone()
+            transform = transform_to(constraint)
+            unconstrained = transform.inv(value).clone()
+        if not bool(torch.isfinite(unconstrained).all()):
+            raise InvalidParameterError(
+                f"param '{name}': the initial value {_short(value)} lies on the boundary of its constraint "
+                f"{constraint}, where the unconstrained value is infinite. Start strictly inside it."
+            )
         unconstrained.requires_grad_(True)
+        self._forget(name)
         self._params[name] = unconstrained
         self._constraints[name] = constraint
+        self._transforms[name] = _transform_of(constraint)
+        self._names[id(unconstrained)] = name
+
+    def _forget(self, name):
+        old = self._params.pop(name, None)
+        if old is not None:
+            self._names.pop(id(old), None)
+            del self._constraints[name]
+            del self._transforms[name]
 
     def __getitem__(self, name):
         return self.get(name)
@@ -59,8 +96,9 @@ class ParamStore:
         return name in self._params
 
     def __delitem__(self, name):
-        del self._params[name]
-        del self._constraints[name]
+        if name not in self._params:
+            raise KeyError(f"param '{name}' is not in the store (it has {sorted(self._params)})")
+        self._forget(name)
 
     def __len__(self):
         return len(self._params)
@@ -69,6 +107,9 @@ class ParamStore:
         return iter(list(self._params))
 
     def keys(self):
+        return list(self._params)
+
+    def get_all_param_names(self):
         return list(self._params)
 
     def items(self):
@@ -88,30 +129,60 @@ class ParamStore:
     def get_constraint(self, name):
         return self._constraints[name]
 
+    def param_name(self, unconstrained):
+        """The name of an unconstrained tensor held in the store, or None."""
+        name = self._names.get(id(unconstrained))
+        return name if name is not None and self._params.get(name) is unconstrained else None
+
     def clear(self):
         self._params.clear()
         self._constraints.clear()
+        self._transforms.clear()
+        self._names.clear()
 
     def get_state(self):
         return {"params": {k: v.detach().clone() for k, v in self._params.items()},
                 "constraints": dict(self._constraints)}
 
     def set_state(self, state):
-        self.clear()
+        """Add the saved parameters to the store, replacing those of the same name (as Pyro's)."""
         for name, unconstrained in state["params"].items():
-            self._params[name] = unconstrained.detach().clone().requires_grad_(True)
-            self._constraints[name] = state["constraints"][name]
+            constraint = state["constraints"].get(name, constraints.real)
+            self._forget(name)
+            leaf = unconstrained.detach().clone().requires_grad_(True)
+            self._params[name] = leaf
+            self._constraints[name] = constraint
+            self._transforms[name] = _transform_of(constraint)
+            self._names[id(leaf)] = name
 
     def save(self, filename):
-        """Write every parameter (and its constraint) to ``filename``."""
+        """Write every parameter (and its constraint) to ``filename``.
+
+        >>> import os, tempfile, torch
+        >>> store = ParamStore()
+        >>> _ = store.get("w", torch.tensor(0.5))
+        >>> path = os.path.join(tempfile.mkdtemp(), "params.pt")
+        >>> store.save(path); store.clear(); store.load(path)
+        >>> store["w"].item()
+        0.5
+        """
         torch.save(self.get_state(), filename)
 
     def load(self, filename, map_location=None):
-        """Replace the store's contents with those saved in ``filename``."""
+        """Add the parameters saved in ``filename`` to the store (same names are replaced)."""
         self.set_state(torch.load(filename, map_location=map_location, weights_only=False))
 
     def __repr__(self):
         return f"ParamStore({', '.join(self._params)})"
+
+
+def _transform_of(constraint):
+    # The unconstrained case is by far the commonest; skipping its identity transform saves a call per use.
+    return None if type(constraint) is type(constraints.real) else transform_to(constraint)
+
+
+def _short(value):
+    return f"{value.item():g}" if value.numel() == 1 else f"tensor of shape {tuple(value.shape)} ({value.flatten()[:4].tolist()}...)"
 
 
 _STORE = ParamStore()
@@ -123,4 +194,5 @@ def get_param_store():
 
 
 def clear_param_store():
+    """Remove every parameter (start a fresh fit)."""
     _STORE.clear()
