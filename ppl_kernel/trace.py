@@ -78,8 +78,10 @@ def short(value, width=40):
             text = _num(value.item())
         elif value.numel() <= 6:
             text = "[" + ", ".join(_num(v) for v in value.flatten().tolist()) + "]"
+        elif value.dim() == 1:
+            text = f"[{value.numel()} values]"
         else:
-            text = f"tensor(shape={tuple(value.shape)})"
+            text = f"tensor{tuple(value.shape)}"
     elif isinstance(value, float):
         text = _num(value)
     elif isinstance(value, tuple):

@@ -27,8 +27,13 @@ _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
 _internal_codes = {}  # code object -> bool: is it ppl_kernel's or torch's own?
 
 
+# Comprehensions run in frames of their own (before Python 3.12) but are not calls a user made.
+_TRANSPARENT = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
+
+
 def _is_internal(code):
-    internal = _internal_codes[code] = code.co_filename.startswith(_INTERNAL)
+    """Frames the call tree skips: ppl_kernel's and torch's own, and comprehension frames."""
+    internal = _internal_codes[code] = code.co_filename.startswith(_INTERNAL) or code.co_name in _TRANSPARENT
     return internal
 
 

@@ -119,3 +119,14 @@ def test_the_call_tree_can_be_switched_off_for_speed():
     assert tr.root.children == [] and tr["x_0"].call is None
     assert isinstance(tr.root, CallNode)
     assert "x_0" in str(tr)
+
+
+def test_comprehensions_are_not_calls():
+    def child(i):
+        return pyro.sample(f"c_{i}", dist.Normal(0.0, 1.0))
+
+    def model():
+        return [child(i) for i in range(2)] + list(child(i) for i in range(2, 3))
+
+    tr = poutine.trace(model).get_trace()
+    assert [c.name for c in tr.root.calls] == ["child", "child", "child"]
