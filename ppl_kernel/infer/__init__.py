@@ -4,10 +4,14 @@ One import line per module, kept in alphabetical order of module, so that each i
 adds its own line.
 """
 
+from . import autoguide  # noqa: F401
+from .elbo import GuideError, Trace_ELBO  # noqa: F401
 from .enumeration import Enumerate, Search  # noqa: F401
 from .errors import EnumerationError, InferenceError  # noqa: F401
 from .importance import Importance  # noqa: F401
 from .marginal import Marginal  # noqa: F401
 from .mh import MH  # noqa: F401
 from .posterior import ABSENT, EmpiricalMarginal, TracePosterior  # noqa: F401
+from .predictive import Predictive  # noqa: F401
 from .rejection import Rejection  # noqa: F401
+from .svi import SVI  # noqa: F401
