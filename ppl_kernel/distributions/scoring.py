@@ -206,18 +206,37 @@ def draw_error(site, error):
     return explain(site, error)
 
 
-def site_log_prob(site):
-    """Log density of ``site.value`` under ``site.fn``, with the site's scale and mask applied."""
-    fn, value = site.fn, site.value
-    lp = None
+def _fast_score(fn, value):
+    """The fast scalar path's log density as a Python float, or None where it does not apply."""
     fast = FAST.get(type(fn))
     if fast is not None and type(value) is torch.Tensor and not value.requires_grad and value.dim() == 0:
         deferred = fn.__dict__.get("_deferred")
         if deferred is not None:
-            lp = fast[1](*deferred, value.item())
-            if lp is not None:
-                lp = torch.scalar_tensor(lp, dtype=value.dtype, device=value.device)
-    if lp is None:
+            return fast[1](*deferred, value.item())
+    return None
+
+
+def site_log_prob_float(site):
+    """The site's summed log-probability (scale and mask applied) as a Python float.
+
+    Inference loops need a number per site, not a tensor: on the fast scalar path this skips making
+    a tensor only to read it back, and keeps double precision.
+    """
+    if site._log_prob is None and site.mask is None and type(site.scale) in _NUM:
+        lp = _fast_score(site.fn, site.value)
+        if lp is not None:
+            return lp * site.scale
+    lp = site.log_prob
+    return (lp.sum() if lp.dim() else lp).item()
+
+
+def site_log_prob(site):
+    """Log density of ``site.value`` under ``site.fn``, with the site's scale and mask applied."""
+    fn, value = site.fn, site.value
+    lp = _fast_score(fn, value)
+    if lp is not None:
+        lp = torch.scalar_tensor(lp, dtype=value.dtype, device=value.device)
+    else:
         try:
             lp = fn.log_prob(value)
         except ValueError as e:
