@@ -55,9 +55,10 @@ class Importance(TracePosterior):
         return self._run_guide(args, kwargs)
 
     def _run_prior(self, args, kwargs):
-        model, add, report = self.model, self.add, self._report
+        add, report = self.add, self._report
+        tracer = poutine.trace(self.model, calls=False)  # one handler for all runs; each run gets a fresh Trace
         for i in range(self.num_samples):
-            trace = poutine.trace(model, calls=False).get_trace(*args, **kwargs)
+            trace = tracer.get_trace(*args, **kwargs)
             log_weight = 0.0
             for site in trace:
                 if site.type == "sample" and not is_choice(site):

@@ -15,8 +15,8 @@ prior cancels against the probability of proposing (reversing) it.
 import math
 import random
 
-from .. import poutine
-from ..runtime import Messenger, model_name
+from ..poutine.trace_messenger import TraceMessenger
+from ..runtime import model_name
 from .errors import InferenceError
 from .posterior import TracePosterior
 from .sites import is_choice, score, score_reused
@@ -24,13 +24,16 @@ from .sites import is_choice, score, score_reused
 _INIT_TRIES = 1000
 
 
-class _Regenerate(Messenger):
-    """Reuse the old run's values for same-named random choices, except the one being proposed."""
+class _Regenerate(TraceMessenger):
+    """Trace a run that reuses the old run's values for same-named random choices, except the target.
 
-    def __init__(self, model, old_values, target):
-        super().__init__(model)
-        self.old_values = old_values
-        self.target = target
+    One instance serves a whole chain (each run gets a fresh Trace), so a step costs one handler.
+    """
+
+    def __init__(self, model):
+        super().__init__(model, calls=False)
+        self.old_values = {}
+        self.target = None
 
     def process_message(self, msg):
         if msg.type != "sample" or msg.is_observed or msg.done or msg.value is not None:
@@ -40,6 +43,10 @@ class _Regenerate(Messenger):
             value = self.old_values.get(name)
             if value is not None:
                 msg.value = value
+
+    def run(self, old_values, target, args, kwargs):
+        self.old_values, self.target = old_values, target
+        return self.get_trace(*args, **kwargs)
 
 
 class _State:
@@ -105,6 +112,7 @@ class MH(TracePosterior):
         for chain in range(self.num_chains):
             self.accepted.append(0)
             self.proposed.append(0)
+            self._runner = _Regenerate(self.model)
             state = self._initial_state(args, kwargs)
             for step in range(steps_per_chain):
                 counting = step >= self.warmup
@@ -122,12 +130,9 @@ class MH(TracePosterior):
                 self._report(done)
         return done
 
-    def _run_once(self, old_values, target, args, kwargs):
-        return poutine.trace(_Regenerate(self.model, old_values, target), calls=False).get_trace(*args, **kwargs)
-
     def _initial_state(self, args, kwargs):
         for _ in range(_INIT_TRIES):
-            trace = self._run_once({}, None, args, kwargs)
+            trace = self._runner.run({}, None, args, kwargs)
             state = _score_fresh(trace)
             if state.fixed > -math.inf and all(s > -math.inf for s in state.scores.values()):
                 return state
@@ -141,7 +146,7 @@ class MH(TracePosterior):
         """One MH step from ``state``: the new state if accepted, else None."""
         choices = state.choices
         target = choices[random.randrange(len(choices))]
-        trace = self._run_once(state.values, target, args, kwargs)
+        trace = self._runner.run(state.values, target, args, kwargs)
         old_scores = state.scores
         log_accept = 0.0
         fixed = 0.0

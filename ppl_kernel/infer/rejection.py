@@ -58,13 +58,14 @@ class Rejection(TracePosterior):
         return math.log(len(self.traces) / self.tries) + self.max_log_weight
 
     def _run(self, args, kwargs):
-        model, bound = self.model, self.max_log_weight
+        bound = self.max_log_weight
+        tracer = poutine.trace(self.model, calls=False)  # one handler for all runs; each run gets a fresh Trace
         self.tries = 0
         while len(self.traces) < self.num_samples:
             if self.tries >= self.max_tries:
                 raise self._too_many_tries()
             self.tries += 1
-            trace = poutine.trace(model, calls=False).get_trace(*args, **kwargs)
+            trace = tracer.get_trace(*args, **kwargs)
             log_weight = 0.0
             for site in trace:
                 if site.type == "sample" and not is_choice(site):

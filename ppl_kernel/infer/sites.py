@@ -8,6 +8,7 @@ or weights only random choices; every other sample site just adds its score.
 
 import math
 
+from ..distributions.scoring import site_log_prob_float
 from ..errors import InvalidParameterError
 
 
@@ -15,10 +16,8 @@ def is_choice(site):
     return site.type == "sample" and not site.is_observed and not site.done
 
 
-def score(site):
-    """The site's summed log-probability (scale and mask applied) as a Python float."""
-    lp = site.log_prob
-    return (lp.sum() if lp.dim() else lp).item()
+# The site's summed log-probability (scale and mask applied) as a Python float.
+score = site_log_prob_float
 
 
 def score_reused(site):

@@ -1,0 +1,93 @@
+"""The weather question under inference: ppl_kernel against pyro-ppl in one process.
+
+    python bench/bench_inference.py [--profile]
+
+The seed's weather model (today's Pyro spelling, the same source for both libraries) conditioned
+on temp = 70. Prints importance samples/s for ours and for ``pyro.infer.Importance`` with the ratio
+(goal: 10x), and our MH steps/s (WebPPL does about 330,000 MH steps/s on this model on the
+reference machine; Pyro has no trace-MH to compare). ``--profile`` prints cProfile's top entries
+for one MH run and one importance run: the hot path to keep short.
+"""
+
+import cProfile
+import os
+import pstats
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import report  # noqa: E402
+
+import ppl_kernel  # noqa: E402
+import ppl_kernel.distributions  # noqa: E402
+from ppl_kernel.infer import MH, EmpiricalMarginal, Importance  # noqa: E402
+
+WEBPPL_MH_STEPS_PER_SECOND = 330_000
+
+
+def make_weather(pyro, dist):
+    def weather():
+        cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
+        cloudy = "cloudy" if cloudy.item() == 1.0 else "sunny"
+        mean_temp = {"cloudy": 55.0, "sunny": 75.0}[cloudy]
+        scale_temp = {"cloudy": 10.0, "sunny": 15.0}[cloudy]
+        temp = pyro.sample("temp", dist.Normal(mean_temp, scale_temp))
+        return cloudy, temp.item()
+
+    return pyro.condition(weather, data={"temp": torch.tensor(70.0)})
+
+
+def best_rate(run, count, repeat=3):
+    """Best of ``repeat`` timings of ``run()``, which does ``count`` units of work: units per second."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return count / best
+
+
+def p_cloudy(posterior):
+    return EmpiricalMarginal(posterior).probability(lambda v: v[0] == "cloudy")
+
+
+def main(n=20_000, profile=False):
+    torch.set_num_threads(1)
+    ours_model = make_weather(ppl_kernel, ppl_kernel.distributions)
+    rows = []
+    ours_is = best_rate(lambda: Importance(ours_model, num_samples=n).run(), n)
+    try:
+        import pyro
+        import pyro.distributions
+        import pyro.infer
+
+        pyro_model = make_weather(pyro, pyro.distributions)
+        m = n // 10
+        theirs_is = best_rate(lambda: pyro.infer.Importance(pyro_model, num_samples=m).run(), m)
+        version = pyro.__version__
+    except ImportError:
+        print("pyro-ppl is not installed (pip install -e '.[bench]'): showing ours only")
+        theirs_is, version = None, "absent"
+    rows.append(("Importance, weather | temp=70 (samples/s)", ours_is, theirs_is))
+    mh_rate = best_rate(lambda: MH(ours_model, num_samples=n).run(), n)
+    rows.append(("MH, weather | temp=70 (steps/s)", mh_rate, None))
+    report(rows, f"Inference (per second; ratio = ours / pyro-ppl {version})")
+    print(f"MH steps/s against WebPPL's ~{WEBPPL_MH_STEPS_PER_SECOND:,}/s: "
+          f"{mh_rate / WEBPPL_MH_STEPS_PER_SECOND:.2f}x (WebPPL's figure is from the reference machine, not this run)")
+    check = Importance(ours_model, num_samples=n).run()
+    print(f"sanity: P(cloudy | temp=70) by importance = {p_cloudy(check):.4f} (exact 0.1807)")
+    if profile:
+        for name, stmt in (("MH", lambda: MH(ours_model, num_samples=n).run()),
+                           ("Importance", lambda: Importance(ours_model, num_samples=n).run())):
+            profiler = cProfile.Profile()
+            profiler.runcall(stmt)
+            print(f"\n--- {name}: top functions by own time")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(14)
+
+
+if __name__ == "__main__":
+    main(profile="--profile" in sys.argv)
