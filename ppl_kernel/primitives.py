@@ -189,13 +189,13 @@ def set_rng_seed(seed):
 
 def enable_validation(is_validate=True):
     """Switch parameter and observation checks on (default) or off (a little faster)."""
-    settings.validate = bool(is_validate)
+    type(settings).validate = bool(is_validate)
     torch.distributions.Distribution.set_default_validate_args(bool(is_validate))
 
 
 def set_max_sites(n):
     """The most sites one traced run may make before it is stopped as a runaway (default 100,000)."""
-    settings.max_sites = int(n)
+    type(settings).max_sites = int(n)
 
 
 class CondIndepStackFrame(tuple):

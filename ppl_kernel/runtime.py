@@ -12,6 +12,7 @@ import copy
 import threading
 
 from .errors import RunawayModelError
+from .settings import settings, validation_suspended  # noqa: F401  (part of the runtime's interface)
 
 class _ThreadState(threading.local):
     def __init__(self):
@@ -24,19 +25,6 @@ _local = _ThreadState()
 def get_stack():
     """The handler stack of the calling thread (outermost first)."""
     return _local.stack
-
-
-class _Settings:
-    """Process-wide switches. ``validate``: check parameters and observations (on by default)."""
-
-    __slots__ = ("validate", "max_sites")
-
-    def __init__(self):
-        self.validate = True
-        self.max_sites = 100_000
-
-
-settings = _Settings()
 
 
 class Site:

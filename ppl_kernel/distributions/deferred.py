@@ -12,6 +12,8 @@ import torch
 import torch.distributions as td
 from torch.distributions.utils import lazy_property
 
+from ..settings import settings
+
 
 def _coerce(value):
     # The seed's users pass Python lists ([55.0]); torch wants tensors.
@@ -53,8 +55,10 @@ class Deferred(TorchDistributionMixin):
 
     def materialize(self, deferred):
         args, kwargs = deferred
-        base = self._torch_class
-        base.__init__(self, *[_coerce(a) for a in args], **{k: _coerce(v) for k, v in kwargs.items()})
+        kwargs = {k: _coerce(v) for k, v in kwargs.items()}
+        if not settings.validate and "validate_args" not in kwargs:
+            kwargs["validate_args"] = False  # this thread suspended validation (see runtime.validation_suspended)
+        self._torch_class.__init__(self, *[_coerce(a) for a in args], **kwargs)
 
     def expand(self, batch_shape, _instance=None):
         if _instance is None:

@@ -12,7 +12,7 @@ import re
 import torch
 
 from ..errors import InvalidParameterError, SiteTypeError
-from ..runtime import settings
+from ..settings import settings
 from .deferred import deferred_class
 from torch.distributions import Bernoulli as _TBernoulli, Normal as _TNormal, Uniform as _TUniform
 

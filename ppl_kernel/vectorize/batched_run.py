@@ -11,14 +11,14 @@ hold per-run tensors that die with the vmap).
 
 import random
 import sys
-import threading
 
 import torch
 from torch.distributions import constraints
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from ..errors import InvalidParameterError
-from ..runtime import Messenger, Site, model_name, settings
+from ..runtime import Messenger, Site, model_name
+from ..settings import settings, validation_suspended
 from ..trace import RETURN, CallNode
 from .batched_trace import BatchedSite, BatchedTrace, distribution_tensors, rebuild_distribution
 from .fallback import NotBatchable, describe_failure
@@ -28,7 +28,6 @@ _PLAIN = (str, bytes, int, float, complex, bool, type(None))
 
 # Argument validation is one process-wide switch (torch's and ours) that must be off inside vmap
 # (its checks read tensors into Python); one batched run at a time flips it, then checks the batch.
-_switch_lock = threading.Lock()
 
 
 class _Recorder(Messenger):
@@ -107,10 +106,10 @@ def run_batched(model, num_runs, *args, **kwargs):
         return tuple(out)
 
     states = _RandomStates()
-    with _switch_lock:
-        validate, torch_validate = settings.validate, torch.distributions.Distribution._validate_args
-        settings.validate = False
-        torch.distributions.Distribution.set_default_validate_args(False)
+    # torch's checks call bool() on tensors, which vmap refuses: skip them in this thread while the
+    # batched run goes, and check the whole batch afterwards (_check_site).
+    validate = settings.validate
+    with validation_suspended():
         try:
             outputs = torch.func.vmap(one_run, randomness="different")(torch.empty((n, 0)))
         except NotBatchable:
@@ -120,9 +119,6 @@ def run_batched(model, num_runs, *args, **kwargs):
             states.restore()
             recorder = box.get("recorder")
             raise NotBatchable(describe_failure(model, e, recorder.drawing if recorder else None)) from e
-        finally:
-            settings.validate = validate
-            torch.distributions.Distribution.set_default_validate_args(torch_validate)
     if states.python_or_numpy_drew():
         states.restore()
         raise NotBatchable(
@@ -133,7 +129,7 @@ def run_batched(model, num_runs, *args, **kwargs):
     if validate:
         for site in trace:
             if site.type == "sample":
-                _check_site(site, n, torch_validate)
+                _check_site(site, n)
     return trace
 
 
@@ -199,11 +195,9 @@ def _assemble(model, n, box, outputs, args, kwargs):
     return trace
 
 
-def _check_site(site, n, torch_validate):
+def _check_site(site, n):
     """The argument checks that vmap made us skip, done on the whole batch at once; names the first bad run."""
     d = site.fn
-    if not d.__dict__.get("_validate_args", torch_validate):
-        return
     for param, constraint in d.arg_constraints.items():
         if constraints.is_dependent(constraint) or param not in d.__dict__:
             continue

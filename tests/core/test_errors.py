@@ -143,3 +143,27 @@ def test_validation_can_be_switched_off():
 def test_a_handler_given_something_not_callable_says_so():
     with pytest.raises(TypeError, match="fn must be a callable model"):
         poutine.trace(geometric(torch.zeros(1)))
+
+
+def test_suspending_validation_in_one_thread_keeps_it_in_others():
+    import threading
+
+    from ppl_kernel.settings import validation_suspended
+
+    seen = {}
+
+    def other_thread():
+        try:
+            pyro.sample("x", dist.Normal(0.0, -1.0))
+        except InvalidParameterError as e:
+            seen["error"] = e
+
+    with validation_suspended():
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join(10)
+        # and in this thread the deferred constructor runs unchecked
+        assert dist.Normal(torch.zeros(1), -torch.ones(1)).scale.item() == -1.0
+    assert "site 'x'" in str(seen["error"])
+    with pytest.raises(ValueError):
+        dist.Normal(torch.zeros(1), -torch.ones(1)).scale  # noqa: B018  checked again once the block ends
