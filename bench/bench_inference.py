@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from bench_core import make_models  # noqa: E402
 from common import report  # noqa: E402
 
 import ppl_kernel  # noqa: E402
@@ -30,14 +31,7 @@ WEBPPL_MH_STEPS_PER_SECOND = 330_000
 
 
 def make_weather(pyro, dist):
-    def weather():
-        cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
-        cloudy = "cloudy" if cloudy.item() == 1.0 else "sunny"
-        mean_temp = {"cloudy": 55.0, "sunny": 75.0}[cloudy]
-        scale_temp = {"cloudy": 10.0, "sunny": 15.0}[cloudy]
-        temp = pyro.sample("temp", dist.Normal(mean_temp, scale_temp))
-        return cloudy, temp.item()
-
+    weather = make_models(pyro, dist)[0]  # the same source as bench_core's, for both libraries
     return pyro.condition(weather, data={"temp": torch.tensor(70.0)})
 
 
