@@ -14,6 +14,16 @@ def fresh_state():
     pyro.clear_param_store()
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Models run many tiny tensor ops; on a loaded 2-core machine torch's intra-op thread pool turns a
+    30 us op into milliseconds of waiting for a busy core. The previous setting is restored after each test."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

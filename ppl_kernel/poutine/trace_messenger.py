@@ -89,11 +89,12 @@ class TraceMessenger(Messenger):
 
     def __enter__(self):
         self.trace = Trace(CallNode(self._name))
-        self._root_frame = sys._getframe(1)
-        self._root_bound = self.fn is None  # with-form: top-level frames are children of "run"
-        self._frames = {}
-        self._prev_profiler = None
         self._profiling = False
+        if self.calls:
+            self._root_frame = sys._getframe(1)
+            self._root_bound = self.fn is None  # with-form: top-level frames are children of "run"
+            self._frames = {}
+            self._prev_profiler = None
         return super().__enter__()
 
     def __exit__(self, *exc):
