@@ -186,14 +186,8 @@ def draw(site):
     """The default action of a sample site: draw a value from ``site.fn``."""
     fn = site.fn
     try:
-        if not site.cond_indep_stack:
-            fast = FAST.get(type(fn))
-            if fast is not None:
-                deferred = fn.__dict__.get("_deferred")
-                if deferred is not None:
-                    value = fast[0](*deferred)
-                    if value is not None:
-                        return value
+        if not site.cond_indep_stack:  # inside a plate the distribution was expanded: torch's path
+            return draw_from(fn)
         return fn.rsample() if fn.has_rsample else fn.sample()
     except (ValueError, TypeError) as e:
         raise draw_error(site, e) from None
