@@ -115,7 +115,7 @@ class Predictive:
         nesting = max((-f.dim for s in probe.trace.nodes.values() for f in s.cond_indep_stack if f.dim is not None),
                       default=0)
         shapes = {name: site.value.shape for name, site in probe.trace.nodes.items()
-                  if site.type == "sample" or name == RETURN}
+                  if (site.type == "sample" or name == RETURN) and torch.is_tensor(site.value)}
         data = {name: value.reshape((self.num_samples,) + (1,) * max(0, nesting - (value.dim() - 1)) + value.shape[1:])
                 for name, value in samples.items()}
 
@@ -128,6 +128,9 @@ class Predictive:
         result = {}
         for name in self._names(fn, tracer.trace, wanted, exclude):
             value = tracer.trace.nodes[name].value
+            if not torch.is_tensor(value):  # a return value that is not a tensor: as the model returned it
+                result[name] = value
+                continue
             shape = (self.num_samples,) + tuple(shapes.get(name, value.shape[1:]))
             numel = 1
             for n in shape:

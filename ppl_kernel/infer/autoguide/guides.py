@@ -119,10 +119,22 @@ class AutoGuide:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward (sample every latent site)")
 
-    def median(self, *args, **kwargs):
-        """The guide's median of every latent site (its location mapped into the support), by name."""
+    def _ready(self, args, kwargs):
+        """Learn the model's sites and make sure the parameters exist (for reading them before any step)."""
         if self.prototype_trace is None:
             self._setup_prototype(*args, **kwargs)
+        with torch.no_grad():
+            self._create_params()
+
+    def _create_params(self):
+        raise NotImplementedError(f"{type(self).__name__} must define _create_params")
+
+    def median(self, *args, **kwargs):
+        """The guide's median of every latent site (its location mapped into the support), by name.
+
+        Pass the model's arguments if the guide has not run yet (it learns the sites from one model run).
+        """
+        self._ready(args, kwargs)
         with torch.no_grad():
             return {name: value.detach() for name, value in self._medians().items()}
 
@@ -166,6 +178,10 @@ class AutoNormal(AutoGuide):
                       constraint=constraints.positive)
         return loc, scale
 
+    def _create_params(self):
+        for site in self.sites.values():
+            self._loc_scale(site)
+
     def forward(self, *args, **kwargs):
         result = {}
         for site in self.sites.values():
@@ -186,8 +202,7 @@ class AutoNormal(AutoGuide):
 
     def quantiles(self, quantiles, *args, **kwargs):
         """Each site's guide quantiles (e.g. ``[0.05, 0.5, 0.95]``), stacked along a new first dim, by name."""
-        if self.prototype_trace is None:
-            self._setup_prototype(*args, **kwargs)
+        self._ready(args, kwargs)
         store = get_param_store()
         result = {}
         with torch.no_grad():
@@ -211,11 +226,18 @@ class AutoDelta(AutoGuide):
     True
     """
 
+    def _value(self, site):
+        return param(f"{self.prefix}.{site.name}", lambda: site.constrain(site.init_unconstrained),
+                     constraint=self._support(site))
+
+    def _create_params(self):
+        for site in self.sites.values():
+            self._value(site)
+
     def forward(self, *args, **kwargs):
         result = {}
         for site in self.sites.values():
-            value = param(f"{self.prefix}.{site.name}", lambda site=site: site.constrain(site.init_unconstrained),
-                          constraint=self._support(site))
+            value = self._value(site)
             with self._plates_of(site):
                 result[site.name] = sample(site.name, Delta(value, event_dim=site.event_dim))
         return result
@@ -258,6 +280,10 @@ class AutoMultivariateNormal(AutoGuide):
                            constraint=constraints.lower_cholesky)
         return loc, scale_tril
 
+    def _create_params(self):
+        if self.sites:
+            self._params()
+
     def _unpack(self, latent):
         """(site, unconstrained value) for each site, sliced from the joint latent vector."""
         start = 0
@@ -290,6 +316,7 @@ class AutoMultivariateNormal(AutoGuide):
         return result
 
     def _medians(self):
-        store = get_param_store()
-        loc = store[f"{self.prefix}.loc"]
+        if not self.sites:
+            return {}
+        loc = get_param_store()[f"{self.prefix}.loc"]
         return {site.name: site.constrain(u) for site, u in self._unpack(loc)}
