@@ -88,30 +88,35 @@ class Panel:
         self.is_return = is_return
         self.is_bool = False
 
-    def add(self, value, weight):
-        self.runs += 1
-        self.weight_total += weight
-        if isinstance(value, str):
-            if self.strings is None:
-                self.strings = {}
-            self.strings[value] = self.strings.get(value, 0.0) + weight
-            return
-        if isinstance(value, bool):
-            self.is_bool = True
-        self.new_values.append(value)
-        self.new_weights.append(weight)
+    def add_numbers(self, values, weights, is_bool=False):
+        """Add numbers (a float array, or a list of Python numbers) with their weights."""
+        self.runs += len(values)
+        self.weight_total += float(sum(weights)) if not isinstance(weights, np.ndarray) else float(weights.sum())
+        self.is_bool = self.is_bool or is_bool
+        self.new_values.append(np.asarray(values, dtype=float))
+        self.new_weights.append(np.asarray(weights, dtype=float))
 
-    def mark(self, note):
+    def add_strings(self, values, weights):
+        self.runs += len(values)
+        if self.strings is None:
+            self.strings = {}
+        strings = self.strings
+        for v, w in zip(values, weights, strict=True):
+            strings[v] = strings.get(v, 0.0) + w
+        self.weight_total += float(sum(weights))
+
+    def mark(self, count, weight, note):
         """Counted but not drawn (a big tensor, an object)."""
-        self.runs += 1
+        self.runs += count
+        self.weight_total += weight
         self.note = note
 
     def _absorb(self):
         # Move the values added since the last update into the arrays (and the bar counts).
         if not self.new_values:
             return
-        chunk = np.asarray(self.new_values, dtype=float)
-        wchunk = np.asarray(self.new_weights, dtype=float)
+        chunk = np.concatenate(self.new_values)
+        wchunk = np.concatenate(self.new_weights)
         self.new_values, self.new_weights = [], []
         self.array = np.concatenate([self.array, chunk])
         self.weights = np.concatenate([self.weights, wchunk])
@@ -191,6 +196,13 @@ def _string_bars(strings, numbers, weights):
     return [{"label": k, "value": None, "count": c} for k, c in ordered]
 
 
+def _drop_none(values, weights):
+    if any(v is None for v in values):
+        pairs = [(v, w) for v, w in zip(values, weights, strict=True) if v is not None]
+        return [v for v, _ in pairs], [w for _, w in pairs]
+    return values, weights
+
+
 def _support_is_discrete(fn):
     """True/False from a distribution's support, None when it cannot be told."""
     try:
@@ -203,9 +215,11 @@ def _support_is_discrete(fn):
 class HistogramData:
     """Per-site and return-value panels, filled from traces.
 
-    ``add(trace, weight=1.0)`` takes one run; ``state()`` is the dict the widget and the static
-    picture are drawn from: ``runs`` (runs added), ``panels`` (in order of first appearance, the
-    return value last) and ``groups`` (name patterns with their members and how often each appeared).
+    ``add(trace, weight=1.0)`` takes one run and only files its raw values (a few list appends:
+    it runs once per sample); ``state()`` converts what came in since the last call in batches
+    (tensors stacked, strings counted) and returns the dict the widget and the static picture are
+    drawn from: ``runs`` (runs added), ``panels`` (in order of first appearance, the return value
+    last) and ``groups`` (name patterns with their members and how often each appeared).
     """
 
     def __init__(self, show_return=True):
@@ -217,77 +231,132 @@ class HistogramData:
         self.weighted = False
         self.dropped = set()  # site names beyond MAX_PANELS
         self.dropped_runs = {}
+        self._raw = {}  # site name -> [values, weights, first site] since the last state()
+        self._skip = set()  # names of observed and param sites
 
     def add(self, trace, weight=1.0):
         self.runs += 1
         self.weight_total += weight
         if weight != 1.0:
             self.weighted = True
-        for site in trace:
-            if site.type != "sample" or (site.is_observed and not site.infer.get("_deterministic")):
-                continue
-            self._add_value(site.name, site.value, weight, site)
-        if self.show_return:
-            ret = trace.nodes.get("_RETURN")
-            if ret is not None:
-                self._add_return(ret.value, weight)
+        raw, skip = self._raw, self._skip
+        for name, site in trace.nodes.items():
+            entry = raw.get(name)
+            if entry is None:
+                if name in skip:
+                    continue
+                if name == "_RETURN":
+                    if not self.show_return:
+                        continue
+                elif site.type != "sample" or (site.is_observed and not site.infer.get("_deterministic")):
+                    skip.add(name)
+                    continue
+                entry = raw[name] = ([], [], site)
+            entry[0].append(site.value)
+            entry[1].append(weight)
 
-    def _panel(self, name, site=None, table=None, is_return=False):
-        table = self.panels if table is None else table
+    def add_value(self, name, value, weight=1.0):
+        """Add one value outside a trace (a marginal's value); short tuples split per element."""
+        self.runs += 1
+        self.weight_total += weight
+        entry = self._raw.get(("value", name))
+        if entry is None:
+            entry = self._raw[("value", name)] = ([], [], None)
+        entry[0].append(value)
+        entry[1].append(weight)
+
+    # ---- batch conversion ---------------------------------------------------------------------------
+    def _absorb(self):
+        raw, self._raw = self._raw, {}
+        for key, (values, weights, site) in raw.items():
+            if key == "_RETURN":
+                values, weights = _drop_none(values, weights)
+                self._column(RETURN_PANEL, values, weights, None, self.return_panels, split_tuples=True)
+            elif isinstance(key, tuple):
+                self._column(key[1], values, weights, None, self.return_panels, split_tuples=True)
+            else:
+                self._column(key, values, weights, site, self.panels)
+
+    def _column(self, name, values, weights, site, table, split_tuples=False):
+        if not values:
+            return
+        first = values[0]
+        if isinstance(first, torch.Tensor):
+            if first.numel() == 1:
+                try:  # one number per run (the common case): .item() is cheaper than stacking
+                    numbers = [v.item() for v in values]
+                except (RuntimeError, ValueError):  # some run made a bigger tensor
+                    numbers = None
+                if numbers is not None:
+                    panel = self._panel(name, site, table, len(values))
+                    if panel is not None:
+                        panel.add_numbers(numbers, weights, is_bool=first.dtype == torch.bool)
+                    return
+            try:
+                stacked = torch.stack(values).detach()
+            except (RuntimeError, TypeError):  # shapes differ from run to run: one value at a time
+                stacked = None
+            if stacked is not None:
+                self._tensor_column(name, stacked, weights, site, table)
+                return
+        elif type(first) is str and all(type(v) is str for v in values):
+            panel = self._panel(name, site, table, len(values))
+            if panel is not None:
+                short = [v if len(v) <= SHORT_STRING else v[: SHORT_STRING - 1] + "…" for v in values]
+                panel.add_strings(short, weights)
+            return
+        elif isinstance(first, (bool, int, float)) and all(isinstance(v, (bool, int, float)) for v in values):
+            panel = self._panel(name, site, table, len(values))
+            if panel is not None:
+                panel.add_numbers(values, weights, is_bool=type(first) is bool)
+            return
+        elif split_tuples and isinstance(first, tuple) and 0 < len(first) <= 4 and all(
+                isinstance(v, tuple) and len(v) == len(first) for v in values):
+            for i, column in enumerate(zip(*values, strict=True)):
+                self._column(f"{name}[{i}]", list(column), weights, site, table)
+            return
+        if len(values) > 1:  # mixed kinds: one value at a time
+            for v, w in zip(values, weights, strict=True):
+                self._column(name, [v], [w], site, table, split_tuples)
+            return
+        panel = self._panel(name, site, table)
+        if panel is not None:
+            panel.mark(1, weights[0], f"{type(first).__name__} values: not drawn")
+
+    def _tensor_column(self, name, stacked, weights, site, table):
+        n = stacked.shape[0]
+        flat = stacked.reshape(n, -1)
+        k = flat.shape[1]
+        is_bool = flat.dtype == torch.bool
+        numbers = flat.to(device="cpu", dtype=torch.float64).numpy()
+        if k == 1:
+            panel = self._panel(name, site, table, n)
+            if panel is not None:
+                panel.add_numbers(numbers[:, 0], weights, is_bool)
+        elif 1 < k <= SMALL_TENSOR:
+            for i in range(k):
+                panel = self._panel(f"{name}[{i}]", site, table, n)
+                if panel is not None:
+                    panel.add_numbers(numbers[:, i], weights, is_bool)
+        else:
+            panel = self._panel(name, site, table, n)
+            if panel is not None:
+                panel.mark(n, float(sum(weights)), f"tensor of shape {tuple(stacked.shape[1:])}: not drawn")
+
+    def _panel(self, name, site, table, count=1):
         panel = table.get(name)
         if panel is None:
             if len(self.panels) + len(self.return_panels) >= MAX_PANELS:
                 self.dropped.add(name)
-                self.dropped_runs[name] = self.dropped_runs.get(name, 0) + 1
+                self.dropped_runs[name] = self.dropped_runs.get(name, 0) + count
                 return None
             hint = _support_is_discrete(site.fn) if site is not None else None
-            panel = table[name] = Panel(name, hint, is_return)
+            panel = table[name] = Panel(name, hint, table is self.return_panels)
         return panel
-
-    def _add_value(self, name, value, weight, site=None, table=None, is_return=False):
-        if type(value) is torch.Tensor or isinstance(value, torch.Tensor):
-            n = value.numel()
-            if n == 1:
-                panel = self._panel(name, site, table, is_return)
-                if panel is not None:
-                    panel.add(value.item(), weight)
-            elif 1 < n <= SMALL_TENSOR:
-                for i, v in enumerate(value.detach().reshape(-1).tolist()):
-                    panel = self._panel(f"{name}[{i}]", site, table, is_return)
-                    if panel is not None:
-                        panel.add(v, weight)
-            else:
-                panel = self._panel(name, site, table, is_return)
-                if panel is not None:
-                    panel.mark(f"tensor of shape {tuple(value.shape)}: not drawn")
-            return
-        if isinstance(value, (bool, int, float)):
-            panel = self._panel(name, site, table, is_return)
-            if panel is not None:
-                panel.add(value, weight)
-        elif isinstance(value, str) and len(value) <= SHORT_STRING:
-            panel = self._panel(name, site, table, is_return)
-            if panel is not None:
-                panel.add(value, weight)
-        else:
-            panel = self._panel(name, site, table, is_return)
-            if panel is not None:
-                panel.mark(f"{type(value).__name__} values: not drawn")
-
-    def _add_return(self, value, weight):
-        if value is not None:
-            self.add_value(RETURN_PANEL, value, weight)
-
-    def add_value(self, name, value, weight=1.0):
-        """Add one value outside a trace (a return value, a marginal's value); short tuples split per element."""
-        if isinstance(value, tuple) and 0 < len(value) <= 4:
-            for i, v in enumerate(value):
-                self._add_value(f"{name}[{i}]", v, weight, table=self.return_panels, is_return=True)
-            return
-        self._add_value(name, value, weight, table=self.return_panels, is_return=True)
 
     def state(self):
         """Everything the widget, the picture and the summary need, as plain JSON-able data."""
+        self._absorb()
         panels = [p.state(self.runs, self.weight_total) for p in self.panels.values()]
         panels += [p.state(self.runs, self.weight_total) for p in self.return_panels.values()]
         for p in panels:
@@ -300,7 +369,6 @@ class HistogramData:
             "groups": groups,
             "dropped": len(self.dropped),
         }
-
     def _groups(self, panels):
         members = {}
         for p in panels:

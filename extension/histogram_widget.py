@@ -43,7 +43,7 @@ class HistogramWidget(anywidget.AnyWidget):
     >>> w = HistogramWidget(title="x")
     >>> w.show(data.state(), status="done")
     >>> [p["name"] for p in w.panels], w.runs
-    (['x'], 5)
+    (['x', 'return'], 5)
     """
 
     _esm = (_STATIC / "histograms.js").read_text()

@@ -40,6 +40,7 @@ from .histogram_widget import HistogramWidget
 from .user_traceback import user_frames_only
 
 MAX_DRAW_SHARE = 0.05  # at most this share of the time goes to refreshing the widget
+MAX_WAIT = 2.0  # seconds: the longest the view goes without a refresh
 
 
 class LiveSampling:
@@ -71,6 +72,7 @@ class LiveSampling:
         self._widget_handle = None
         self._static_handle = None
         self.flushes = 0
+        self.sampling_cpu_seconds = self.sampling_seconds = self.refresh_seconds = 0.0
 
     # ---- control ---------------------------------------------------------------------------------
     def run(self):
@@ -138,6 +140,15 @@ class LiveSampling:
             )
 
     def _sample(self):
+        start, wall = time.process_time(), time.monotonic()
+        try:
+            self._loop()
+        finally:
+            # Seconds spent sampling, refreshes included (the benches read them; the end picture is not).
+            self.sampling_cpu_seconds = time.process_time() - start
+            self.sampling_seconds = time.monotonic() - wall
+
+    def _loop(self):
         if self.seed is not None:
             set_rng_seed(self.seed)
         tracer = poutine.trace(self.model, calls=False)
@@ -157,7 +168,9 @@ class LiveSampling:
                 t0 = clock()
                 self.refresh()
                 t1 = clock()
-                next_draw = t1 + max(self.interval, (t1 - t0) / MAX_DRAW_SHARE)
+                self.refresh_seconds += t1 - t0
+                # Slow down when drawing is costly, but keep the view alive (at least every MAX_WAIT s).
+                next_draw = t1 + min(max(self.interval, (t1 - t0) / MAX_DRAW_SHARE), MAX_WAIT)
 
     def refresh(self, status=None, message=None):
         """Add the runs drawn since the last refresh to the panels and send them (one message)."""

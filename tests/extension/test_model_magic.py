@@ -240,3 +240,44 @@ def test_posterior_log_weights_make_weighted_panels(shell):
     probs = {b["label"]: b["count"] for b in panel["bars"]}
     assert probs == pytest.approx({"0": 0.25, "1": 0.75})
     assert state["weighted"]
+
+
+# ---- things display themselves --------------------------------------------------------------------
+def test_a_trace_displays_as_the_tree_widget_with_text_and_html_fallbacks(shell):
+    define_seed_models(shell)
+    tr = poutine.trace(shell.user_ns["ice_cream_sales"]).get_trace()
+    data, _ = shell.display_formatter.format(tr)
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert data["text/plain"] == str(tr) and data["text/plain"].startswith("ice_cream_sales()")
+    assert 'class="ppl-trace"' in data["text/html"]
+
+
+def test_an_empirical_marginal_displays_weighted_panels_and_a_summary(shell):
+    from IPython.utils.capture import capture_output
+
+    from ppl_kernel.infer import EmpiricalMarginal
+
+    cell(shell, GEOMETRIC.format(opts='--args "torch.tensor([0.5])" --samples 400 --seed 4 -o g4'))
+    marginal = EmpiricalMarginal(shell.user_ns["g4"])
+    with capture_output() as captured:
+        shell.display_formatter.format(marginal)
+    text = captured.outputs[-1].data["text/plain"]
+    assert text.startswith("EmpiricalMarginal of the return values: 400 values")
+    widget_bundle = captured.outputs[0].data
+    assert "application/vnd.jupyter.widget-view+json" in widget_bundle
+    # The panel's bars are the marginal's own probabilities.
+    from extension.posterior_display import marginal_data
+
+    bars = {b["label"]: b["count"] for b in marginal_data(marginal).state()["panels"][0]["bars"]}
+    expected = {str(int(v.item())): p for v, p in zip(marginal.support, marginal.probs.tolist(), strict=True)}
+    assert bars == pytest.approx(expected)
+
+
+def test_unload_removes_the_magics_and_formatters(shell):
+    shell.run_line_magic("unload_ext", "ppl_kernel")
+    try:
+        assert "model" not in shell.magics_manager.magics["cell"]
+        assert "sample" not in shell.magics_manager.magics["line"]
+    finally:
+        shell.run_line_magic("load_ext", "ppl_kernel")
+    assert "model" in shell.magics_manager.magics["cell"]

@@ -1,0 +1,97 @@
+"""Sampling throughput with the live histogram view on, against the same loop with it off.
+
+    python bench/bench_live_view.py            # in this process, then inside a real Jupyter kernel
+    python bench/bench_live_view.py --no-kernel
+
+The live view refreshes the widget a few times a second from the sampling loop (extension/live_sampling.py);
+the goal is that it costs at most 20% of the throughput (ratio live / off >= 0.8). In this process
+the widget has no frontend, so its messages go nowhere; inside a kernel (run through nbclient) they
+are real comm messages over IOPub, received by a client that stores the widget state.
+Both columns run the very same loop (``LiveSampling``); "off" builds no widget and draws nothing.
+"""
+
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from extension.live_sampling import LiveSampling  # noqa: E402
+from tests.core.seed_models import geometric_modern as geometric, weather_modern as weather  # noqa: E402
+
+CASES = [("weather()", weather, (), 20_000), ("geometric(0.5)", geometric, (0.5,), 15_000)]
+
+
+def rate(model, args, n, live, display=False):
+    """One run: runs per CPU second while sampling, the share of its time spent refreshing the view,
+    the refreshes sent, and the CPU seconds of the end-of-run picture (a one-time cost)."""
+    run = LiveSampling(model, args, num_samples=n, seed=0, live=live, display=display)
+    # CPU time of this process (all its threads, the kernel's IOPub sender included): the machine
+    # may be shared, and other processes' load should not count.
+    start = time.process_time()
+    run.run()
+    total = time.process_time() - start
+    share = run.refresh_seconds / run.sampling_seconds if run.sampling_seconds else 0.0
+    return n / run.sampling_cpu_seconds, share, run.flushes, total - run.sampling_cpu_seconds
+
+
+def compare(display=False, pairs=7):
+    """Medians over alternating off/live pairs, so that both sides see the same machine state.
+
+    Two ratios are printed: the measured one (median live rate / median off rate; noisy on a
+    shared machine) and the one implied by the time the loop spent inside refreshes
+    (1 - refresh share; the two loops differ only by those refreshes and a clock check per run).
+    """
+    rows = []
+    for name, model, args, n in CASES:
+        off, on, shares, flushes, ends = [], [], [], [], []
+        for i in range(pairs):
+            for live in (False, True) if i % 2 == 0 else (True, False):
+                r, share, f, end = rate(model, args, n, live=live, display=display and live)
+                if live:
+                    on.append(r)
+                    shares.append(share)
+                    flushes.append(f)
+                    ends.append(end)
+                else:
+                    off.append(r)
+        med = statistics.median
+        rows.append((name, n, med(off), med(on), int(med(flushes)), med(ends), 1.0 - med(shares)))
+    return rows
+
+
+def print_rows(rows, title):
+    print(f"\n{title}")
+    print(f"{'model':16s} {'runs':>6s} {'off runs/s':>11s} {'live runs/s':>11s} {'refreshes':>9s} "
+          f"{'end picture s':>13s} {'live/off':>9s} {'1-refresh share':>15s}")
+    for name, n, off, on, flushes, end, implied in rows:
+        print(f"{name:16s} {n:6d} {off:11,.0f} {on:11,.0f} {flushes:9d} {end:13.3f} {on / off:9.2f} {implied:15.3f}")
+
+
+def in_kernel():
+    """The same comparison inside a real kernel, the widget talking to a client over IOPub."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = (
+        f"import sys; sys.path.insert(0, {here!r})\n"
+        "import torch, bench_live_view as bench\n"
+        "torch.set_num_threads(1)\n"
+        "bench.print_rows(bench.compare(display=True), "
+        "'inside a Jupyter kernel (widget messages sent over IOPub)')"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    NotebookClient(nb, timeout=600, kernel_name="python3").execute()
+    print("".join(o.get("text", "") for o in nb.cells[0].outputs if o.get("output_type") == "stream"), end="")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    print_rows(compare(), "in this process (widget without a frontend)")
+    if "--no-kernel" not in sys.argv:
+        in_kernel()
