@@ -98,6 +98,32 @@ def test_old_spelling_loss_elbo_and_sgd_run_the_same_estimator():
     assert svi.loss.__self__.num_particles == 7
 
 
+def test_the_0_1_era_tutorial_spelling_runs_the_very_same_svi():
+    # Pyro 0.1's tutorial: Variables, dist.normal with its parameters, condition, loss="ELBO". Same seed as
+    # today's spelling: the same draws, the same losses, the same parameters, step by step.
+    from torch.autograd import Variable
+
+    def old_scale(guess):
+        weight = pyro.sample("weight", dist.normal, guess, Variable(torch.ones(1)))
+        return pyro.sample("measurement", dist.normal, weight, Variable(torch.Tensor([0.75])))
+
+    conditioned_scale = pyro.condition(old_scale, data={"measurement": Variable(torch.Tensor([9.5]))})
+
+    def old_guide(guess):
+        a = pyro.param("a", Variable(torch.Tensor([8.5]), requires_grad=True))
+        b = pyro.param("b", Variable(torch.Tensor([1.0]), requires_grad=True))
+        return pyro.sample("weight", dist.normal, a, torch.abs(b))
+
+    def run(model, guide, guess):
+        pyro.clear_param_store()
+        pyro.set_rng_seed(0)
+        svi = SVI(model=model, guide=guide, optim=SGD({"lr": 0.001}), loss="ELBO")
+        return [svi.step(guess) for _ in range(30)], pyro.param("a").item()
+
+    old = run(conditioned_scale, old_guide, Variable(torch.Tensor([8.5])))
+    assert old == run(scale, scale_guide, 8.5)
+
+
 def test_sgd_moves_the_parameters_as_the_gradient_says():
     # One step of SGD with lr: a <- a - lr * d(-ELBO)/da, and that gradient is PRECISION * (w - 9.14) for the
     # drawn w (see scale_tolerances); reproduce w from the same seed.
