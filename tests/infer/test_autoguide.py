@@ -21,9 +21,7 @@ from ppl_kernel.infer.autoguide import (
 )
 from ppl_kernel.optim import SGD, Adam
 from tests.infer.stats import batch_means_se
-from tests.infer.test_svi import (  # noqa: F401  (one_thread: the autouse fixture, shared)
-    HEADS, POST_MEAN, POST_SD, coin, one_thread, scale, scale_tolerances, tail_average,
-)
+from tests.infer.test_svi import HEADS, POST_MEAN, POST_SD, coin, scale, scale_tolerances, tail_average
 
 
 # ---- AutoNormal ---------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
 from ppl_kernel.infer import Predictive
 from ppl_kernel.infer.autoguide import AutoNormal
-from tests.infer.test_svi import one_thread  # noqa: F401  (the autouse fixture, shared)
 
 
 def scale(guess, measurement=None):

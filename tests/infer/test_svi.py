@@ -21,16 +21,6 @@ from ppl_kernel.infer.elbo import GuideError, Trace_ELBO
 from ppl_kernel.infer.svi import SVI
 from ppl_kernel.optim import SGD, Adam, ClippedAdam, ExponentialLR
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread while these tests run: on tiny tensors a second thread only adds hand-over latency
-    (on a busy two-core box a 2x2 ``tril`` takes 100 times longer with two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---- the scale example (Pyro's second tutorial) ------------------------------------------------
 # weight ~ N(8.5, 1), measurement ~ N(weight, 0.75) observed at 9.5. Conjugate: the posterior is
 # Normal with precision 1 + 1/0.75^2 = 2.7778, i.e. sd 0.6, and mean (8.5 + 9.5/0.5625) / 2.7778 = 9.14.
