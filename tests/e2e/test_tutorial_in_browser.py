@@ -130,7 +130,7 @@ def panel_sums(widget):
     }))""")
 
 
-def test_tutorial_runs_in_jupyterlab(lab, browser, artifacts):
+def test_tutorial_runs_in_jupyterlab(browser, lab, artifacts):
     console = []
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.add_init_script(ERROR_RECORDER)
