@@ -37,6 +37,7 @@ from ppl_kernel.runtime import model_name
 from .histogram_data import HistogramData
 from .histogram_figure import static_bundle
 from .histogram_widget import HistogramWidget
+from .static_output import widget_bundle
 from .user_traceback import user_frames_only
 
 MAX_DRAW_SHARE = 0.05  # at most this share of the time goes to refreshing the widget
@@ -134,10 +135,14 @@ class LiveSampling:
             from IPython.display import display
 
             if self.widget is not None:
+                # One output: at the end it is updated to hold the widget *and* its static picture, so
+                # JupyterLab shows the live widget once while a saved notebook, nbconvert and a terminal
+                # (which cannot draw widgets) show the PNG and the summary.
                 self._widget_handle = display(self.widget, display_id=True)
-            self._static_handle = display(
-                {"text/plain": f"{self.title}: sampling {self.num_samples} runs…"}, raw=True, display_id=True
-            )
+            else:
+                self._static_handle = display(
+                    {"text/plain": f"{self.title}: sampling {self.num_samples} runs…"}, raw=True, display_id=True
+                )
 
     def _sample(self):
         start, wall = time.process_time(), time.monotonic()
@@ -194,9 +199,10 @@ class LiveSampling:
             self._ingested = min(self._ingested, n)
             self.refresh(status=status, message=message)
             self.widget.stoppable = False
-            if self._static_handle is not None:
+            if self._widget_handle is not None:
                 extra = "\n".join(x for x in (message, details) if x)
-                self._static_handle.update(static_bundle(self.data.state(), self.title, status, extra), raw=True)
+                static = static_bundle(self.data.state(), self.title, status, extra)
+                self._widget_handle.update(widget_bundle(self.widget, static), raw=True)
         elif self._static_handle is not None:
             self._static_handle.update({"text/plain": f"{self.title}: {n} runs ({status}) {message}"}, raw=True)
         if self.on_done is not None:

@@ -1,8 +1,8 @@
 """The live loss curve of an optimization (SVI): a widget fed by ``SVI``'s per-step callback.
 
 Use it as a context around the training loop; the curve redraws a few times a second while the
-steps run, and when the block ends the output also keeps a static PNG of the curve and a one-line
-summary (what a saved notebook, nbconvert and a terminal show)::
+steps run, and when the block ends the same output also holds a static PNG of the curve and a
+one-line summary (what a saved notebook, nbconvert and a terminal show)::
 
     with LossCurve("ELBO loss") as curve:
         svi = SVI(model, guide, Adam({"lr": 0.01}), Trace_ELBO(), callback=curve)
@@ -28,6 +28,8 @@ import time
 
 import anywidget
 import traitlets
+
+from .static_output import widget_bundle
 
 MAX_POINTS = 500  # points sent to the browser: the curve is thinned to about this many
 INTERVAL = 0.25  # seconds between redraws while running
@@ -64,8 +66,7 @@ class LossCurve:
         if self._display:
             from IPython.display import display
 
-            display(self.widget)
-            self._handle = display({"text/plain": f"{self.title}: running…"}, raw=True, display_id=True)
+            self._handle = display(self.widget, display_id=True)
         return self
 
     def __exit__(self, *exc):
@@ -120,7 +121,7 @@ class LossCurve:
         """Final redraw, then the static PNG and summary below the widget."""
         self._push("done")
         if self._handle is not None:
-            bundle = {"text/plain": self.summary()}
+            static = {"text/plain": self.summary()}
             if self.history:
-                bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
-            self._handle.update(bundle, raw=True)
+                static["image/png"] = base64.b64encode(self.png()).decode("ascii")
+            self._handle.update(widget_bundle(self.widget, static), raw=True)

@@ -122,7 +122,15 @@ class ModelMagics(Magics):
         ns = self.shell.user_ns
         body = tree.body
         try:
-            if isinstance(body, ast.Call):
+            if isinstance(body, ast.Call) and not isinstance(body.func, (ast.Name, ast.Attribute)):
+                # The callee is itself computed (make_normal_normal()(sigma)): making it may sample, so the
+                # whole expression is the model, run (and traced) as one.
+                fn = eval(compile(f"lambda: ({expr.strip()})", "<model>", "eval"), ns)
+                fn.__name__ = fn.__qualname__ = expr.strip()
+                fn.__code__ = fn.__code__.replace(co_name="run", co_qualname="run")  # the tree's root: run()
+                args, kwargs = (), {}
+                body = None
+            elif isinstance(body, ast.Call):
                 fn = eval(compile(ast.Expression(body.func), "<model>", "eval"), ns)
                 capture = ast.Call(ast.Name("__ppl_capture__", ast.Load()), body.args, body.keywords)
                 code = compile(ast.fix_missing_locations(ast.Expression(capture)), "<arguments>", "eval")
@@ -137,7 +145,7 @@ class ModelMagics(Magics):
                 f"%{magic_name}: '{expr}' is a {type(fn).__name__}, not a model; give a model (weather) or a "
                 "call of one (geometric(0.5))."
             )
-        if not isinstance(body, ast.Call):
+        if body is not None and not isinstance(body, ast.Call):
             missing = _required_parameters(fn)
             if missing:
                 raise UsageError(

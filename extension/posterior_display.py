@@ -23,6 +23,7 @@ from IPython.display import display
 from .histogram_data import HistogramData, format_number
 from .histogram_figure import static_bundle
 from .histogram_widget import HistogramWidget
+from .static_output import widget_bundle
 
 _FORMATTED = (
     ("ppl_kernel.infer.posterior", "TracePosterior"),
@@ -90,8 +91,7 @@ def show(data, title, summary):
     state = data.state()
     widget = HistogramWidget(title=title, status="done", message=summary, target=0)
     widget.show(state)
-    display(widget)
-    display(static_bundle(state, summary, "done"), raw=True)
+    display(widget_bundle(widget, static_bundle(state, summary, "done")), raw=True)
     return widget
 
 

@@ -48,9 +48,11 @@ function chart(panel) {
         const t = svgEl("text", { x: PAD + (i + 0.5) * bw, y: H + 12, "text-anchor": "middle", class: "ppl-tick" });
         t.textContent = b.label.length > 8 ? b.label.slice(0, 7) + "…" : b.label;
         svg.appendChild(t);
-        const v = svgEl("text", { x: PAD + (i + 0.5) * bw, y: H - h - 2, "text-anchor": "middle", class: "ppl-freq" });
-        v.textContent = fmt(Math.round(f * 1000) / 1000);
-        svg.appendChild(v);
+        if (bw >= 26) {  // narrower bars would run their labels together; the tooltip still tells
+          const v = svgEl("text", { x: PAD + (i + 0.5) * bw, y: H - h - 2, "text-anchor": "middle", class: "ppl-freq" });
+          v.textContent = fmt(Math.round(f * 1000) / 1000);
+          svg.appendChild(v);
+        }
       }
     });
   } else if (panel.kind === "hist") {

@@ -184,7 +184,7 @@ class TraceMessenger(Messenger):
                 self._root_bound = True
                 if self._fn_code is top.f_code:
                     parent.name = _call_name(top.f_code)
-                    parent.args = _call_args(top)
+                    parent.args = self._named_args(top.f_code, parent.args)
         if chain:
             if not self._profiling:
                 self._start_profiler()
@@ -194,6 +194,15 @@ class TraceMessenger(Messenger):
                 frames[f] = node
                 parent = node
         return parent
+
+    def _named_args(self, code, given):
+        """The arguments the traced function was called with, named by its parameters (not the values
+        the body may have reassigned since, as in ``if t is None: t = 0``)."""
+        names = code.co_varnames[: code.co_argcount]
+        if hasattr(self._inner_fn(), "__self__"):  # a bound method: self is not among the given args
+            names = names[1:]
+        positional = [v for k, v in given if k is None]
+        return tuple(zip(names, positional)) + tuple((k, v) for k, v in given if k is not None)
 
     def _inner_fn(self):
         fn = self.fn
