@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import report, runs_per_second  # noqa: E402
+from common import paired_rates, report, runs_per_second  # noqa: E402
 
 import ppl_kernel  # noqa: E402
 import ppl_kernel.distributions  # noqa: E402
@@ -66,9 +66,8 @@ def main(n=3000):
         print("pyro-ppl is not installed (pip install -e '.[bench]'): showing ours only")
         peer = {}
     rows = []
-    for name, (fn, number) in ours.items():
-        theirs = runs_per_second(*peer[name]) if name in peer else None
-        rows.append((name, runs_per_second(fn, number), theirs))
+    for name, case in ours.items():
+        rows.append((name, *paired_rates(case, peer.get(name))))
     seed_weather = seed_models.weather
     seed_geometric = seed_models.geometric
     half = torch.tensor([0.5])

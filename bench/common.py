@@ -14,6 +14,17 @@ def runs_per_second(fn, number, repeat=3):
     return number / best
 
 
+def paired_rates(ours, peer, rounds=7):
+    """Best rates of two ``(fn, number)`` cases timed in turns, so that a noisy spell on a shared machine
+    hits both alike rather than one side of the ratio."""
+    best_ours = best_peer = 0.0
+    for _ in range(rounds):
+        best_ours = max(best_ours, runs_per_second(*ours, repeat=1))
+        if peer is not None:
+            best_peer = max(best_peer, runs_per_second(*peer, repeat=1))
+    return best_ours, (best_peer if peer is not None else None)
+
+
 def report(rows, title):
     """Print rows of (name, ours runs/s, peer runs/s or None) with the ratio ours / peer."""
     print(f"\n{title}")

@@ -113,7 +113,7 @@ def apply_stack(msg, stack):
         handler = stack[0]
         handler.process_message(msg)
         if msg.value is None and not msg.done:
-            default_process(msg)
+            msg.value = draw(msg) if msg.type == "sample" else msg.fn(*msg.args, **msg.kwargs)
         handler.postprocess_message(msg)
         return msg
     depth = len(stack)

@@ -8,7 +8,6 @@ same tree as collapsible HTML.
 
 import html
 import math
-from collections import OrderedDict
 
 import torch
 
@@ -121,7 +120,7 @@ def describe_distribution(d):
 class Trace:
     """The record of one run: ``trace["x"]`` is the site named x; iterating gives the sites in order.
 
-    ``trace.nodes`` is an ordered dict name -> site (with ``"_RETURN"`` last, as in Pyro);
+    ``trace.nodes`` is a dict name -> site in run order (with ``"_RETURN"`` last, as in Pyro);
     ``trace.root`` is the call tree.
 
     >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
@@ -134,7 +133,7 @@ class Trace:
     """
 
     def __init__(self, root=None):
-        self.nodes = OrderedDict()
+        self.nodes = {}  # name -> site, in the order the run made them
         self.root = root
 
     def add_site(self, site):
@@ -190,7 +189,7 @@ class Trace:
 
     def copy(self):
         new = Trace(self.root)
-        new.nodes = OrderedDict(self.nodes)
+        new.nodes = dict(self.nodes)
         return new
 
     # ---- renderings -------------------------------------------------------------------------------

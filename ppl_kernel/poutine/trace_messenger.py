@@ -22,6 +22,7 @@ _INTERNAL = (
     os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
 )
 _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
+_NO_KWARGS = {}  # shared by every _RETURN site, which has no arguments (never mutated)
 
 
 _internal_codes = {}  # code object -> bool: is it ppl_kernel's or torch's own?
@@ -85,7 +86,11 @@ class TraceMessenger(Messenger):
         self.calls = calls
         self.trace = Trace()
         self._name = model_name(fn) if fn is not None else "run"
-        self._fn_code = getattr(self._inner_fn(), "__code__", None)
+        inner = self._inner_fn()
+        self._fn_code = getattr(inner, "__code__", None)
+        # The traced function's parameter names, to name the arguments it is called with.
+        names = self._fn_code.co_varnames[: self._fn_code.co_argcount] if self._fn_code is not None else ()
+        self._param_names = names[1:] if hasattr(inner, "__self__") else names
 
     def __enter__(self):
         self.trace = Trace(CallNode(self._name))
@@ -101,7 +106,8 @@ class TraceMessenger(Messenger):
         if self._profiling:
             sys.setprofile(self._prev_profiler)
             self._profiling = False
-        self._frames = {}
+        if self.calls:  # let go of the run's frames
+            self._frames = self._root_frame = None
         return super().__exit__(*exc)
 
     def __call__(self, *args, **kwargs):
@@ -118,7 +124,7 @@ class TraceMessenger(Messenger):
                 raise RunawayModelError(runaway_message(self.fn, e.__traceback__)) from None
         root = self.trace.root
         root.ret, root.returned = ret, True
-        self.trace.nodes[RETURN] = Site("return", RETURN, None, (), {}, ret)
+        self.trace.nodes[RETURN] = Site("return", RETURN, None, (), _NO_KWARGS, ret)
         return ret
 
     def get_trace(self, *args, **kwargs):
@@ -164,7 +170,8 @@ class TraceMessenger(Messenger):
         chain = []
         parent = None
         internal_codes = _internal_codes
-        f = sys._getframe(3)  # the caller of apply_stack: sample, param, ...
+        # 0 this, 1 postprocess_message, 2 apply_stack, 3 sample/param/deterministic, 4 their caller
+        f = sys._getframe(4)
         while f is not None and f is not root_frame:
             parent = frames.get(f)
             if parent is not None:
@@ -184,7 +191,8 @@ class TraceMessenger(Messenger):
                 self._root_bound = True
                 if self._fn_code is top.f_code:
                     parent.name = _call_name(top.f_code)
-                    parent.args = self._named_args(top.f_code, parent.args)
+                    if parent.args:
+                        parent.args = self._named_args(parent.args)
         if chain:
             if not self._profiling:
                 self._start_profiler()
@@ -195,14 +203,11 @@ class TraceMessenger(Messenger):
                 parent = node
         return parent
 
-    def _named_args(self, code, given):
+    def _named_args(self, given):
         """The arguments the traced function was called with, named by its parameters (not the values
         the body may have reassigned since, as in ``if t is None: t = 0``)."""
-        names = code.co_varnames[: code.co_argcount]
-        if hasattr(self._inner_fn(), "__self__"):  # a bound method: self is not among the given args
-            names = names[1:]
         positional = [v for k, v in given if k is None]
-        return tuple(zip(names, positional)) + tuple((k, v) for k, v in given if k is not None)
+        return tuple(zip(self._param_names, positional)) + tuple((k, v) for k, v in given if k is not None)
 
     def _inner_fn(self):
         fn = self.fn
