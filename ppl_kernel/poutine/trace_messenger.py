@@ -207,7 +207,7 @@ class TraceMessenger(Messenger):
         """The arguments the traced function was called with, named by its parameters (not the values
         the body may have reassigned since, as in ``if t is None: t = 0``)."""
         positional = [v for k, v in given if k is None]
-        return tuple(zip(self._param_names, positional)) + tuple((k, v) for k, v in given if k is not None)
+        return tuple(zip(self._param_names, positional, strict=False)) + tuple((k, v) for k, v in given if k is not None)
 
     def _inner_fn(self):
         fn = self.fn
