@@ -98,8 +98,8 @@ class Importance(TracePosterior):
 
         if not self.log_weights:
             raise ValueError("Importance: no samples yet; call .run(...) first.")
-        logw = torch.tensor(self.log_weights, dtype=torch.float64)
-        return float(torch.logsumexp(logw, 0)) - math.log(len(self.log_weights))
+        logw = self.log_weights_tensor()
+        return float(torch.logsumexp(logw, 0)) - math.log(len(logw))
 
 
 def _unused_guide_site(name, model, guide):

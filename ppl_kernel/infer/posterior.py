@@ -64,6 +64,21 @@ class TracePosterior:
         self.partial = False
         self._stop_requested = False
 
+    @property
+    def log_weights(self):
+        """The log-weights as a list of Python floats, parallel to ``traces``.
+
+        A batched run (``ppl_kernel.vectorize``) keeps them as one tensor on ``traces`` and makes this
+        list only when it is read: 100,000 floats cost more than the batched run itself.
+        """
+        if self._log_weight_list is None:
+            self._log_weight_list = self.traces.log_weights.tolist()
+        return self._log_weight_list
+
+    @log_weights.setter
+    def log_weights(self, value):
+        self._log_weight_list = value
+
     # Pyro's name for the traces.
     @property
     def exec_traces(self):
@@ -155,7 +170,9 @@ class TracePosterior:
         return EmpiricalMarginal(self, sites)
 
     def log_weights_tensor(self):
-        return torch.tensor(self.log_weights, dtype=torch.float64)
+        if self._log_weight_list is None:  # a batched run's tensor, not yet turned into a list
+            return self.traces.log_weights.to(torch.float64)
+        return torch.tensor(self._log_weight_list, dtype=torch.float64)
 
     def get_normalized_weights(self, log_scale=False):
         """The weights of the traces, normalized to sum to 1 (Pyro's name)."""
@@ -286,6 +303,15 @@ class EmpiricalMarginal(torch.distributions.Distribution):
 
     arg_constraints: ClassVar[dict] = {}
     has_rsample = False
+
+    def __new__(cls, posterior=None, sites=None, missing="drop", validate_args=None):
+        # The runs of one batched execution are read straight from its tensors (no per-run traces).
+        if cls is EmpiricalMarginal and getattr(posterior, "vectorized", False):
+            from ..vectorize.runs import BatchedMarginal, pristine_runs
+
+            if pristine_runs(posterior) is not None:
+                return super().__new__(BatchedMarginal)
+        return super().__new__(cls)
 
     def __init__(self, posterior, sites=None, missing="drop", validate_args=None):
         if missing not in ("drop", "keep"):

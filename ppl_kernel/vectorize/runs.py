@@ -40,7 +40,7 @@ def adopt_batched(posterior, args, kwargs):
     posterior.batched_trace = trace
     posterior.traces = RunsOf(trace, log_weights)
     posterior.chain_ids = [0] * trace.num_runs
-    posterior.log_weights = None if isinstance(posterior, BatchedPosterior) else log_weights.tolist()
+    posterior.log_weights = None  # read from traces.log_weights, as a list only when asked (TracePosterior)
     return True
 
 
@@ -66,7 +66,6 @@ class BatchedPosterior(TracePosterior):
     def __init__(self, model, num_samples, progress=None):
         self.num_samples = int(num_samples)
         self.batched_trace = None
-        self._log_weight_list = []
         super().__init__(model, progress)
 
     def _run(self, args, kwargs):
@@ -74,18 +73,6 @@ class BatchedPosterior(TracePosterior):
         if not adopt_batched(self, args, kwargs):
             raise NotBatchable(self.fallback_reason)
         return self.num_samples
-
-    # The base class keeps log-weights as a list of floats; a batched run keeps them as a tensor (on
-    # ``traces``) and makes the list only when it is asked for.
-    @property
-    def log_weights(self):
-        if self._log_weight_list is None:
-            self._log_weight_list = self.traces.log_weights.tolist()
-        return self._log_weight_list
-
-    @log_weights.setter
-    def log_weights(self, value):
-        self._log_weight_list = value
 
     def log_weights_tensor(self):
         runs = pristine_runs(self)

@@ -292,9 +292,13 @@ def test_the_fast_marginal_equals_the_run_by_run_one():
         return torch.stack([x, x * x])
 
     post = pyro.vectorize(model, 300)()
+    run_by_run = TracePosterior(model)  # the same runs, as separate traces
+    for trace, log_weight in zip(post.traces, post.log_weights, strict=True):
+        run_by_run.add(trace, log_weight)
     for site in ("x", None):
-        fast, slow = post.marginal(site), EmpiricalMarginal(post, site)
-        assert type(slow) is EmpiricalMarginal and type(fast) is not EmpiricalMarginal
+        fast, slow = EmpiricalMarginal(post, site), EmpiricalMarginal(run_by_run, site)
+        assert type(slow) is EmpiricalMarginal and type(fast) is not EmpiricalMarginal  # read from the batch
+        assert type(post.marginal(site)) is type(fast)
         assert torch.allclose(fast.mean, slow.mean) and torch.allclose(fast.variance, slow.variance)
         assert torch.allclose(fast.quantiles([0.1, 0.5, 0.9]), slow.quantiles([0.1, 0.5, 0.9]))
         assert torch.allclose(fast.weights, slow.weights)
