@@ -13,7 +13,8 @@ Progress: an inference object takes ``progress=callback``; it is called as
 ``callback(posterior, done, total)`` at the start (``done == 0``), at most about four times a
 second while running, and once at the end. ``done`` counts model runs (MH steps including warmup,
 importance samples, rejection tries, enumerated paths); ``total`` is how many are planned, or
-``None`` when that is not known in advance (enumeration, rejection). The callback may stop the run
+``None`` when that is not known in advance (enumeration, rejection); ``posterior.running`` is False
+only in the final call. The callback may stop the run
 by raising ``KeyboardInterrupt`` or by calling ``posterior.stop()``: the run ends, keeps what it
 collected, and sets ``posterior.partial = True``.
 """
@@ -112,6 +113,7 @@ class TracePosterior:
                 "MH(model, num_samples=N).run()."
             )
         self._reset()
+        self.running = True  # False again before the final progress call, so a display can finish
         self._args, self._kwargs = args, kwargs
         self._progress_next = 0.0
         self._done = 0
@@ -130,6 +132,7 @@ class TracePosterior:
         finally:
             if gc_was_enabled:
                 gc.enable()
+        self.running = False
         try:
             self._report(done, force=True)  # the final call, so that a progress bar ends full
         except KeyboardInterrupt:
@@ -144,6 +147,7 @@ class TracePosterior:
 
     _done = 0
     _total = None
+    running = False
 
     def _planned_runs(self):
         """How many model runs ``run`` will make, for the progress callback (None: not known ahead)."""
