@@ -7,7 +7,7 @@ the namespace unless those names are taken, so the seed tutorial's cells run as 
 
 >>> from IPython.testing.globalipapp import get_ipython
 >>> ip = get_ipython()
->>> ip.run_line_magic("load_ext", "ppl_kernel")
+>>> _ = ip.extension_manager.load_extension("ppl_kernel")  # what %load_ext ppl_kernel does
 >>> "model" in ip.magics_manager.magics["cell"]
 True
 """

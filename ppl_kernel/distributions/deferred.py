@@ -103,7 +103,9 @@ class _MaterializeFirst:
 
 
 def _make_deferred(torch_class):
-    namespace = {"_torch_class": torch_class, "__doc__": torch_class.__doc__, "__module__": "ppl_kernel.distributions"}
+    doc = (f"torch.distributions.{torch_class.__name__}, constructed on first use (see torch's documentation "
+           f"for its parameters and methods).")
+    namespace = {"_torch_class": torch_class, "__doc__": doc, "__module__": "ppl_kernel.distributions"}
     for klass in torch_class.__mro__:
         for name, attr in vars(klass).items():
             if isinstance(attr, lazy_property) and name not in namespace:
@@ -112,7 +114,7 @@ def _make_deferred(torch_class):
 
 
 class Independent(TorchDistributionMixin, td.Independent):
-    __doc__ = td.Independent.__doc__
+    """torch.distributions.Independent with Pyro's conveniences (``to_event``, ``expand_by``)."""
 
     def expand(self, batch_shape, _instance=None):
         if _instance is None:

@@ -106,8 +106,8 @@ class Trace_ELBO:
     ...     pyro.sample("z", dist.Normal(0.0, 1.0))
     >>> def guide():
     ...     pyro.sample("z", dist.Normal(pyro.param("loc", torch.tensor(0.0)), 1.0))
-    >>> abs(Trace_ELBO().loss(model, guide))  # q equals p: the bound is tight
-    0.0
+    >>> abs(Trace_ELBO().loss(model, guide)) < 1e-6  # q equals p: the bound is tight (up to float rounding)
+    True
     """
 
     def __init__(self, num_particles=1, baseline_beta=None, vectorize_particles=False, max_plate_nesting=None):
