@@ -88,8 +88,11 @@ class Site:
     def log_prob(self):
         """Per-element log density of the value, scaled and masked as handlers asked; cached."""
         if self._log_prob is None:
-            self._log_prob = site_log_prob(self)
+            self._log_prob = self._score()
         return self._log_prob
+
+    def _score(self):
+        return site_log_prob(self)
 
     def log_prob_sum(self):
         lp = self.log_prob

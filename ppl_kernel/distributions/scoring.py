@@ -184,11 +184,8 @@ def draw_from(d):
 
 def draw(site):
     """The default action of a sample site: draw a value from ``site.fn``."""
-    fn = site.fn
     try:
-        if not site.cond_indep_stack:  # inside a plate the distribution was expanded: torch's path
-            return draw_from(fn)
-        return fn.rsample() if fn.has_rsample else fn.sample()
+        return draw_from(site.fn)
     except (ValueError, TypeError) as e:
         raise draw_error(site, e) from None
 

@@ -93,11 +93,8 @@ class BatchedSite(Site):
 
     __slots__ = ("per_run_fn",)
 
-    @property
-    def log_prob(self):
-        if self._log_prob is None:
-            self._log_prob = score_per_run(self)
-        return self._log_prob
+    def _score(self):
+        return score_per_run(self)
 
 
 def score_per_run(site):
