@@ -1,8 +1,8 @@
 """The Jupyter layer of ppl_kernel: ``%%model``, live histograms, the trace-tree widget.
 
-Load it in a notebook with ``%load_ext ppl_kernel`` (or ``%load_ext extension``). That registers
-the magics (:mod:`extension.magics`) and the display of posteriors, marginals and traces
-(:mod:`extension.posterior_display`), and puts ``pyro`` (ppl_kernel), ``dist`` and ``poutine`` in
+Load it in a notebook with ``%load_ext ppl_kernel`` (or ``%load_ext ppl_kernel_jupyter``). That registers
+the magics (:mod:`ppl_kernel_jupyter.magics`) and the display of posteriors, marginals and traces
+(:mod:`ppl_kernel_jupyter.posterior_display`), and puts ``pyro`` (ppl_kernel), ``dist`` and ``poutine`` in
 the namespace unless those names are taken, so the seed tutorial's cells run as written.
 
 >>> from IPython.testing.globalipapp import get_ipython

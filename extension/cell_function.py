@@ -11,7 +11,7 @@ so syntax errors and tracebacks read ``Cell In[5], line 3`` with the line the us
 The function's globals are the user's namespace: it may call anything defined there, and call
 itself by name (recursion), exactly as a ``def`` typed in a cell would.
 
->>> from extension.cell_function import parse_definition
+>>> from ppl_kernel_jupyter.cell_function import parse_definition
 >>> parse_definition("geometric(p, t=None)")
 ('geometric', 'p, t=None')
 """

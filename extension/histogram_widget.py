@@ -1,6 +1,6 @@
 """The live histogram widget: one anywidget model for the whole group of panels.
 
-The kernel side holds :class:`~extension.histogram_data.HistogramData`; :meth:`HistogramWidget.show`
+The kernel side holds :class:`~ppl_kernel_jupyter.histogram_data.HistogramData`; :meth:`HistogramWidget.show`
 copies its state into the synced traits inside one ``hold_sync`` block, so each update is a single
 comm message of counts (never an image). The sampler calls it a few times a second at most.
 

@@ -3,7 +3,7 @@
 :class:`LiveSampling` runs ``model(*args)`` ``num_samples`` times under ``poutine.trace`` (sites
 only, no call tree: it is the fast path) and collects the traces in a
 :class:`ppl_kernel.infer.TracePosterior`, the type inference returns. While it runs, the
-:class:`~extension.histogram_widget.HistogramWidget` is refreshed at most ``1 / interval`` times a
+:class:`~ppl_kernel_jupyter.histogram_widget.HistogramWidget` is refreshed at most ``1 / interval`` times a
 second (and less often if drawing the state takes long: at most ~5% of the time goes to it), so
 the kernel never comes near Jupyter's IOPub rate limit and sampling keeps >= 80% of its speed.
 

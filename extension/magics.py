@@ -1,10 +1,10 @@
 """``%%model``, ``%sample`` and ``%trace``: write a stochastic function in a cell and see what it does.
 
 ``%%model weather`` turns the cell body into ``def weather(): <body>`` in the user's namespace (see
-:mod:`extension.cell_function`), then samples it with live histograms (:mod:`extension.live_sampling`).
+:mod:`ppl_kernel_jupyter.cell_function`), then samples it with live histograms (:mod:`ppl_kernel_jupyter.live_sampling`).
 ``%%model geometric(p, t=None)`` defines a function with arguments; it is sampled only when the
 arguments are given (``--args "0.5"``). ``%sample`` samples an existing model or a call of one,
-``%trace`` shows the call tree of one run (:mod:`extension.trace_tree`).
+``%trace`` shows the call tree of one run (:mod:`ppl_kernel_jupyter.trace_tree`).
 
 Every run's result is a :class:`ppl_kernel.infer.TracePosterior` (the type inference returns);
 ``-o NAME`` stores it in the namespace when the run ends, stopped or interrupted runs included.

@@ -5,7 +5,7 @@ ppl_kernel does not import IPython, so the display is attached from this side:
 inference result, its subclasses), an ``EmpiricalMarginal`` and a ``Trace``. The formatters are
 registered by module and class name, so nothing here imports the classes before they are used.
 
-Shown: a :class:`~extension.histogram_widget.HistogramWidget` (weights from the posterior's
+Shown: a :class:`~ppl_kernel_jupyter.histogram_widget.HistogramWidget` (weights from the posterior's
 normalized log-weights) followed by a static PNG + text summary, as after a ``%%model`` run.
 
 >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist

@@ -32,13 +32,13 @@ __version__ = "0.1.0"
 
 
 def load_ipython_extension(ipython):
-    """``%load_ext ppl_kernel``: the notebook layer lives in ``extension`` and is imported only here."""
-    import extension
+    """``%load_ext ppl_kernel``: the notebook layer (package ``ppl_kernel_jupyter``, folder ``extension/``) is imported only here."""
+    import ppl_kernel_jupyter
 
-    extension.load_ipython_extension(ipython)
+    ppl_kernel_jupyter.load_ipython_extension(ipython)
 
 
 def unload_ipython_extension(ipython):
-    import extension
+    import ppl_kernel_jupyter
 
-    extension.unload_ipython_extension(ipython)
+    ppl_kernel_jupyter.unload_ipython_extension(ipython)

@@ -3,7 +3,7 @@
 import pytest
 from IPython.core.error import UsageError
 
-from extension.user_traceback import ModelSyntaxError
+from ppl_kernel_jupyter.user_traceback import ModelSyntaxError
 
 from .conftest import GEOMETRIC, WEATHER, cell
 

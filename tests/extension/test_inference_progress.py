@@ -9,7 +9,7 @@ import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
 from ppl_kernel.infer import MH, EmpiricalMarginal, Importance
 
-from extension import LiveProgress
+from ppl_kernel_jupyter import LiveProgress
 
 
 def coin_with_data():

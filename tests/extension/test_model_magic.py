@@ -221,7 +221,7 @@ def test_model_trace_option_shows_one_run(shell):
 
 
 def test_posterior_log_weights_make_weighted_panels(shell):
-    from extension.posterior_display import posterior_data
+    from ppl_kernel_jupyter.posterior_display import posterior_data
 
     def coin():
         import ppl_kernel as pyro
@@ -266,7 +266,7 @@ def test_an_empirical_marginal_displays_weighted_panels_and_a_summary(shell):
     widget_bundle = captured.outputs[0].data
     assert "application/vnd.jupyter.widget-view+json" in widget_bundle
     # The panel's bars are the marginal's own probabilities.
-    from extension.posterior_display import marginal_data
+    from ppl_kernel_jupyter.posterior_display import marginal_data
 
     bars = {b["label"]: b["count"] for b in marginal_data(marginal).state()["panels"][0]["bars"]}
     expected = {str(int(v.item())): p for v, p in zip(marginal.support, marginal.probs.tolist(), strict=True)}

@@ -30,7 +30,7 @@ def widget_models(nb):
 
 def histogram_states(nb):
     return [m["state"] for m in widget_models(nb).values()
-            if m["state"].get("_anywidget_id") == "extension.histogram_widget.HistogramWidget"]
+            if m["state"].get("_anywidget_id") == "ppl_kernel_jupyter.histogram_widget.HistogramWidget"]
 
 
 def test_widget_state_is_saved_with_the_final_counts(executed):
