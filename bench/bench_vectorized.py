@@ -28,7 +28,7 @@ import ppl_kernel  # noqa: E402
 import ppl_kernel.distributions as pk_dist  # noqa: E402
 from ppl_kernel import poutine as pk_poutine  # noqa: E402
 from ppl_kernel.infer import Importance as PkImportance  # noqa: E402
-from ppl_kernel.vectorize import BatchedMarginal, SequentialFallbackWarning, run_batched  # noqa: E402
+from ppl_kernel.vectorize import SequentialFallbackWarning, run_batched  # noqa: E402
 from tests.core import seed_models  # noqa: E402
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -155,17 +155,13 @@ def main():
     pk_at_70 = pk_poutine.condition(pk_where, data=data)
 
     def ours_batched():
-        posterior = PkImportance(pk_at_70, num_samples=n).run()
+        posterior = PkImportance(pk_at_70, num_samples=n, vectorize=True).run()
         assert posterior.vectorized
-        return BatchedMarginal(posterior, "cloudy").mean.item()
-
-    def ours_vectorize():
-        return ppl_kernel.vectorize(pk_at_70, n)().marginal("cloudy").mean.item()
+        return posterior.marginal("cloudy").mean.item()
 
     floor = best_seconds(lambda: floor_importance(n, device), repeat)
     ours = best_seconds(ours_batched, repeat)
-    rows = [("raw torch (the floor)", floor), ("ppl_kernel: Importance, batched (auto)", ours),
-            ("ppl_kernel: vectorize(model, n)().marginal(...)", best_seconds(ours_vectorize, repeat))]
+    rows = [("raw torch (the floor)", floor), ("ppl_kernel: Importance(..., vectorize=True)", ours)]
     print_times("(b) importance sampling, P(cloudy | temp=70), 100,000 particles (goal: within 2x of the floor)",
                 rows, floor)
     py_item = scalar_weather_item(pyro, pyro_dist)
@@ -190,7 +186,7 @@ def main():
     def ours_fallback():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SequentialFallbackWarning)
-            posterior = ppl_kernel.vectorize(seed_at_70, m)()
+            posterior = PkImportance(seed_at_70, num_samples=m, vectorize=True).run()
         assert not posterior.vectorized
         return posterior
 
@@ -202,7 +198,7 @@ def main():
     fallback_rate = m / best_seconds(ours_fallback, 1 if opts.quick else 2)
     importance_rate = m / best_seconds(ours_importance_seed, 1 if opts.quick else 2)
     print(f"\n(c) the seed-style weather (branches on cloudy.data[0]): runs one by one, {m} samples")
-    print(f"  samples/s: vectorize fallback {fallback_rate:,.0f}; Importance fallback {importance_rate:,.0f}; "
+    print(f"  samples/s: vectorize=True, fallen back {fallback_rate:,.0f}; Importance {importance_rate:,.0f}; "
           f"pyro Importance {pyro_rate:,.0f} (ratio ours/pyro {importance_rate / pyro_rate:.1f}x); "
           f"batched path {ours_rate:,.0f} ({ours_rate / importance_rate:,.0f}x the fallback)")
 

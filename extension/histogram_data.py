@@ -248,12 +248,39 @@ class HistogramData:
                 if name == "_RETURN":
                     if not self.show_return:
                         continue
-                elif site.type != "sample" or (site.is_observed and not site.infer.get("_deterministic")):
+                elif site.kind not in ("latent", "auxiliary", "deterministic"):
                     skip.add(name)
                     continue
                 entry = raw[name] = ([], [], site)
             entry[0].append(site.value)
             entry[1].append(weight)
+
+    def add_runs(self, store, start, stop, weights=None):
+        """Add runs ``start .. stop - 1`` of a posterior's store (:class:`ppl_kernel.infer.store.RunStore`),
+        read from its columns; ``weights`` lists one weight per run (default 1)."""
+        count = stop - start
+        if count <= 0:
+            return
+        self.runs += count
+        self.weight_total += count if weights is None else sum(weights)
+        if weights is not None and any(w != 1.0 for w in weights):
+            self.weighted = True
+        raw, skip = self._raw, self._skip
+        for name, column in list(store.columns.items()):
+            entry = raw.get(name)
+            if entry is None:
+                if name in skip:
+                    continue
+                if name == "_RETURN":
+                    if not self.show_return:
+                        continue
+                elif column.kind not in ("latent", "auxiliary", "deterministic"):
+                    skip.add(name)
+                    continue
+                entry = raw[name] = ([], [], column.site)
+            runs, values = column.slice(start, stop)
+            entry[0].extend(values)
+            entry[1].extend([1.0] * len(runs) if weights is None else [weights[r - start] for r in runs])
 
     def add_value(self, name, value, weight=1.0):
         """Add one value outside a trace (a marginal's value); short tuples split per element."""

@@ -65,15 +65,14 @@ class LiveProgress:
             self._handle = display(self.widget, display_id=True)
 
     def _ingest(self, posterior):
-        traces, log_weights = posterior.traces, posterior.log_weights
-        end = min(len(traces), len(log_weights))
+        log_weights = posterior.log_weights
+        end = len(log_weights)
         new = [lw for lw in log_weights[self._ingested:end] if lw != -math.inf]
         if new and self._reference is None:
             self._reference = max(new)
         if new and max(new) - self._reference > _REBASE:
             self._reset()  # start over with a reference that keeps every weight finite
             self._reference = max(lw for lw in log_weights[:end] if lw != -math.inf)
-        for i in range(self._ingested, end):
-            lw = log_weights[i]
-            self.data.add(traces[i], 0.0 if lw == -math.inf else math.exp(lw - self._reference))
+        weights = [0.0 if lw == -math.inf else math.exp(lw - self._reference) for lw in log_weights[self._ingested:end]]
+        self.data.add_runs(posterior.store, self._ingested, end, weights)
         self._ingested = end

@@ -164,7 +164,7 @@ class LiveSampling:
         live = self.widget is not None
         clock = time.monotonic
         next_draw = clock() + self.interval
-        done = len(self.posterior.traces)
+        done = len(self.posterior)
         n = self.num_samples
         while done < n and not stopped():
             add(run(*args, **kwargs))
@@ -179,20 +179,15 @@ class LiveSampling:
 
     def refresh(self, status=None, message=None):
         """Add the runs drawn since the last refresh to the panels and send them (one message)."""
-        traces = self.posterior.traces
-        end = len(traces)
-        add = self.data.add
-        for i in range(self._ingested, end):
-            add(traces[i])
+        end = len(self.posterior)
+        self.data.add_runs(self.posterior.store, self._ingested, end)
         self._ingested = end
         self.widget.show(self.data.state(), status=status, message=message)
         self.flushes += 1
 
     def _finish(self, status, message="", details=""):
         posterior = self.posterior
-        # A KeyboardInterrupt can land between the appends of one add(): keep whole runs only.
-        n = min(len(posterior.traces), len(posterior.log_weights), len(posterior.chain_ids))
-        del posterior.traces[n:], posterior.log_weights[n:], posterior.chain_ids[n:]
+        n = len(posterior)  # adding a run is atomic: a run cut short by an interrupt is not counted
         posterior.partial = status != "done"
         self.status = status
         if self.widget is not None:

@@ -34,11 +34,10 @@ _FORMATTED = (
 def posterior_data(posterior):
     """Panels of a posterior's traces, each weighted by its normalized weight."""
     data = HistogramData()
-    if not posterior.traces:
+    if not len(posterior):
         return data
     weights = posterior.get_normalized_weights().tolist()
-    for trace, w in zip(posterior.traces, weights, strict=True):
-        data.add(trace, w)
+    data.add_runs(posterior.store, 0, len(weights), weights)
     data.weighted = len(set(weights)) > 1
     return data
 
@@ -56,7 +55,7 @@ def marginal_data(marginal):
 
 
 def posterior_summary(posterior):
-    n = len(posterior.traces)
+    n = len(posterior)
     parts = [f"{type(posterior).__name__}: {n} traces"]
     if posterior.partial:
         parts.append("partial (stopped early)")
@@ -97,7 +96,7 @@ def show(data, title, summary):
 
 def display_posterior(posterior):
     summary = posterior_summary(posterior)
-    if not posterior.traces:
+    if not len(posterior):
         display({"text/plain": summary}, raw=True)
         return True
     show(posterior_data(posterior), type(posterior).__name__, summary)

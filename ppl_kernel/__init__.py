@@ -26,7 +26,7 @@ from .primitives import (  # noqa: F401
 )
 from .trace import Trace  # noqa: F401
 from . import infer, optim  # noqa: F401  (pyro.infer.SVI, pyro.optim.Adam right after import, as in Pyro)
-from .vectorize import vectorize  # noqa: F401  (the function; its module: from ppl_kernel.vectorize import ...)
+from . import vectorize  # noqa: F401  (the module of batched execution: ppl_kernel.vectorize.run_batched)
 
 __version__ = "0.1.0"
 

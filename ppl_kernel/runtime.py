@@ -84,6 +84,46 @@ class Site:
         new.infer = dict(self.infer)
         return new
 
+    # ---- what the site is: decided here and nowhere else --------------------------------------------
+    @property
+    def kind(self):
+        """What a sample site is: ``"latent"`` (a value the program draws), ``"observed"`` (data:
+        ``obs=``, ``condition``, a ``factor``), ``"deterministic"`` (a value recorded by
+        ``deterministic``) or ``"auxiliary"`` (a latent helper variable, ``infer={"is_auxiliary": True}``).
+        Other sites give their type (``"param"``, ``"return"``).
+
+        >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist, torch
+        >>> from ppl_kernel import poutine
+        >>> def model():
+        ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        ...     pyro.deterministic("x2", x * 2)
+        ...     pyro.factor("f", -1.0)
+        ...     pyro.sample("y", dist.Normal(x, 1.0), obs=torch.tensor(0.5))
+        >>> [site.kind for site in poutine.trace(model).get_trace()]
+        ['latent', 'deterministic', 'observed', 'observed']
+        """
+        if self.type != "sample":
+            return self.type
+        infer = self.infer
+        if infer.get("_deterministic"):
+            return "deterministic"
+        if self.is_observed:
+            return "observed"
+        return "auxiliary" if infer.get("is_auxiliary") else "latent"
+
+    @property
+    def is_latent(self):
+        """A sample site whose value is drawn, not given: kind ``"latent"`` or ``"auxiliary"``; also when a
+        handler (``replay``, ``substitute``, ``do``) fixed the value in this run."""
+        return self.type == "sample" and not self.is_observed
+
+    @property
+    def is_choice(self):
+        """A random choice of this run: a latent site whose value the model drew itself (no handler inside
+        the model fixed it). Inference proposes, enumerates or weighs by the prior exactly these; every other
+        sample site is *evidence* and its score is part of the run's weight."""
+        return self.type == "sample" and not self.is_observed and not self.done
+
     @property
     def log_prob(self):
         """Per-element log density of the value, scaled and masked as handlers asked; cached."""

@@ -136,9 +136,6 @@ class Trace:
         self.nodes = {}  # name -> site, in the order the run made them
         self.root = root
 
-    def add_site(self, site):
-        self.nodes[site.name] = site
-
     def __getitem__(self, name):
         return self.nodes[name]
 
@@ -162,11 +159,11 @@ class Trace:
     @property
     def stochastic_nodes(self):
         """Names of the latent (not observed) sample sites."""
-        return [s.name for s in self if s.type == "sample" and not s.is_observed and not s.infer.get("_deterministic")]
+        return [s.name for s in self if s.is_latent]
 
     @property
     def observation_nodes(self):
-        return [s.name for s in self if s.type == "sample" and s.is_observed and not s.infer.get("_deterministic")]
+        return [s.name for s in self if s.kind == "observed"]
 
     @property
     def return_value(self):

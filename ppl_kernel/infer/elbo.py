@@ -28,10 +28,6 @@ class GuideError(ModelError, ValueError):
     """The guide does not fit the model: it samples a site the model lacks, or one the model observes."""
 
 
-def _is_latent(site):
-    return site.type == "sample" and not site.is_observed
-
-
 def check_model_guide_match(model_trace, guide_trace, model, guide):
     """Raise :class:`GuideError` if the guide samples a site the model lacks or observes.
 
@@ -40,11 +36,11 @@ def check_model_guide_match(model_trace, guide_trace, model, guide):
     """
     model_nodes = model_trace.nodes
     for name, site in guide_trace.nodes.items():
-        if not _is_latent(site) or site.infer.get("is_auxiliary"):
+        if not site.is_latent or site.infer.get("is_auxiliary"):
             continue
         model_site = model_nodes.get(name)
         if model_site is None or model_site.type != "sample":
-            latent = [n for n, s in model_nodes.items() if _is_latent(s)]
+            latent = [n for n, s in model_nodes.items() if s.is_latent]
             raise GuideError(
                 f"guide '{model_name(guide)}' samples site '{name}', but model '{model_name(model)}' has no "
                 f"sample site of that name (its latent sites: {', '.join(latent) or 'none'}). Rename the "
@@ -58,7 +54,7 @@ def check_model_guide_match(model_trace, guide_trace, model, guide):
                 f"'{name}' from the guide."
             )
     return [n for n, s in model_nodes.items()
-            if _is_latent(s) and not s.infer.get("_deterministic") and n not in guide_trace.nodes]
+            if s.is_latent and n not in guide_trace.nodes]
 
 
 class _Frames:
@@ -165,13 +161,13 @@ class Trace_ELBO:
         # Sums start from the first term, not from 0.0: every extra add is one more autograd node.
         model_lp = None
         for site in model_trace.nodes.values():
-            if site.type == "sample" and not site.infer.get("_deterministic"):
+            if site.type == "sample" and site.kind != "deterministic":
                 lp = site.log_prob_sum()
                 model_lp = lp if model_lp is None else model_lp + lp
         reparam_lp = score_lp = None
         score_sites = None
         for site in guide_trace.nodes.values():
-            if not _is_latent(site):
+            if not site.is_latent:
                 continue
             lp = site.log_prob_sum()
             if site.fn.has_rsample:
@@ -192,10 +188,10 @@ class Trace_ELBO:
     def _score_terms(self, model_trace, guide_trace, score_sites):
         log_r = _Frames()
         for site in model_trace.nodes.values():
-            if site.type == "sample" and not site.infer.get("_deterministic"):
+            if site.type == "sample" and site.kind != "deterministic":
                 log_r.add(site.cond_indep_stack, site.log_prob.detach())
         for site in guide_trace.nodes.values():
-            if _is_latent(site):
+            if site.is_latent:
                 log_r.add(site.cond_indep_stack, -site.log_prob.detach())
         total = 0.0
         for site in score_sites:

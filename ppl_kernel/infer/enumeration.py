@@ -36,7 +36,7 @@ class _PathMessenger(Messenger):
         self.log_weight = 0.0
 
     def process_message(self, msg):
-        if msg.type != "sample" or msg.is_observed or msg.done or msg.value is not None:
+        if msg.value is not None or not msg.is_choice:
             return
         name = msg.name
         value = self.prefix.get(name)
@@ -109,7 +109,7 @@ class Enumerate(TracePosterior):
             except _ImpossiblePath:
                 report(paths)
                 continue
-            add(trace, path.log_weight)
+            add(trace, path.log_weight, log_joint=path.log_weight)
             report(paths)
         return paths
 
@@ -158,9 +158,9 @@ class Enumerate(TracePosterior):
     @property
     def log_marginal_likelihood(self):
         """log p(data): the log of the summed probability of all paths (-inf if none is possible)."""
-        if not self.log_weights:
+        if not len(self):
             return -math.inf
-        return float(torch.logsumexp(torch.tensor(self.log_weights, dtype=torch.float64), 0))
+        return float(torch.logsumexp(self.log_weights_tensor(), 0))
 
     def get_log_normalizer(self):
         return self.log_marginal_likelihood

@@ -1,11 +1,21 @@
-"""Importance sampling: run the model (or a guide), weight each run by how well it explains the data."""
+"""Importance sampling: run the model (or a guide), weight each run by how well it explains the data.
+
+This is also where a model's runs are batched (one vmapped execution, :mod:`ppl_kernel.vectorize`), when
+the user asks with ``vectorize=True``: batching runs the model's Python body once for all samples, so a
+model with a Python side effect (appending to a list, printing) would see one run instead of n. Pyro
+runs the model once per sample, and so do we unless asked.
+"""
 
 import math
+import warnings
+
+import torch
 
 from .. import poutine
 from ..runtime import model_name
+from ..vectorize import NotBatchable, SequentialFallbackWarning, run_batched
 from .posterior import TracePosterior
-from .sites import is_choice, score
+from .sites import evidence_log_weight, score
 
 
 class Importance(TracePosterior):
@@ -15,6 +25,12 @@ class Importance(TracePosterior):
     observations and factors, w = p(data | x). With a guide, the latent sites the guide samples are
     replayed into the model and w = p(x, data) / q(x); latent sites the guide lacks come from the
     prior and cancel out of the weight.
+
+    ``vectorize=True`` (no guide) runs all samples as one batched execution when the model allows it
+    (``posterior.vectorized``, ``posterior.batched_trace``), and one by one with a
+    :class:`~ppl_kernel.vectorize.SequentialFallbackWarning` naming the line when it does not
+    (``posterior.fallback_reason``); ``vectorize="only"`` raises :class:`~ppl_kernel.vectorize.NotBatchable`
+    instead of falling back. The model's Python body then runs once, not once per sample.
 
     ``log_marginal_likelihood`` estimates log p(data) = log mean(w); ``get_ESS()`` is the effective
     sample size. ``progress(posterior, done, total)`` is called a few times a second (see
@@ -32,38 +48,51 @@ class Importance(TracePosterior):
     True
     """
 
-    def __init__(self, model, guide=None, num_samples=None, progress=None):
+    vectorized = False
+    fallback_reason = None
+
+    def __init__(self, model, guide=None, num_samples=None, progress=None, vectorize=False):
         super().__init__(model, progress)
         if num_samples is None:
             num_samples = 10  # Pyro's default
-        if not isinstance(num_samples, int) or num_samples < 1:
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
             raise ValueError(f"Importance: num_samples must be a positive integer, got {num_samples!r}")
+        if vectorize not in (False, True, "only"):
+            raise ValueError(f"Importance: vectorize must be True, False or 'only', got {vectorize!r}")
+        if vectorize and guide is not None:
+            raise ValueError("Importance: vectorize=True batches runs of the model's prior; it takes no guide.")
         self.guide = guide
         self.num_samples = num_samples
+        self.vectorize = vectorize
 
     def _planned_runs(self):
         return self.num_samples
 
     def _run(self, args, kwargs):
-        if self.guide is None:
-            # All samples as one vmapped run when the model allows it (see ppl_kernel.vectorize); else one by one.
-            from ..vectorize.runs import adopt_batched
-
-            if adopt_batched(self, args, kwargs):
+        self.vectorized, self.fallback_reason = False, None
+        if self.guide is not None:
+            return self._run_guide(args, kwargs)
+        if self.vectorize:
+            try:
+                trace = run_batched(self.model, self.num_samples, *args, **kwargs)
+            except NotBatchable as e:
+                if self.vectorize == "only":
+                    raise
+                self.fallback_reason = f"{e.reason}: running {self.num_samples} runs one by one"
+            else:
+                self.vectorized = True
+                self.add_batched(trace, trace.log_prob_sums(lambda name, site: not site.is_choice))
                 return self.num_samples
-            return self._run_prior(args, kwargs)
-        return self._run_guide(args, kwargs)
+            # Outside the except: an error of the model itself then reads as it would without batching.
+            warnings.warn(self.fallback_reason, SequentialFallbackWarning, stacklevel=4)
+        return self._run_prior(args, kwargs)
 
     def _run_prior(self, args, kwargs):
-        add, report = self.add, self._report
-        tracer = poutine.trace(self.model, calls=False)  # one handler for all runs; each run gets a fresh Trace
+        add, report, model = self.add, self._report, self.model
+        tracer = poutine.trace(model, calls=False)  # one handler for all runs; each run gets a fresh Trace
         for i in range(self.num_samples):
             trace = tracer.get_trace(*args, **kwargs)
-            log_weight = 0.0
-            for site in trace:
-                if site.type == "sample" and not is_choice(site):
-                    log_weight += score(site)
-            add(trace, log_weight)
+            add(trace, evidence_log_weight(trace, model))
             report(i + 1)
         return self.num_samples
 
@@ -76,10 +105,10 @@ class Importance(TracePosterior):
             for site in trace:
                 if site.type != "sample":
                     continue
-                if not is_choice(site) or site.name in guide_trace.nodes:
+                if not site.is_choice or site.name in guide_trace.nodes:
                     log_weight += score(site)
             for site in guide_trace:
-                if site.type == "sample" and is_choice(site):
+                if site.is_choice:
                     if site.name not in trace.nodes:
                         raise _unused_guide_site(site.name, model, guide)
                     log_weight -= score(site)
@@ -94,9 +123,7 @@ class Importance(TracePosterior):
     @property
     def log_marginal_likelihood(self):
         """log p(data) estimated as log((1/N) sum w_i)."""
-        import torch
-
-        if not self.log_weights:
+        if not len(self):
             raise ValueError("Importance: no samples yet; call .run(...) first.")
         logw = self.log_weights_tensor()
         return float(torch.logsumexp(logw, 0)) - math.log(len(logw))
@@ -108,3 +135,21 @@ def _unused_guide_site(name, model, guide):
         "did not make in the same run. A guide must propose only the model's latent sites: rename the "
         "guide's site to match the model's, or remove it."
     )
+
+
+def sample_batched(model, num_samples, *args, **kwargs):
+    """n weighted runs as one batched run (an :class:`Importance` posterior), or ``None`` when the model
+    cannot batch -- for callers with their own one-by-one path (the notebook layer): no warning, no fallback.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> def branching():
+    ...     return 1.0 if pyro.sample("c", dist.Bernoulli(0.5)).item() else 0.0
+    >>> sample_batched(branching, 100) is None
+    True
+    >>> len(sample_batched(lambda: pyro.sample("c", dist.Bernoulli(0.5)), 100))
+    100
+    """
+    try:
+        return Importance(model, num_samples=num_samples, vectorize="only").run(*args, **kwargs)
+    except NotBatchable:
+        return None

@@ -19,7 +19,7 @@ from ..poutine.trace_messenger import TraceMessenger
 from ..runtime import model_name
 from .errors import InferenceError
 from .posterior import TracePosterior
-from .sites import is_choice, score, score_reused
+from .sites import nan_score_error, score, score_reused
 
 _INIT_TRIES = 1000
 
@@ -36,7 +36,7 @@ class _Regenerate(TraceMessenger):
         self.target = None
 
     def process_message(self, msg):
-        if msg.type != "sample" or msg.is_observed or msg.done or msg.value is not None:
+        if msg.value is not None or not msg.is_choice:
             return
         name = msg.name
         if name != self.target:
@@ -125,7 +125,7 @@ class MH(TracePosterior):
                         if counting:
                             self.accepted[chain] += 1
                 if counting and (step - self.warmup + 1) % self.thin == 0:
-                    self.add(state.trace, 0.0, chain)
+                    self.add(state.trace, 0.0, chain, log_joint=state.fixed + math.fsum(state.scores.values()))
                 done += 1
                 self._report(done)
         return done
@@ -134,6 +134,8 @@ class MH(TracePosterior):
         for _ in range(_INIT_TRIES):
             trace = self._runner.run({}, None, args, kwargs)
             state = _score_fresh(trace)
+            if state.fixed != state.fixed or any(s != s for s in state.scores.values()):
+                raise nan_score_error(trace, self.model)
             if state.fixed > -math.inf and all(s > -math.inf for s in state.scores.values()):
                 return state
         raise InferenceError(
@@ -155,7 +157,7 @@ class MH(TracePosterior):
             if site.type != "sample":
                 continue
             name = site.name
-            if not is_choice(site):
+            if not site.is_choice:
                 fixed += score(site)
                 continue
             new_choices.append(name)
@@ -166,6 +168,8 @@ class MH(TracePosterior):
             else:
                 lp = score(site)
             new_scores[name] = lp
+        if fixed != fixed or log_accept != log_accept:
+            raise nan_score_error(trace, self.model)
         if fixed == -math.inf or log_accept == -math.inf:
             return None
         log_accept += fixed - state.fixed + math.log(len(choices))
@@ -181,7 +185,7 @@ def _score_fresh(trace):
     for site in trace:
         if site.type != "sample":
             continue
-        if is_choice(site):
+        if site.is_choice:
             choices.append(site.name)
             values[site.name] = site.value
             scores[site.name] = score(site)

@@ -22,23 +22,30 @@ collected, and sets ``posterior.partial = True``.
 import gc
 import math
 import time
+from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
 
 from .. import poutine
-from ..trace import RETURN
+from ..runtime import Site
+from ..trace import RETURN, Trace
+from .store import RunStore
 
 _PROGRESS_INTERVAL = 0.25  # seconds between progress calls: a few redraws a second
 _GC_EVERY = 2000  # model runs between collections of the young generations during a run
 
 
 class TracePosterior:
-    """Traces of a model with a log-weight each; the base of the inference algorithms.
+    """The runs of a model with a log-weight each; the base of the inference algorithms.
 
-    ``traces`` and ``log_weights`` (Python floats) run in parallel; ``chain_ids`` says which chain
-    made each trace (always 0 except for multi-chain MH). ``partial`` is True when the last run was
-    stopped early (``KeyboardInterrupt`` or :meth:`stop`).
+    The runs are kept in :attr:`store`, a :class:`~ppl_kernel.infer.store.RunStore` of columns (site
+    values, log-weights, chain ids): that is what marginals and live views read, and it costs tens of
+    bytes per scalar site, not a trace object per run. ``traces`` still gives each run as a
+    :class:`~ppl_kernel.trace.Trace`: the first ``keep_traces`` runs as they were recorded, later ones
+    rebuilt on demand by replaying the model with the stored values. ``log_weights`` and ``chain_ids``
+    (which chain made each run; 0 except for multi-chain MH) are lists parallel to ``traces``.
+    ``partial`` is True when the last run was stopped early (``KeyboardInterrupt`` or :meth:`stop`).
 
     >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel import poutine
@@ -52,6 +59,8 @@ class TracePosterior:
     0.6667
     """
 
+    keep_traces = 100  # runs kept as full traces; the rest live in the store's columns only
+
     def __init__(self, model=None, progress=None):
         self.model = model
         self.progress = progress
@@ -59,48 +68,83 @@ class TracePosterior:
         self._reset()
 
     def _reset(self):
-        self.traces = []
-        self.log_weights = []
-        self.chain_ids = []
+        self.store = RunStore()
+        self._kept = {}  # run index -> Trace, for the first keep_traces runs
+        self._log_joints = {}  # run index -> log p(x, data), where the algorithm knew it
+        self.batched_trace = None
         self.partial = False
         self._stop_requested = False
 
+    # ---- the runs ----------------------------------------------------------------------------------
+    def __len__(self):
+        return self.store.num_runs
+
     @property
-    def log_weights(self):
-        """The log-weights as a list of Python floats, parallel to ``traces``.
-
-        A batched run (``ppl_kernel.vectorize``) keeps them as one tensor on ``traces`` and makes this
-        list only when it is read: 100,000 floats cost more than the batched run itself.
-        """
-        if self._log_weight_list is None:
-            self._log_weight_list = self.traces.log_weights.tolist()
-        return self._log_weight_list
-
-    @log_weights.setter
-    def log_weights(self, value):
-        self._log_weight_list = value
+    def traces(self):
+        """The runs as :class:`~ppl_kernel.trace.Trace` objects (a sequence; see the class docstring)."""
+        return _Traces(self)
 
     # Pyro's name for the traces.
     @property
     def exec_traces(self):
         return self.traces
 
-    def __len__(self):
-        return len(self.traces)
+    @property
+    def log_weights(self):
+        """The log-weights as a list of Python floats, parallel to ``traces``."""
+        return self.store.log_weight_list()
 
-    def add(self, trace, log_weight=0.0, chain_id=0):
-        """Add one trace with its log-weight (0.0 means weight 1)."""
-        self.traces.append(trace)
-        self.log_weights.append(float(log_weight))
-        self.chain_ids.append(chain_id)
+    @property
+    def chain_ids(self):
+        return self.store.chain_ids[: self.store.num_runs].tolist()
+
+    def add(self, trace, log_weight=0.0, chain_id=0, log_joint=None):
+        """Add one run from its trace, with its log-weight (0.0 means weight 1): one atomic step."""
+        values, sites = {}, {}
+        for name, site in trace.nodes.items():
+            if site.type == "sample" or name == RETURN:
+                values[name] = site.value
+                sites[name] = site
+        run = self.store.num_runs
+        self.store.add(values, float(log_weight), chain_id, sites)
+        if run < self.keep_traces or self.model is None:  # nothing to replay without a model: keep it
+            self._kept[run] = trace
+        if log_joint is not None:
+            self._log_joints[run] = float(log_joint)
+
+    def add_batched(self, trace, log_weights):
+        """Add the runs of one batched execution (a :class:`~ppl_kernel.vectorize.BatchedTrace`)."""
+        values = {name: site.value for name, site in trace.nodes.items()
+                  if (site.type == "sample" or name == RETURN) and isinstance(site.value, torch.Tensor)}
+        self.batched_trace, self._batched_first = trace, self.store.num_runs
+        self.store.add_block(values, log_weights, sites=dict(trace.nodes))
 
     def stop(self):
         """Ask a running ``.run`` to stop after the current model run (safe from another thread)."""
         self._stop_requested = True
 
+    def trace_of_run(self, index, calls=False):
+        """Run ``index`` as a Trace: as recorded when it was kept, else the model replayed with its values."""
+        n = len(self)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError(f"run {index} out of range: this posterior holds {n} runs")
+        if not calls and i in self._kept:
+            return self._kept[i]
+        if not calls and self.batched_trace is not None and i >= self._batched_first:
+            return self.batched_trace.run(i - self._batched_first)
+        if self.model is None:
+            raise TypeError("trace_of_run needs the model: build the posterior as TracePosterior(model).")
+        stored = Trace()
+        for name, value in self.store.values_of_run(i).items():
+            if name != RETURN:
+                first = self.store.column(name).site
+                stored.nodes[name] = Site("sample", name, None, (), {}, value, infer=dict(first.infer) if first else None)
+        return poutine.trace(poutine.replay(self.model, trace=stored), calls=calls).get_trace(*self._args, **self._kwargs)
+
     # ---- running ---------------------------------------------------------------------------------
     def run(self, *args, **kwargs):
-        """Collect weighted traces of ``model(*args, **kwargs)``; returns self.
+        """Collect weighted runs of ``model(*args, **kwargs)``; returns self.
 
         A ``KeyboardInterrupt`` (Ctrl-C, the notebook's stop button, or raised by the progress
         callback) ends the run early: what was collected so far is kept and ``partial`` is True.
@@ -118,9 +162,8 @@ class TracePosterior:
         self._progress_next = 0.0
         self._done = 0
         self._total = self._planned_runs()
-        # Python's cyclic GC rescans every stored trace's objects again and again as they pile up,
-        # which costs more than the runs themselves; pause it and collect the young generations
-        # every _GC_EVERY runs instead (that still frees any cycles a model makes).
+        # The store keeps few objects, but each run still makes short-lived cycles (frames, traces);
+        # collecting the young generations every _GC_EVERY runs is cheaper than the collector's own pace.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -174,13 +217,11 @@ class TracePosterior:
         return EmpiricalMarginal(self, sites)
 
     def log_weights_tensor(self):
-        if self._log_weight_list is None:  # a batched run's tensor, not yet turned into a list
-            return self.traces.log_weights.to(torch.float64)
-        return torch.tensor(self._log_weight_list, dtype=torch.float64)
+        return self.store.log_weight_tensor()
 
     def get_normalized_weights(self, log_scale=False):
-        """The weights of the traces, normalized to sum to 1 (Pyro's name)."""
-        logw = _normalized_log_weights(self.log_weights, "the traces of this posterior")
+        """The weights of the runs, normalized to sum to 1 (Pyro's name)."""
+        logw = normalized_log_weights(self.store.log_weight_tensor(), "the runs of this posterior")
         return logw if log_scale else logw.exp()
 
     def get_ESS(self):
@@ -188,54 +229,78 @@ class TracePosterior:
         return _ess(self.get_normalized_weights())
 
     def sample_trace(self):
-        """One trace drawn in proportion to the weights."""
+        """One run, drawn in proportion to the weights, as a Trace."""
         w = self.get_normalized_weights()
-        return self.traces[int(torch.multinomial(w.float(), 1).item())]
+        return self.trace_of_run(int(torch.multinomial(w.float(), 1).item()))
 
     def trace_with_calls(self, index):
-        """Trace ``index`` run again with the call tree recorded (inference records sites only, for speed).
-
-        The values are replayed from the stored trace, so the run is the same one.
-        """
-        if self.model is None:
-            raise TypeError("trace_with_calls needs the model: build the posterior as TracePosterior(model).")
-        stored = self.traces[index]
-        retraced = poutine.trace(poutine.replay(self.model, trace=stored)).get_trace(*self._args, **self._kwargs)
-        return retraced
+        """Run ``index`` replayed with the call tree recorded (inference records sites only, for speed)."""
+        return self.trace_of_run(index, calls=True)
 
     def most_probable_index(self):
-        """Index of the stored trace with the highest joint log-probability log p(x, data)."""
-        if not self.traces:
-            raise ValueError("most_probable: the posterior holds no traces yet; run it first (.run(...)).")
+        """Index of the run with the highest joint log-probability log p(x, data)."""
+        n = len(self)
+        if not n:
+            raise ValueError("most_probable: the posterior holds no runs yet; run it first (.run(...)).")
+        log_weights = self.log_weights
         best, best_lp = 0, -math.inf
-        for i, tr in enumerate(self.traces):
-            if self.log_weights[i] == -math.inf:
+        for i in range(n):
+            if log_weights[i] == -math.inf:
                 continue
-            lp = float(tr.log_prob_sum())
+            lp = self._log_joints.get(i)
+            if lp is None:
+                lp = float(self.trace_of_run(i).log_prob_sum())
             if lp > best_lp:
                 best, best_lp = i, lp
         return best
 
     def most_probable(self, calls=True):
-        """The most probable run among the traces (highest joint log-probability), with its call tree."""
+        """The most probable run (highest joint log-probability), with its call tree."""
         i = self.most_probable_index()
-        return self.trace_with_calls(i) if calls and self.model is not None else self.traces[i]
+        return self.trace_with_calls(i) if calls and self.model is not None else self.trace_of_run(i)
 
 
-def _normalized_log_weights(log_weights, what):
-    if len(log_weights) == 0:
+class _Traces(Sequence):
+    """A posterior's runs as Traces, built when read (see :meth:`TracePosterior.trace_of_run`)."""
+
+    def __init__(self, posterior):
+        self.posterior = posterior
+
+    def __len__(self):
+        return len(self.posterior)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.posterior.trace_of_run(index)
+
+
+def normalized_log_weights(log_weights, what):
+    """Log-weights normalized to sum to 1 (in log space), as float64: stable for any finite values.
+
+    The largest log-weight is subtracted before anything is exponentiated, so that weights of 1e20
+    (a large factor) keep their ratios instead of all rounding to 1.
+    """
+    logw = torch.as_tensor(log_weights, dtype=torch.float64)
+    if logw.numel() == 0:
         raise ValueError(f"no traces in {what}: run the inference first (.run(...)) or add traces (.add(trace)).")
-    logw = torch.tensor(log_weights, dtype=torch.float64)
-    total = torch.logsumexp(logw, 0)
-    if total.item() == -math.inf:
+    if torch.isnan(logw).any():
+        bad = int(torch.isnan(logw).sum())
         raise ValueError(
-            f"every one of the {len(log_weights)} traces in {what} has weight zero (log-weight -inf): the "
+            f"{bad} of the {logw.numel()} log-weights of {what} are NaN: a site or factor scored NaN (a NaN "
+            "parameter or observation). Find it with poutine.trace(model).get_trace() and check each site's log_prob."
+        )
+    top = logw.max()
+    if top.item() == -math.inf:
+        raise ValueError(
+            f"every one of the {logw.numel()} runs in {what} has weight zero (log-weight -inf): the "
             "conditions rejected every run. Check that the observations are possible under the model, "
             "or draw more samples."
         )
-    if total.item() != total.item() or total.item() == math.inf:
-        raise ValueError(f"the log-weights of {what} are not finite (nan or +inf); check the model's factors.")
-    return logw - total
+    if top.item() == math.inf:
+        raise ValueError(f"a log-weight of {what} is +inf; check the model's factors (a factor of +inf).")
+    shifted = logw - top
+    return shifted - torch.logsumexp(shifted, 0)
 
 
 def _ess(weights):
@@ -308,32 +373,21 @@ class EmpiricalMarginal(torch.distributions.Distribution):
     arg_constraints: ClassVar[dict] = {}
     has_rsample = False
 
-    def __new__(cls, posterior=None, sites=None, missing="drop", validate_args=None):
-        # The runs of one batched execution are read straight from its tensors (no per-run traces).
-        if cls is EmpiricalMarginal and getattr(posterior, "vectorized", False):
-            from ..vectorize.runs import BatchedMarginal, pristine_runs
-
-            if pristine_runs(posterior) is not None:
-                return super().__new__(BatchedMarginal)
-        return super().__new__(cls)
-
     def __init__(self, posterior, sites=None, missing="drop", validate_args=None):
         if missing not in ("drop", "keep"):
             raise ValueError(f"EmpiricalMarginal: missing must be 'drop' or 'keep', got {missing!r}")
         self.posterior = posterior
         self.sites = sites
-        values, logw, absent_logw = self._collect(posterior, sites, missing)
+        values, samples, logw, absent_logw = _collect(posterior.store, sites, missing, self._what())
         self.values = values
         self.missing_mass = _missing_mass(logw, absent_logw)
-        self.log_weights = _normalized_log_weights(logw, self._what())
+        self.log_weights = normalized_log_weights(logw, self._what())
         self.weights = self.log_weights.exp()
-        self.is_numeric = _all_numeric(values)
-        if self.is_numeric:
-            self.samples = _stack(values)
-            event_shape = self.samples.shape[1:]
-        else:
-            self.samples = None
-            event_shape = torch.Size()
+        if samples is None and _all_numeric(values):
+            samples = _stack(values)
+        self.is_numeric = samples is not None
+        self.samples = samples
+        event_shape = samples.shape[1:] if samples is not None else torch.Size()
         self._masses = None
         super().__init__(torch.Size(), event_shape, validate_args=False)
         if not self.is_numeric:
@@ -343,44 +397,6 @@ class EmpiricalMarginal(torch.distributions.Distribution):
         if self.sites is None:
             return "the return values"
         return f"site {self.sites!r}" if isinstance(self.sites, str) else f"sites {list(self.sites)!r}"
-
-    @staticmethod
-    def _collect(posterior, sites, missing):
-        traces, log_weights = posterior.traces, posterior.log_weights
-        values, logw, absent = [], [], []
-        if sites is None or isinstance(sites, str):
-            name = RETURN if sites is None else sites
-            for tr, lw in zip(traces, log_weights, strict=True):
-                site = tr.nodes.get(name)
-                if site is None:
-                    if name == RETURN or missing == "drop":
-                        absent.append(lw)
-                        continue
-                    values.append(ABSENT)
-                else:
-                    values.append(site.value)
-                logw.append(lw)
-        else:
-            names = list(sites)
-            for tr, lw in zip(traces, log_weights, strict=True):
-                nodes = tr.nodes
-                row = tuple(nodes[n].value if n in nodes else ABSENT for n in names)
-                if missing == "drop" and any(v is ABSENT for v in row):
-                    absent.append(lw)
-                    continue
-                logw.append(lw)
-                values.append(row)
-            if values and all(_stackable(row) for row in values):
-                shapes = {tuple(v.shape) for row in values for v in row}
-                if len(shapes) == 1:
-                    values = [torch.stack(row, 0) for row in values]
-        if not values and (absent or traces):
-            where = "the return value" if sites is None else f"site(s) {sites!r}"
-            raise ValueError(
-                f"EmpiricalMarginal: none of the {len(traces)} traces has {where}. Check the site name "
-                f"(names seen: {_names_seen(traces)}), or use missing='keep' to count runs without it."
-            )
-        return values, logw, absent
 
     # ---- distinct values ---------------------------------------------------------------------------
     def _group(self):
@@ -557,14 +573,73 @@ class EmpiricalMarginal(torch.distributions.Distribution):
         return f"EmpiricalMarginal({self._what()}, {len(self.values)} traces)"
 
 
+def _collect(store, sites, missing, what):
+    """(values, stacked samples or None, log-weights of the runs kept, log-weights of the runs left out)."""
+    n = store.num_runs
+    logw_all = store.log_weight_tensor()
+    if n == 0:
+        raise ValueError(f"no traces in {what}: run the inference first (.run(...)) or add traces (.add(trace)).")
+    single = sites is None or isinstance(sites, str)
+    names = [RETURN if sites is None else sites] if single else list(sites)
+    columns = [store.column(name) for name in names]
+    if all(c is None for c in columns) or (single and missing == "drop" and columns[0] is None):
+        where = "the return value" if sites is None else f"site(s) {sites!r}"
+        raise ValueError(
+            f"EmpiricalMarginal: none of the {n} traces has {where}. Check the site name "
+            f"(names seen: {[m for m in store.names() if m != RETURN][:20]}), or use missing='keep' to count "
+            "runs without it."
+        )
+    full = all(c is not None and len(c) == n for c in columns)
+    if full and all(c.is_numeric for c in columns):
+        tensors = [c.tensor() for c in columns]
+        if single:
+            return RowsOf(tensors[0]), tensors[0], logw_all, None
+        if len({t.shape[1:] for t in tensors}) == 1:
+            stacked = torch.stack(tensors, 1)
+            return RowsOf(stacked), stacked, logw_all, None
+    by_run = [dict(zip(c.runs(), c.values(), strict=True)) if c is not None else {} for c in columns]
+    values, kept = [], []
+    for run in range(n):
+        row = tuple(m.get(run, ABSENT) for m in by_run)
+        if missing == "drop" and any(v is ABSENT for v in row):
+            continue
+        if single and names[0] == RETURN and row[0] is ABSENT:  # a run without a return value is left out
+            continue
+        kept.append(run)
+        values.append(row[0] if single else row)
+    if not values:
+        raise ValueError(f"EmpiricalMarginal: no run has all of {what} (use missing='keep' to count runs without them).")
+    if not single and all(_stackable(row) for row in values) and len({tuple(v.shape) for row in values for v in row}) == 1:
+        values = [torch.stack(row, 0) for row in values]
+    kept_t = torch.tensor(kept, dtype=torch.long)
+    mask = torch.ones(n, dtype=torch.bool)
+    mask[kept_t] = False
+    return values, None, logw_all[kept_t], logw_all[mask]
+
+
 def _missing_mass(logw, absent_logw):
-    if not absent_logw:
+    if absent_logw is None or absent_logw.numel() == 0:
         return 0.0
-    all_w = torch.tensor(logw + absent_logw, dtype=torch.float64)
-    total = torch.logsumexp(all_w, 0)
+    total = torch.logsumexp(torch.cat([logw, absent_logw]), 0)
     if total.item() == -math.inf:
         return 0.0
-    return float(torch.logsumexp(torch.tensor(absent_logw, dtype=torch.float64), 0).sub(total).exp())
+    return float((torch.logsumexp(absent_logw, 0) - total).exp())
+
+
+class RowsOf(Sequence):
+    """The rows of a stacked tensor as a sequence (``rows[i]`` is run i's value)."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def __len__(self):
+        return self.tensor.shape[0]
+
+    def __getitem__(self, index):
+        return self.tensor[index]
+
+    def __iter__(self):
+        return iter(self.tensor.unbind(0))
 
 
 def _stackable(row):
@@ -585,15 +660,6 @@ def _stack(values):
     if isinstance(values[0], torch.Tensor):
         return torch.stack([v.detach() for v in values], 0)
     return torch.tensor(values, dtype=torch.get_default_dtype())
-
-
-def _names_seen(traces):
-    names = []
-    for tr in traces[:50]:
-        for name in tr.nodes:
-            if name != RETURN and name not in names:
-                names.append(name)
-    return names[:20]
 
 
 def _short(value):

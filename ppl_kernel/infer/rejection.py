@@ -7,7 +7,7 @@ from .. import poutine
 from ..runtime import model_name
 from .errors import InferenceError
 from .posterior import TracePosterior
-from .sites import is_choice, score
+from .sites import evidence_log_weight, score
 
 
 class Rejection(TracePosterior):
@@ -48,28 +48,25 @@ class Rejection(TracePosterior):
 
     @property
     def acceptance_rate(self):
-        return len(self.traces) / self.tries if self.tries else math.nan
+        return len(self) / self.tries if self.tries else math.nan
 
     @property
     def log_marginal_likelihood(self):
         """log p(data) estimated from the acceptance rate: log(kept / tried) + max_log_weight."""
-        if not self.traces:
+        if not len(self):
             return -math.inf
-        return math.log(len(self.traces) / self.tries) + self.max_log_weight
+        return math.log(len(self) / self.tries) + self.max_log_weight
 
     def _run(self, args, kwargs):
         bound = self.max_log_weight
         tracer = poutine.trace(self.model, calls=False)  # one handler for all runs; each run gets a fresh Trace
         self.tries = 0
-        while len(self.traces) < self.num_samples:
+        while len(self) < self.num_samples:
             if self.tries >= self.max_tries:
                 raise self._too_many_tries()
             self.tries += 1
             trace = tracer.get_trace(*args, **kwargs)
-            log_weight = 0.0
-            for site in trace:
-                if site.type == "sample" and not is_choice(site):
-                    log_weight += score(site)
+            log_weight = evidence_log_weight(trace, self.model)
             if log_weight > bound:
                 raise self._above_bound(trace, log_weight)
             if log_weight == -math.inf:
@@ -80,7 +77,7 @@ class Rejection(TracePosterior):
         return self.tries
 
     def _above_bound(self, trace, log_weight):
-        parts = [f"'{s.name}' ({score(s):+.3g})" for s in trace if s.type == "sample" and not is_choice(s)]
+        parts = [f"'{s.name}' ({score(s):+.3g})" for s in trace if s.type == "sample" and not s.is_choice]
         return InferenceError(
             f"Rejection: a run of model '{model_name(self.model)}' has log-weight {log_weight:.4g}, above "
             f"max_log_weight={self.max_log_weight:g} (observed sites and factors: {', '.join(parts)}). Rejection "
@@ -90,7 +87,7 @@ class Rejection(TracePosterior):
 
     def _too_many_tries(self):
         return InferenceError(
-            f"Rejection: model '{model_name(self.model)}' kept {len(self.traces)} of {self.tries} runs "
+            f"Rejection: model '{model_name(self.model)}' kept {len(self)} of {self.tries} runs "
             f"(max_tries={self.max_tries}), short of num_samples={self.num_samples}. The conditions are rarely "
             "met: raise max_tries, tighten max_log_weight to the true bound, or use Importance or MH."
         )

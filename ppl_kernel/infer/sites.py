@@ -1,23 +1,64 @@
-"""How inference reads a traced site: is it a random choice, and what does it score (as a float).
+"""How inference reads a traced run: the score of a site, and the weight of a run.
 
-A *random choice* is a latent sample site whose value the model drew: not observed, not a
-``factor`` or ``deterministic`` (those are observed sites), and not fixed by a handler inside the
-model (``substitute``, ``do`` and ``replay`` mark the site ``done``). Inference proposes, enumerates
-or weights only random choices; every other sample site just adds its score.
+What a site *is* (a random choice, evidence, deterministic) is decided by :class:`ppl_kernel.runtime.Site`
+(``site.kind``, ``site.is_choice``); this module only scores. A run's *evidence* is every sample site
+that is not a random choice: observations, factors, and values a handler fixed inside the model. Its
+summed score, :func:`evidence_log_weight`, is the run's importance weight when the latent sites came
+from the prior -- the one weighting rule that Importance, Rejection, the batched runs and MH share.
 """
 
 import math
 
 from ..distributions.scoring import site_log_prob_float
 from ..errors import InvalidParameterError
-
-
-def is_choice(site):
-    return site.type == "sample" and not site.is_observed and not site.done
-
+from ..runtime import model_name
+from ..trace import describe_distribution, short
+from .errors import InferenceError
 
 # The site's summed log-probability (scale and mask applied) as a Python float.
 score = site_log_prob_float
+
+
+def evidence_log_weight(trace, model=None):
+    """log p(evidence | random choices) of one run: the summed scores of its evidence sites, as a float.
+
+    A NaN score is an error that names the site (a NaN would otherwise poison every weight silently).
+
+    >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> def model():
+    ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
+    ...     pyro.factor("bonus", -1.5)
+    ...     pyro.sample("y", dist.Normal(0.0, 1.0), obs=torch.tensor(0.0))
+    >>> round(evidence_log_weight(poutine.trace(model).get_trace()), 4)  # -1.5 + log N(0; 0, 1)
+    -2.4189
+    """
+    total = 0.0
+    for site in trace:
+        if site.type == "sample" and not site.is_choice:
+            total += score(site)
+    if total != total:
+        raise nan_score_error(trace, model)
+    return total
+
+
+def nan_score_error(trace, model=None):
+    """The error for a run whose weight is NaN, naming the first site (or factor) that scored NaN."""
+    for site in trace:
+        if site.type == "sample":
+            s = score(site)
+            if s != s:
+                what = "factor" if site.infer.get("is_auxiliary") and site.is_observed else "site"
+                return InferenceError(
+                    f"{what} '{site.name}'{_of(model)} scored NaN (its value {short(site.value)} under "
+                    f"{describe_distribution(site.fn)}): a NaN parameter, observation or factor. Fix the computation that "
+                    "produced it; NaN is not a probability, and inference cannot weigh this run."
+                )
+    return InferenceError(f"a run{_of(model)} has a NaN log-weight; check its factors and observations for NaN.")
+
+
+def _of(model):
+    return f" of model '{model_name(model)}'" if model is not None else ""
 
 
 def score_reused(site):

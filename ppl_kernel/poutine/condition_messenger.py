@@ -84,7 +84,7 @@ class UnconditionMessenger(Messenger):
     """Undo observation: observed sites are sampled from their distribution instead."""
 
     def process_message(self, msg):
-        if msg.type == "sample" and msg.is_observed and not msg.infer.get("_deterministic"):
+        if msg.kind == "observed":
             msg.infer = dict(msg.infer, was_observed=True, obs=msg.value)
             msg.is_observed = False
             msg.value = None

@@ -86,7 +86,7 @@ class AutoGuide:
             BlockMessenger(tracer)(*args, **kwargs)
         self.prototype_trace = tracer.trace
         for site in tracer.trace.nodes.values():
-            if site.type != "sample" or site.is_observed or site.infer.get("_deterministic"):
+            if not site.is_latent:
                 continue
             if site.fn.support.is_discrete:
                 raise GuideError(

@@ -1,0 +1,290 @@
+"""The runs of a posterior, stored compactly: one column per site, plus log-weights and chain ids.
+
+An inference run makes many runs of a model, and a marginal or a live view needs only each run's site
+values and its weight, not the trace objects. Keeping every trace costs kilobytes per run and makes
+Python's garbage collector rescan them all; a column costs 16 bytes per scalar value (the value as a
+double, and the run it belongs to), so a million runs of a two-site model fit in tens of megabytes.
+
+- A column of tensors of one shape and dtype (the common case: every run's ``x`` is a 0-d float, or a
+  ``[1]`` long) keeps the numbers in an ``array('d')`` and gives them back as one stacked tensor of the
+  original dtype and device. Anything else (strings, tuples, tensors whose shape changes) is kept as it is.
+- A batched run (one vmapped execution of N runs) adds its site tensors as one block, without a copy.
+- Adding a run is atomic: the run counts once :attr:`RunStore.num_runs` moves; a run interrupted half-way
+  (Ctrl-C between two columns) is rolled back before anything reads the store or adds to it.
+
+>>> import torch
+>>> store = RunStore()
+>>> store.add({"x": torch.tensor(1.5), "c": "heads"}, log_weight=0.0)
+>>> store.add({"x": torch.tensor(2.5)}, log_weight=-1.0)
+>>> store.num_runs, store.column("x").tensor(), store.column("c").runs()
+(2, tensor([1.5000, 2.5000]), [0])
+"""
+
+import math
+from array import array
+from bisect import bisect_left
+
+import torch
+
+
+class Column:
+    """The values of one site over the runs that made it; ``rows[k]`` is the run of value ``k``."""
+
+    __slots__ = ("name", "site", "rows", "numbers", "objects", "shape", "dtype", "device", "numel", "blocks")
+
+    def __init__(self, name, site=None):
+        self.name = name
+        self.site = site  # the first site of this name (its kind and distribution), or None for plain values
+        self.rows = array("q")
+        self.numbers = None  # array('d') of flattened numeric values, while every value fits (shape, dtype)
+        self.objects = None  # the values as they are, once one did not fit
+        self.shape = self.dtype = self.device = None
+        self.numel = 0
+        self.blocks = []  # batched tensors: (first run, tensor with a leading run dimension)
+
+    def __len__(self):
+        return len(self.rows) + sum(len(t) for _, t in self.blocks)
+
+    # ---- adding -----------------------------------------------------------------------------------
+    def append(self, row, value):
+        if self.blocks:  # a sequential run after a batched block: keep it simple and general
+            self._to_objects()
+        if self.objects is None and type(value) is torch.Tensor and value.dtype is not torch.bool:
+            if self.numbers is None and not self.rows:
+                self.shape, self.dtype, self.device, self.numel = value.shape, value.dtype, value.device, value.numel()
+                self.numbers = array("d")
+            if value.shape == self.shape and value.dtype is self.dtype and value.device == self.device:
+                if self.numel == 1:
+                    self.numbers.append(value.item())
+                else:
+                    self.numbers.extend(value.detach().reshape(-1).tolist())
+                self.rows.append(row)
+                return
+        if self.objects is None:
+            self._to_objects()
+        self.objects.append(value.detach() if isinstance(value, torch.Tensor) else value)
+        self.rows.append(row)
+
+    def add_block(self, first_row, tensor):
+        """The values of runs ``first_row, first_row + 1, ...`` as one tensor with a leading run dimension."""
+        if self.rows:
+            self._to_objects()
+            self.objects.extend(tensor.detach().unbind(0))
+            self.rows.extend(range(first_row, first_row + len(tensor)))
+        else:
+            self.blocks.append((first_row, tensor.detach()))
+
+    def _to_objects(self):
+        if self.objects is not None and not self.blocks:
+            return
+        values = self.values()
+        rows = self.row_list()
+        self.numbers, self.blocks = None, []
+        self.objects, self.rows = list(values), array("q", rows)
+
+    def truncate(self, num_runs):
+        """Drop values of runs ``>= num_runs`` (a half-added run)."""
+        keep = bisect_left(self.rows, num_runs)
+        if keep < len(self.rows):
+            del self.rows[keep:]
+            if self.objects is not None:
+                del self.objects[keep:]
+            else:
+                del self.numbers[keep * self.numel:]
+        self.blocks = [(first, t[: max(0, num_runs - first)]) for first, t in self.blocks if first < num_runs]
+
+    # ---- reading ----------------------------------------------------------------------------------
+    @property
+    def kind(self):
+        """The site's kind (:attr:`ppl_kernel.runtime.Site.kind`); ``None`` for values not from a site."""
+        return None if self.site is None else self.site.kind
+
+    @property
+    def is_numeric(self):
+        """True when every value is a tensor of one shape and dtype (they stack into one tensor)."""
+        return self.objects is None
+
+    def tensor(self):
+        """All values stacked: shape ``(len(self),) + value shape``, in the values' dtype and device."""
+        if self.objects is not None:
+            return torch.stack([torch.as_tensor(v) for v in self.objects])
+        if self.blocks:
+            return torch.cat([t for _, t in self.blocks])
+        numbers = torch.tensor(self.numbers, dtype=torch.float64) if self.numbers else torch.zeros(0, dtype=torch.float64)
+        shape = (len(self.rows),) + tuple(self.shape or ())
+        return numbers.reshape(shape).to(dtype=self.dtype or torch.get_default_dtype(), device=self.device)
+
+    def values(self):
+        """The values as a list (tensors are rows of :meth:`tensor`)."""
+        if self.objects is not None:
+            return self.objects
+        return list(self.tensor().unbind(0)) if len(self) else []
+
+    def row_list(self):
+        rows = list(self.rows)
+        for first, t in self.blocks:
+            rows.extend(range(first, first + len(t)))
+        return rows
+
+    def runs(self):
+        """The runs that made this site, in order (a list of run indices)."""
+        return self.row_list()
+
+    def slice(self, start, stop):
+        """``(runs, values)`` of the runs ``start <= run < stop`` that made this site."""
+        runs, values = [], []
+        lo, hi = bisect_left(self.rows, start), bisect_left(self.rows, stop)
+        if hi > lo:
+            runs.extend(self.rows[lo:hi])
+            if self.objects is not None:
+                values.extend(self.objects[lo:hi])
+            else:
+                n = self.numel
+                flat = torch.tensor(self.numbers[lo * n:hi * n], dtype=torch.float64)
+                values.extend(flat.reshape((hi - lo,) + tuple(self.shape)).to(device=self.device, dtype=self.dtype).unbind(0))
+        for first, t in self.blocks:
+            a, b = max(start, first), min(stop, first + len(t))
+            if b > a:
+                runs.extend(range(a, b))
+                values.extend(t[a - first:b - first].unbind(0))
+        return runs, values
+
+    def value_at(self, run):
+        """The value of run ``run``, or KeyError if that run did not make this site."""
+        for first, t in self.blocks:
+            if first <= run < first + len(t):
+                return t[run - first]
+        k = bisect_left(self.rows, run)
+        if k == len(self.rows) or self.rows[k] != run:
+            raise KeyError(run)
+        if self.objects is not None:
+            return self.objects[k]
+        n = self.numel
+        flat = torch.tensor(self.numbers[k * n:(k + 1) * n], dtype=torch.float64)
+        return flat.reshape(self.shape).to(dtype=self.dtype, device=self.device)
+
+    def nbytes(self):
+        """Approximate memory of the stored values (for the memory bench)."""
+        size = self.rows.itemsize * len(self.rows)
+        if self.numbers is not None:
+            size += self.numbers.itemsize * len(self.numbers)
+        if self.objects is not None:
+            size += 8 * len(self.objects) + sum(_object_bytes(v) for v in self.objects)
+        size += sum(t.element_size() * t.numel() for _, t in self.blocks)
+        return size
+
+
+def _object_bytes(value):
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.numel() + 64
+    return 32
+
+
+class RunStore:
+    """Columns of site values, one per name, and the runs' log-weights and chain ids.
+
+    ``add(values, log_weight, chain_id)`` adds one run (``values`` maps names to values);
+    ``add_block(values, log_weights)`` adds a batched run (tensors with a leading run dimension).
+    """
+
+    def __init__(self):
+        self.columns = {}
+        self.log_weights = array("d")
+        self.chain_ids = array("q")
+        self._blocks = []  # (first run, log-weight tensor) of batched runs
+        self._committed = 0
+        self._adding = False
+
+    @property
+    def num_runs(self):
+        self._settle()
+        return self._committed
+
+    def __len__(self):
+        return self.num_runs
+
+    def add(self, values, log_weight=0.0, chain_id=0, sites=None):
+        """Add one run. ``sites`` (optional) maps names to their sites, the first of which a column keeps."""
+        self._settle()
+        self._adding = True  # set before, cleared after: an interrupt in between leaves it set (rolled back)
+        row = self._committed
+        columns = self.columns
+        for name, value in values.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = Column(name, sites.get(name) if sites else None)
+            column.append(row, value)
+        self.log_weights.append(log_weight)
+        self.chain_ids.append(chain_id)
+        self._committed = row + 1
+        self._adding = False
+
+    def add_block(self, values, log_weights, chain_id=0, sites=None):
+        """Add ``len(log_weights)`` runs of one batched execution: ``values[name]`` has a leading run dimension."""
+        self._settle()
+        self._adding = True
+        first, n = self._committed, int(log_weights.shape[0])
+        for name, value in values.items():
+            column = self.columns.get(name)
+            if column is None:
+                column = self.columns[name] = Column(name, sites.get(name) if sites else None)
+            column.add_block(first, value)
+        self._blocks.append((first, log_weights.detach()))
+        self.log_weights.extend([math.nan] * n)  # placeholders; read through log_weight_tensor()
+        self.chain_ids.extend([chain_id] * n)
+        self._committed = first + n
+        self._adding = False
+
+    def _settle(self):
+        """Roll back a run whose adding was interrupted, so that every column agrees with num_runs."""
+        if not self._adding:
+            return
+        n = self._committed
+        for column in self.columns.values():
+            column.truncate(n)
+        del self.log_weights[n:]
+        del self.chain_ids[n:]
+        self._blocks = [(first, t) for first, t in self._blocks if first < n]
+        self._adding = False
+
+    def clear(self):
+        self.__init__()
+
+    # ---- reading ------------------------------------------------------------------------------------
+    def column(self, name):
+        self._settle()
+        return self.columns.get(name)
+
+    def names(self):
+        self._settle()
+        return list(self.columns)
+
+    def log_weight_tensor(self):
+        """The runs' log-weights as one float64 tensor."""
+        self._settle()
+        n = self._committed
+        logw = torch.tensor(self.log_weights[:n], dtype=torch.float64) if n else torch.zeros(0, dtype=torch.float64)
+        for first, block in self._blocks:
+            logw[first:first + len(block)] = block.to(torch.float64).cpu()
+        return logw
+
+    def log_weight_list(self):
+        if self._blocks:
+            return self.log_weight_tensor().tolist()
+        self._settle()
+        return self.log_weights.tolist()
+
+    def values_of_run(self, run):
+        """``{name: value}`` of one run (the sites it made)."""
+        out = {}
+        for name, column in self.columns.items():
+            try:
+                out[name] = column.value_at(run)
+            except KeyError:
+                pass
+        return out
+
+    def nbytes(self):
+        self._settle()
+        return (sum(c.nbytes() for c in self.columns.values()) + self.log_weights.itemsize * len(self.log_weights)
+                + self.chain_ids.itemsize * len(self.chain_ids))
