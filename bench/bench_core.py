@@ -14,11 +14,11 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import paired_rates, report, runs_per_second  # noqa: E402
+from common import paired_rates, report, runs_per_second
 
-import ppl_kernel  # noqa: E402
-import ppl_kernel.distributions  # noqa: E402
-from tests.core import seed_models  # noqa: E402
+import ppl_kernel
+import ppl_kernel.distributions
+from tests.core import seed_models
 
 
 def make_models(pyro, dist):

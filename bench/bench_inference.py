@@ -20,12 +20,12 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_core import make_models  # noqa: E402
-from common import report  # noqa: E402
+from bench_core import make_models
+from common import report
 
-import ppl_kernel  # noqa: E402
-import ppl_kernel.distributions  # noqa: E402
-from ppl_kernel.infer import MH, EmpiricalMarginal, Importance  # noqa: E402
+import ppl_kernel
+import ppl_kernel.distributions
+from ppl_kernel.infer import MH, EmpiricalMarginal, Importance
 
 WEBPPL_MH_STEPS_PER_SECOND = 330_000
 

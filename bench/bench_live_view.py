@@ -17,10 +17,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import torch  # noqa: E402
+import torch
 
-from ppl_kernel_jupyter.live_sampling import LiveSampling  # noqa: E402
-from tests.core.seed_models import geometric_modern as geometric, weather_modern as weather  # noqa: E402
+from ppl_kernel_jupyter.live_sampling import LiveSampling
+from tests.core.seed_models import geometric_modern as geometric, weather_modern as weather
 
 CASES = [("weather()", weather, (), 20_000), ("geometric(0.5)", geometric, (0.5,), 15_000)]
 

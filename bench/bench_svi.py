@@ -18,14 +18,14 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import report  # noqa: E402
+from common import report
 
-import ppl_kernel  # noqa: E402
-import ppl_kernel.distributions  # noqa: E402
-import ppl_kernel.optim  # noqa: E402
-from ppl_kernel.infer.autoguide import AutoNormal  # noqa: E402
-from ppl_kernel.infer.elbo import Trace_ELBO  # noqa: E402
-from ppl_kernel.infer.svi import SVI  # noqa: E402
+import ppl_kernel
+import ppl_kernel.distributions
+import ppl_kernel.optim
+from ppl_kernel.infer.autoguide import AutoNormal
+from ppl_kernel.infer.elbo import Trace_ELBO
+from ppl_kernel.infer.svi import SVI
 
 HEADS = [1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
 

@@ -24,12 +24,12 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ppl_kernel  # noqa: E402
-import ppl_kernel.distributions as pk_dist  # noqa: E402
-from ppl_kernel import poutine as pk_poutine  # noqa: E402
-from ppl_kernel.infer import Importance as PkImportance  # noqa: E402
-from ppl_kernel.vectorize import SequentialFallbackWarning, run_batched  # noqa: E402
-from tests.core import seed_models  # noqa: E402
+import ppl_kernel
+import ppl_kernel.distributions as pk_dist
+from ppl_kernel import poutine as pk_poutine
+from ppl_kernel.infer import Importance as PkImportance
+from ppl_kernel.vectorize import SequentialFallbackWarning, run_batched
+from tests.core import seed_models
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 

@@ -82,7 +82,7 @@ class LiveSampling:
         An exception raised by the model ends the run too: the runs so far are kept, the widget
         says what went wrong, and the exception is raised again with a traceback of the user's lines.
         """
-        __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in tracebacks)
+        __tracebackhide__ = True
         self._begin(stoppable=False)
         try:
             self._sample()

@@ -101,7 +101,7 @@ class ModelMagics(Magics):
         """Evaluate ``--args "0.5, t=1"`` in the user's namespace into (args, kwargs)."""
         if text is None:
             return None
-        capture = lambda *a, **k: (a, k)  # noqa: E731
+        capture = lambda *a, **k: (a, k)
         try:
             return eval(f"__ppl_capture__({text})", self.shell.user_ns, {"__ppl_capture__": capture})
         except Exception as e:
@@ -164,7 +164,7 @@ class ModelMagics(Magics):
         return store
 
     def _sample(self, fn, args, kwargs, num_samples, seed, background, output):
-        __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in tracebacks)
+        __tracebackhide__ = True
         run = LiveSampling(fn, args, kwargs, num_samples=num_samples, seed=seed, on_done=self._store(output))
         self.runs.append(run)
         if background:
@@ -177,7 +177,7 @@ class ModelMagics(Magics):
         return run
 
     def _show_tree(self, fn, args, kwargs):
-        __tracebackhide__ = True  # noqa: F841
+        __tracebackhide__ = True
         try:
             tree = TraceTreeWidget.for_model(fn, args, kwargs)
         except Exception as e:
@@ -215,7 +215,7 @@ class ModelMagics(Magics):
             x = pyro.sample(f"x_{t}", dist.Bernoulli(p))
             return x if x.item() == 0 else x + geometric(p, t + 1)
         """
-        __tracebackhide__ = True  # noqa: F841
+        __tracebackhide__ = True
         usage = self.model.parser.format_usage()
         try:
             if {"-h", "--help"} & set(line.split()):
@@ -270,7 +270,7 @@ class ModelMagics(Magics):
 
         Options come before the model: ``%sample --seed 0 -o runs weather 500``.
         """
-        __tracebackhide__ = True  # noqa: F841
+        __tracebackhide__ = True
         options, rest = _split_leading_options(line)
         opts = self._parse(self.sample, options, "%sample")
         if opts is None:
@@ -290,7 +290,7 @@ class ModelMagics(Magics):
     @argument("--seed", type=int, default=None, help="random seed for the run")
     def trace(self, line):
         """Show the call tree of one run, with a resample button: ``%trace geometric(0.5)``."""
-        __tracebackhide__ = True  # noqa: F841
+        __tracebackhide__ = True
         options, rest = _split_leading_options(line)
         opts = self._parse(self.trace, options, "%trace")
         if opts is None:

@@ -18,13 +18,10 @@ True
 import os
 import types
 
-import torch
 
-import ppl_kernel
+from ppl_kernel.runtime import INTERNAL_FOLDERS
 
-_HIDDEN_DIRS = tuple(
-    os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (ppl_kernel, torch)
-) + (os.path.dirname(os.path.abspath(__file__)) + os.sep,)
+_HIDDEN_DIRS = INTERNAL_FOLDERS + (os.path.dirname(os.path.abspath(__file__)) + os.sep,)
 
 
 def is_internal(filename):
@@ -46,11 +43,6 @@ def user_frames_only(tb):
     for node in reversed(kept):
         chain = types.TracebackType(chain, node.tb_frame, node.tb_lasti, node.tb_lineno)
     return chain
-
-
-def without_internal_frames(error):
-    """``error`` with its traceback cut down to the user's frames; returns the error."""
-    return error.with_traceback(user_frames_only(error.__traceback__))
 
 
 def show_user_frames(shell, error):

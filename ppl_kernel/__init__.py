@@ -39,6 +39,7 @@ def load_ipython_extension(ipython):
 
 
 def unload_ipython_extension(ipython):
+    """``%unload_ext ppl_kernel``: remove the magics and displays that loading added."""
     import ppl_kernel_jupyter
 
     ppl_kernel_jupyter.unload_ipython_extension(ipython)

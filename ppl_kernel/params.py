@@ -189,10 +189,24 @@ _STORE = ParamStore()
 
 
 def get_param_store():
-    """The process-wide parameter store (as ``pyro.get_param_store()``)."""
+    """The process-wide parameter store (as ``pyro.get_param_store()``).
+
+    >>> import ppl_kernel as pyro, torch
+    >>> pyro.clear_param_store()
+    >>> _ = pyro.param("w", torch.tensor(0.5))
+    >>> list(pyro.get_param_store().keys())
+    ['w']
+    """
     return _STORE
 
 
 def clear_param_store():
-    """Remove every parameter (start a fresh fit)."""
+    """Remove every parameter (start a fresh fit).
+
+    >>> import ppl_kernel as pyro, torch
+    >>> _ = pyro.param("w", torch.tensor(0.5))
+    >>> pyro.clear_param_store()
+    >>> len(pyro.get_param_store().keys())
+    0
+    """
     _STORE.clear()

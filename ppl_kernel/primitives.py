@@ -129,12 +129,20 @@ def _check_obs(name, d, obs):
 
 
 def observe(name, fn, obs, *args, **kwargs):
-    """The 0.1-era spelling of ``sample(name, fn, *args, obs=obs)``."""
+    """The 0.1-era spelling of ``sample(name, fn, *args, obs=obs)``.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist, torch
+    >>> pyro.observe("y", dist.normal, torch.tensor(2.0), torch.tensor(0.0), torch.tensor(1.0)).item()
+    2.0
+    """
     return sample(name, fn, *args, obs=obs, **kwargs)
 
 
 def factor(name, log_factor, has_rsample=None):
     """Add ``log_factor`` to the log-probability of the run (``-inf`` rejects it): a soft or hard condition.
+
+    ``has_rsample`` is Pyro's hint for its ELBOs and is accepted for Pyro code: here the ELBO
+    differentiates a factor that depends on reparameterised values through autograd either way.
 
     >>> import ppl_kernel as pyro
     >>> from ppl_kernel import poutine
@@ -147,7 +155,17 @@ def factor(name, log_factor, has_rsample=None):
 
 
 def deterministic(name, value, event_dim=None):
-    """Record a computed value in the trace under ``name`` (it adds nothing to the log-probability)."""
+    """Record a computed value in the trace under ``name`` (it adds nothing to the log-probability).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> def model():
+    ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
+    ...     return pyro.deterministic("twice", 2 * x)
+    >>> tr = poutine.trace(model).get_trace()
+    >>> bool(tr["twice"].value == 2 * tr["x"].value), tr["twice"].kind
+    (True, 'deterministic')
+    """
     value = value if torch.is_tensor(value) else torch.as_tensor(value)
     event_dim = value.dim() if event_dim is None else event_dim
     stack = get_stack()
@@ -179,7 +197,14 @@ def param(name, init_tensor=None, constraint=None, event_dim=None):
 
 
 def set_rng_seed(seed):
-    """Seed torch, Python's ``random`` and (if loaded) NumPy, so that runs repeat exactly."""
+    """Seed torch, Python's ``random`` and (if loaded) NumPy, so that runs repeat exactly.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> pyro.set_rng_seed(3); a = pyro.sample("x", dist.Normal(0.0, 1.0))
+    >>> pyro.set_rng_seed(3); b = pyro.sample("x", dist.Normal(0.0, 1.0))
+    >>> bool(a == b)
+    True
+    """
     torch.manual_seed(seed)
     random.seed(seed)
     np = sys.modules.get("numpy")
@@ -188,13 +213,28 @@ def set_rng_seed(seed):
 
 
 def enable_validation(is_validate=True):
-    """Switch parameter and observation checks on (default) or off (a little faster)."""
+    """Switch parameter and observation checks on (default) or off (a little faster).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> pyro.enable_validation(False)
+    >>> pyro.enable_validation(True)
+    >>> try:
+    ...     pyro.sample("x", dist.Normal(0.0, -1.0))
+    ... except pyro.InvalidParameterError as e:
+    ...     print(type(e).__name__)
+    InvalidParameterError
+    """
     type(settings).validate = bool(is_validate)
     torch.distributions.Distribution.set_default_validate_args(bool(is_validate))
 
 
 def set_max_sites(n):
-    """The most sites one traced run may make before it is stopped as a runaway (default 100,000)."""
+    """The most sites one traced run may make before it is stopped as a runaway (default 100,000).
+
+    >>> import ppl_kernel as pyro
+    >>> pyro.set_max_sites(1_000_000)
+    >>> pyro.set_max_sites(100_000)
+    """
     type(settings).max_sites = int(n)
 
 
@@ -328,4 +368,11 @@ iarange = plate
 
 
 def irange(name, size, subsample_size=None, subsample=None, use_cuda=None):
+    """Pyro 0.1's sequential plate: ``for i in pyro.irange("data", len(data)):``. ``use_cuda`` is accepted for
+    old code and ignored: a plate's indices follow the ``device`` of ``plate``.
+
+    >>> import ppl_kernel as pyro
+    >>> [i for i in pyro.irange("data", 3)]
+    [0, 1, 2]
+    """
     return plate(name, size, subsample_size, subsample)

@@ -9,10 +9,22 @@ background thread while the user keeps working in the main one.
 """
 
 import copy
+import os
 import threading
 
+import torch
+
+from .distributions.scoring import draw, site_log_prob
 from .errors import RunawayModelError
 from .settings import settings, validation_suspended  # noqa: F401  (part of the runtime's interface)
+
+# The folders whose code is ours or torch's, not the user's: frames there are left out of call trees,
+# fallback notes and the tracebacks the notebook layer shows.
+INTERNAL_FOLDERS = (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
+)
+
 
 class _ThreadState(threading.local):
     def __init__(self):
@@ -159,7 +171,6 @@ def apply_stack(msg, stack):
             msg.value = draw(msg) if msg.type == "sample" else msg.fn(*msg.args, **msg.kwargs)
         handler.postprocess_message(msg)
         return msg
-    depth = len(stack)
     for depth in range(len(stack) - 1, -1, -1):
         stack[depth].process_message(msg)
         if msg.stop:  # hidden from the handlers outside this one (block)
@@ -223,6 +234,17 @@ class Messenger:
                 raise RunawayModelError(runaway_message(self.fn, e.__traceback__)) from None
 
 
+def handler_function(messenger_class):
+    """Give a lower-case handler function (``poutine.condition``) its handler class's docstring, example
+    included, so that ``help(poutine.condition)`` documents what users call (NumPyro's habit)."""
+
+    def document(fn):
+        fn.__doc__ = messenger_class.__doc__
+        return fn
+
+    return document
+
+
 def model_name(fn):
     """A readable name for a model: its function name, or its class for callables and modules."""
     inner = fn
@@ -255,7 +277,3 @@ def runaway_message(fn, tb):
         "geometric(p), a stopping probability of 0 never stops); if the depth is intended, raise "
         "sys.setrecursionlimit."
     )
-
-
-# Imported last: scoring needs ``settings`` from this module (a cycle that is safe in this order).
-from .distributions.scoring import draw, site_log_prob  # noqa: E402

@@ -1,6 +1,6 @@
 """``block``: hide sites from the handlers outside it (Pyro's semantics)."""
 
-from ..runtime import Messenger
+from ..runtime import Messenger, handler_function
 
 
 class BlockMessenger(Messenger):
@@ -50,6 +50,7 @@ def _default_hide_fn(hide_all, expose_all, hide, expose, hide_types, expose_type
     )
 
 
+@handler_function(BlockMessenger)
 def block(fn=None, hide_fn=None, expose_fn=None, hide_all=True, expose_all=False,
           hide=None, expose=None, hide_types=None, expose_types=None):
     return BlockMessenger(fn, hide_fn, expose_fn, hide_all, expose_all, hide, expose, hide_types, expose_types)

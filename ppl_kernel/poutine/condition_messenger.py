@@ -2,7 +2,7 @@
 
 import torch
 
-from ..runtime import Messenger
+from ..runtime import Messenger, handler_function
 
 
 def _value_of(data, name):
@@ -40,7 +40,17 @@ class ConditionMessenger(Messenger):
 
 
 class SubstituteMessenger(Messenger):
-    """Fix sites' values without observing them (param sites, and sample sites as in NumPyro)."""
+    """Fix sites' values without observing them (param sites, and sample sites as in NumPyro).
+
+    A substituted sample site is not a random choice any more (inference leaves it alone) but, unlike
+    ``do``, it still scores its value.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> model = lambda: pyro.param("a", torch.tensor(1.0)) + pyro.sample("x", dist.Normal(0.0, 1.0))
+    >>> poutine.substitute(model, data={"a": torch.tensor(10.0), "x": torch.tensor(0.5)})().item()
+    10.5
+    """
 
     def __init__(self, fn=None, data=None):
         super().__init__(fn)
@@ -81,7 +91,16 @@ class DoMessenger(Messenger):
 
 
 class UnconditionMessenger(Messenger):
-    """Undo observation: observed sites are sampled from their distribution instead."""
+    """Undo observation: observed sites are sampled from their distribution instead (the data is kept in
+    ``site.infer["obs"]``).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> model = lambda: pyro.sample("y", dist.Normal(0.0, 1.0), obs=torch.tensor(5.0))
+    >>> tr = poutine.trace(poutine.uncondition(model)).get_trace()
+    >>> tr["y"].is_observed, tr["y"].infer["obs"].item()
+    (False, 5.0)
+    """
 
     def process_message(self, msg):
         if msg.kind == "observed":
@@ -91,17 +110,21 @@ class UnconditionMessenger(Messenger):
             msg.done = False
 
 
+@handler_function(ConditionMessenger)
 def condition(fn=None, data=None):
     return ConditionMessenger(fn, data=data)
 
 
+@handler_function(SubstituteMessenger)
 def substitute(fn=None, data=None):
     return SubstituteMessenger(fn, data=data)
 
 
+@handler_function(DoMessenger)
 def do(fn=None, data=None):
     return DoMessenger(fn, data=data)
 
 
+@handler_function(UnconditionMessenger)
 def uncondition(fn=None):
     return UnconditionMessenger(fn)

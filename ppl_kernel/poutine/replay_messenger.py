@@ -1,6 +1,6 @@
 """``replay``: reuse the values a previous trace chose for same-named sites (Pyro's semantics)."""
 
-from ..runtime import Messenger
+from ..runtime import Messenger, handler_function
 
 
 class ReplayMessenger(Messenger):
@@ -42,5 +42,6 @@ class ReplayMessenger(Messenger):
             msg.done = True
 
 
+@handler_function(ReplayMessenger)
 def replay(fn=None, trace=None, params=None):
     return ReplayMessenger(fn, trace=trace, params=params)

@@ -2,7 +2,7 @@
 
 import torch
 
-from ..runtime import Messenger
+from ..runtime import Messenger, handler_function
 
 
 class ScaleMessenger(Messenger):
@@ -27,7 +27,17 @@ class ScaleMessenger(Messenger):
 
 
 class MaskMessenger(Messenger):
-    """Keep the log-probability only where ``mask`` is True (a bool or a bool tensor)."""
+    """Keep the log-probability only where ``mask`` is True (a bool or a bool tensor).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> def model():
+    ...     with pyro.plate("data", 3):
+    ...         pyro.sample("y", dist.Normal(0.0, 1.0), obs=torch.zeros(3))
+    >>> keep = torch.tensor([True, False, True])
+    >>> poutine.trace(poutine.mask(model, mask=keep)).get_trace()["y"].log_prob.tolist()[1]
+    0.0
+    """
 
     def __init__(self, fn=None, mask=True):
         super().__init__(fn)
@@ -44,9 +54,11 @@ class MaskMessenger(Messenger):
             msg.mask = msg.mask & self.mask if self.mask is not True else msg.mask
 
 
+@handler_function(ScaleMessenger)
 def scale(fn=None, scale=1.0):
     return ScaleMessenger(fn, scale=scale)
 
 
+@handler_function(MaskMessenger)
 def mask(fn=None, mask=True):
     return MaskMessenger(fn, mask=mask)

@@ -4,7 +4,7 @@ import random
 
 import torch
 
-from ..runtime import Messenger
+from ..runtime import Messenger, handler_function
 
 
 class SeedMessenger(Messenger):
@@ -33,5 +33,6 @@ class SeedMessenger(Messenger):
         return super().__exit__(*exc)
 
 
+@handler_function(SeedMessenger)
 def seed(fn=None, rng_seed=0):
     return SeedMessenger(fn, rng_seed=rng_seed)

@@ -8,19 +8,13 @@ calls are caught by a profile hook installed only once a nested call appears, so
 as ``weather`` pays nothing for it.
 """
 
-import os
 import sys
 
-import torch
 
 from ..errors import DuplicateSiteError, RunawayModelError
-from ..runtime import Messenger, Site, model_name, readable_name, settings
+from ..runtime import INTERNAL_FOLDERS, Messenger, Site, handler_function, model_name, readable_name, settings
 from ..trace import RETURN, CallNode, Trace
 
-_INTERNAL = (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
-    os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
-)
 _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
 _NO_KWARGS = {}  # shared by every _RETURN site, which has no arguments (never mutated)
 
@@ -34,7 +28,7 @@ _TRANSPARENT = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
 
 def _is_internal(code):
     """Frames the call tree skips: ppl_kernel's and torch's own, and comprehension frames."""
-    internal = _internal_codes[code] = code.co_filename.startswith(_INTERNAL) or code.co_name in _TRANSPARENT
+    internal = _internal_codes[code] = code.co_filename.startswith(INTERNAL_FOLDERS) or code.co_name in _TRANSPARENT
     return internal
 
 
@@ -66,6 +60,10 @@ def _call_args(frame):
 class TraceMessenger(Messenger):
     """Record the sites of a run in a :class:`Trace` (``calls=False`` skips the call tree, for speed).
 
+    ``graph_type`` ("flat" or "dense", Pyro's) is accepted for Pyro code and changes nothing: a Trace
+    always holds the sites in run order and the call tree they happened in. ``param_only=True``
+    records only ``param`` sites.
+
     >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel import poutine
     >>> def model(p):
@@ -82,6 +80,8 @@ class TraceMessenger(Messenger):
 
     def __init__(self, fn=None, graph_type=None, param_only=None, calls=True):
         super().__init__(fn)
+        if graph_type not in (None, "flat", "dense"):
+            raise ValueError(f"poutine.trace: graph_type must be 'flat' or 'dense' (Pyro's names), got {graph_type!r}")
         self.param_only = bool(param_only)
         self.calls = calls
         self.trace = Trace()
@@ -230,6 +230,6 @@ class TraceMessenger(Messenger):
         sys.setprofile(on_event)
 
 
+@handler_function(TraceMessenger)
 def trace(fn=None, graph_type=None, param_only=None, calls=True):
-    """Record a run: ``trace(model).get_trace(*args)`` returns its :class:`~ppl_kernel.trace.Trace`."""
     return TraceMessenger(fn, graph_type=graph_type, param_only=param_only, calls=calls)

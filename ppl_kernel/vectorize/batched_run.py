@@ -26,8 +26,8 @@ from .fallback import NotBatchable, describe_failure
 # Values that may leave the batched run as they are: they cannot hide a per-run tensor.
 _PLAIN = (str, bytes, int, float, complex, bool, type(None))
 
-# Argument validation is one process-wide switch (torch's and ours) that must be off inside vmap
-# (its checks read tensors into Python); one batched run at a time flips it, then checks the batch.
+# Argument validation must be off inside vmap (its checks read tensors into Python): a batched run
+# suspends it in its own thread only (settings.validation_suspended), then checks the whole batch.
 
 
 class _Recorder(Messenger):

@@ -8,14 +8,9 @@ a way one batched execution cannot follow: Python control flow on a sampled valu
 import linecache
 import os
 
-import torch
 
-from ..runtime import model_name
+from ..runtime import INTERNAL_FOLDERS, model_name
 
-_INTERNAL = (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
-    os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
-)
 
 # (fragment of vmap's error text, what the model does) — first match wins.
 _KINDS = (
@@ -64,7 +59,7 @@ def user_line(tb):
     found = None
     while tb is not None:
         code = tb.tb_frame.f_code
-        if not code.co_filename.startswith(_INTERNAL):
+        if not code.co_filename.startswith(INTERNAL_FOLDERS):
             found = (code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     if found is None:

@@ -49,7 +49,7 @@ def make_normal_normal():
     mu_latent = pyro.sample("mu_latent", dist.normal,
                             Variable(torch.zeros(1)),
                             Variable(torch.ones(1)))
-    fn = lambda sigma: normal_product(mu_latent, sigma)  # noqa: E731  (as the seed writes it)
+    fn = lambda sigma: normal_product(mu_latent, sigma)
     return fn
 
 

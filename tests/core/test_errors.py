@@ -48,7 +48,7 @@ def test_probability_outside_0_1_names_the_site_and_parameter_without_handlers_t
 
 
 def test_an_observation_outside_the_support_names_the_site():
-    model = lambda: pyro.sample("coin", dist.Bernoulli(torch.tensor(0.5)), obs=torch.tensor(2.0))  # noqa: E731
+    model = lambda: pyro.sample("coin", dist.Bernoulli(torch.tensor(0.5)), obs=torch.tensor(2.0))
     tr = poutine.trace(model).get_trace()
     with pytest.raises(InvalidParameterError, match=r"site 'coin': value .* outside the support"):
         tr.log_prob_sum()
@@ -129,7 +129,7 @@ def test_numbers_and_lists_are_accepted_as_obs():
 
 
 def test_validation_can_be_switched_off():
-    model = lambda: pyro.sample("coin", dist.Bernoulli(torch.tensor(0.5)), obs=torch.tensor(2.0))  # noqa: E731
+    model = lambda: pyro.sample("coin", dist.Bernoulli(torch.tensor(0.5)), obs=torch.tensor(2.0))
     pyro.enable_validation(False)
     try:
         # No support check: torch scores the impossible observation instead of raising.

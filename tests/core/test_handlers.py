@@ -54,7 +54,8 @@ def test_replay_reuses_values_and_samples_missing_sites():
     guide_trace = poutine.trace(lambda: pyro.sample("a", dist.Normal(10.0, 1.0))).get_trace()
     tr = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace()
     assert tr["a"].value is guide_trace["a"].value
-    assert "b" in tr and tr["b"].value is not guide_trace.nodes.get("b")
+    assert "b" not in guide_trace and "b" in tr and tr["b"].is_choice  # drawn afresh, not fixed by replay
+    assert tr["a"].done and not tr["a"].is_choice
 
 
 def test_replay_leaves_observed_sites_alone():
@@ -74,7 +75,7 @@ def test_seed_makes_runs_repeat_and_restores_the_outer_state():
 
 
 def test_scale_multiplies_log_probs():
-    obs_model = lambda: pyro.sample("y", dist.Normal(0.0, 1.0), obs=torch.tensor(1.0))  # noqa: E731
+    obs_model = lambda: pyro.sample("y", dist.Normal(0.0, 1.0), obs=torch.tensor(1.0))
     lp = poutine.trace(obs_model).get_trace().log_prob_sum()
     with poutine.trace() as tracer, poutine.scale(scale=3.0):
         obs_model()
@@ -82,7 +83,7 @@ def test_scale_multiplies_log_probs():
 
 
 def test_mask_switches_off_log_probs():
-    obs_model = lambda: pyro.sample("y", dist.Normal(torch.zeros(3), 1.0), obs=torch.ones(3))  # noqa: E731
+    obs_model = lambda: pyro.sample("y", dist.Normal(torch.zeros(3), 1.0), obs=torch.ones(3))
     m = torch.tensor([True, False, True])
     tr = poutine.trace(poutine.mask(obs_model, mask=m)).get_trace()
     assert tr["y"].log_prob[1].item() == 0.0 and tr["y"].log_prob[0].item() < 0
@@ -200,3 +201,17 @@ def test_a_user_defined_distribution_works_where_a_builtin_does():
     assert abs(flips.mean().item() - 0.25) < 0.048
     cond = poutine.trace(pyro.condition(lambda: pyro.sample("c", Coin(0.25)), data={"c": 1.0})).get_trace()
     assert abs(cond.log_prob_sum().item() - torch.log(torch.tensor(0.25)).item()) < 1e-6
+
+
+def test_every_handler_function_is_documented_with_a_runnable_example():
+    for name in ("block", "condition", "do", "mask", "replay", "scale", "seed", "substitute", "trace", "uncondition"):
+        doc = getattr(poutine, name).__doc__
+        assert doc and ">>>" in doc, f"poutine.{name} has no example in its docstring"
+
+
+def test_trace_accepts_pyros_graph_types_and_rejects_others():
+    model = lambda: pyro.sample("x", dist.Normal(0.0, 1.0))
+    for graph_type in ("flat", "dense"):
+        assert "x" in poutine.trace(model, graph_type=graph_type).get_trace()
+    with pytest.raises(ValueError, match="graph_type must be 'flat' or 'dense'"):
+        poutine.trace(model, graph_type="tree")
