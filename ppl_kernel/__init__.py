@@ -16,7 +16,8 @@ True
 
 from . import distributions, poutine  # noqa: F401
 from .errors import (  # noqa: F401
-    DuplicateSiteError, InvalidParameterError, ModelError, ObservationError, RunawayModelError, SiteTypeError,
+    DuplicateSiteError, EnumerationError, GuideError, InferenceError, InvalidParameterError, ModelError, ObservationError,
+    RunawayModelError, SiteTypeError,
 )
 from .params import clear_param_store, get_param_store  # noqa: F401
 from .poutine import condition, do  # noqa: F401

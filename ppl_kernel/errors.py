@@ -23,3 +23,15 @@ class ObservationError(ModelError, ValueError):
 
 class RunawayModelError(ModelError, RuntimeError):
     """A run that does not end: too many sites, or recursion past Python's stack."""
+
+
+class InferenceError(ModelError, ValueError):
+    """An inference algorithm cannot handle this model as asked (or the model rejected every run)."""
+
+
+class EnumerationError(InferenceError):
+    """Enumerate met a site it cannot sum over (continuous or unbounded), or more paths than allowed."""
+
+
+class GuideError(ModelError, ValueError):
+    """The guide does not fit the model: it samples a site the model lacks, or one the model observes."""

@@ -17,15 +17,11 @@ import warnings
 
 import torch
 
-from ..errors import ModelError
+from ..errors import GuideError
 from ..poutine.replay_messenger import ReplayMessenger
 from ..poutine.trace_messenger import TraceMessenger
 from ..primitives import plate
 from ..runtime import model_name
-
-
-class GuideError(ModelError, ValueError):
-    """The guide does not fit the model: it samples a site the model lacks, or one the model observes."""
 
 
 def check_model_guide_match(model_trace, guide_trace, model, guide):
