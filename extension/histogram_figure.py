@@ -56,6 +56,14 @@ def distribution_title(state):
     return "prior"
 
 
+def figure_title(state, title=None):
+    """``weather: 5000 runs from the prior`` / ``coin: 5000 runs, posterior given flip (...)``."""
+    heading = f"{title}: " if title else ""
+    what = distribution_title(state)
+    joint = " from the " if what == "prior" else ", "
+    return f"{heading}{state['runs']} runs{joint}{what}"
+
+
 def ess_words(state):
     """``ESS 812 of 5000``, with advice when it is too small to trust the picture."""
     ess, runs = state.get("ess", state["runs"]), state["runs"]
@@ -189,10 +197,9 @@ def vegalite_spec(state, title=None):
     notes = [f"return left out: {why}" for why in left_out_returns(state).values()]
     if state.get("dropped"):
         notes.append(f"{state['dropped']} more sites not shown")
-    heading = f"{title}: " if title else ""
     spec = {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-        "title": {"text": f"{heading}{state['runs']} runs, {distribution_title(state)}",
+        "title": {"text": figure_title(state, title),
                   "subtitle": "; ".join(notes) if notes else "", "anchor": "start"},
         "concat": panels or [{"mark": "text", "data": {"values": [{"t": "no sites to draw"}]},
                               "encoding": {"text": {"field": "t"}}}],
@@ -238,9 +245,7 @@ def figure_png(state, title=None, dpi=100):
         ax.set_ylabel("share of runs", fontsize=points)
         ax.set_title(f"{g['pattern']}: {len(shares)} sites", fontsize=points + 1)
         ax.tick_params(labelsize=points)
-    heading = f"{title}: " if title else ""
-    fig.suptitle(f"{heading}{state['runs']} runs, {distribution_title(state)}", fontsize=points + 2, x=0.01,
-                 ha="left")
+    fig.suptitle(figure_title(state, title), fontsize=points + 2, x=0.01, ha="left")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -270,9 +275,7 @@ def _draw_panel(ax, p, state, points):
 # ---- text ------------------------------------------------------------------------------------------
 def summary_text(state, title, status):
     """One line per panel: runs, mean ± standard error, sd, the most likely values (discrete) or the range."""
-    lines = [f"{title}: {state['runs']} runs from the {distribution_title(state)} ({status})"
-             if state.get("distribution", "prior") == "prior" and not state.get("observed")
-             else f"{title}: {state['runs']} runs, {distribution_title(state)} ({status})"]
+    lines = [f"{figure_title(state, title)} ({status})"]
     width = max([len(p["name"]) for p in state["panels"]] + [8])
     grouped = {g["pattern"]: g for g in state["groups"]}
     skip = left_out_returns(state)
