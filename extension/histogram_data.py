@@ -11,6 +11,11 @@ string is one value; a tensor of up to ``SMALL_TENSOR`` elements (and a short tu
 weather's ``('sunny', 71.3)``) is split into one panel per element (``temp[0]``, ``return[1]``);
 anything bigger is counted but not drawn. Observed sites (the data) and ``param`` sites are left out.
 
+Continuous panels are binned on a fixed grid of round numbers (``k * width``, ``width`` 1, 2 or 5
+times a power of ten) chosen from the first values: later frames only add bins at the ends as the
+range grows, or merge neighbouring pairs when there are too many, so bars never jump between frames.
+The grid stays inside the distribution's support (a Beta's bins end at 0 and 1).
+
 Sites that appear only in some runs (``x_0, x_1, ...`` of a recursion) carry ``runs``, the number
 of runs that made them; names that differ only in their numbers form a group (``x_{i}``) once
 there are ``GROUP_MIN`` of them, which the widget pages through.
@@ -70,11 +75,15 @@ class Panel:
     """The values one site (or one element of one) took, with their weights."""
 
     __slots__ = ("name", "discrete_hint", "new_values", "new_weights", "array", "weights", "bars",
-                 "strings", "runs", "weight_total", "integral", "note", "is_return", "is_bool")
+                 "strings", "runs", "weight_total", "integral", "note", "is_return", "is_bool", "dist",
+                 "support", "width")
 
-    def __init__(self, name, discrete_hint=None, is_return=False):
+    def __init__(self, name, discrete_hint=None, is_return=False, dist="", support=(None, None)):
         self.name = name
         self.discrete_hint = discrete_hint  # True / False from the distribution's support; None: decide from data
+        self.dist = dist  # the distribution's family ("Normal"), "" when not known
+        self.support = support  # (low, high) bounds of the support, None where unbounded or unknown
+        self.width = None  # bin width of a continuous panel, fixed at its first frame (may double later)
         self.new_values = []
         self.new_weights = []
         self.array = np.empty(0)
@@ -148,6 +157,7 @@ class Panel:
             "note": self.note,
             "mean": None,
             "sd": None,
+            "dist": self.dist,
             "kind": "none",
             "bars": [],
             "edges": [],
@@ -171,17 +181,31 @@ class Panel:
             labels = (lambda k: str(bool(k))) if self.is_bool else format_number
             out["bars"] = [{"label": labels(k), "value": k, "count": c} for k, c in sorted(self.bars.items())]
             return out
-        finite = self.array[np.isfinite(self.array)]
-        lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-        if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
-        bins = int(min(BINS, max(5, math.sqrt(n))))
         ok = np.isfinite(self.array)
-        counts, edges = np.histogram(self.array[ok], bins=bins, range=(lo, hi), weights=w[ok])
+        edges = self._grid(self.array[ok])
+        counts, edges = np.histogram(self.array[ok], bins=edges, weights=w[ok])
         out["kind"] = "hist"
         out["edges"] = edges.tolist()
         out["counts"] = counts.tolist()
         return out
+
+    def _grid(self, finite):
+        """Bin edges on the panel's fixed grid ``k * width``, covering every value, inside the support."""
+        lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+        if self.width is None:
+            self.width = nice_step((hi - lo) / BINS if hi > lo else max(abs(lo), 1.0) / 10)
+        while (math.floor(hi / self.width) - math.floor(lo / self.width) + 1) > 2 * BINS:
+            self.width *= 2  # merge neighbouring pairs: every old edge on the even grid stays an edge
+        first, last = math.floor(lo / self.width), math.floor(hi / self.width) + 1
+        edges = np.array([float(f"{k * self.width:.12g}") for k in range(first, last + 1)])
+        # The support's bounds (taken from the first run) cut the outer bins, unless a later run's
+        # parameters moved them and values lie beyond (then the grid is kept whole).
+        low, high = self.support
+        if low is not None and low <= lo and edges[0] < low < edges[1]:
+            edges[0] = low
+        if high is not None and high >= hi and edges[-2] < high < edges[-1]:
+            edges[-1] = high
+        return edges
 
 
 def _string_bars(strings, numbers, weights):
@@ -203,6 +227,36 @@ def _drop_none(values, weights):
     return values, weights
 
 
+def nice_step(raw):
+    """The smallest round width (1, 2 or 5 times a power of ten) at least ``raw``.
+
+    >>> nice_step(0.037), nice_step(3.2), nice_step(10.0)
+    (0.05, 5.0, 10.0)
+    """
+    if not raw > 0 or not math.isfinite(raw):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(raw))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * power >= raw * (1 - 1e-9):
+            return float(f"{m * power:.12g}")
+    return 10.0 * power
+
+
+def _support_bounds(fn):
+    """(low, high) of a distribution's support, None for an unbounded or unknown side."""
+    try:
+        support = fn.support
+    except Exception:  # a distribution whose support depends on parameters that fail to build
+        return None, None
+    bounds = []
+    for attr in ("lower_bound", "upper_bound"):
+        b = getattr(support, attr, None)
+        bounds.append(float(b) if isinstance(b, (int, float)) or (torch.is_tensor(b) and b.numel() == 1) else None)
+    if getattr(support, "is_discrete", False):
+        return None, None  # discrete sites are drawn as bars; their bounds are not bin edges
+    return bounds[0], bounds[1]
+
+
 def _support_is_discrete(fn):
     """True/False from a distribution's support, None when it cannot be told."""
     try:
@@ -222,12 +276,17 @@ class HistogramData:
     last) and ``groups`` (name patterns with their members and how often each appeared).
     """
 
-    def __init__(self, show_return=True):
+    def __init__(self, show_return=True, distribution=None):
         self.panels = {}
         self.return_panels = {}
         self.show_return = show_return
+        # "prior" or "posterior" when the caller knows (an MH chain is a posterior with equal weights);
+        # None: a posterior if the runs are weighted, else the model's own (prior) distribution.
+        self.distribution = distribution
+        self.observed = {}  # names of the observed sites, in order of first appearance
         self.runs = 0
         self.weight_total = 0.0
+        self.weight_squares = 0.0  # for the effective sample size (sum w)^2 / sum w^2
         self.weighted = False
         self.dropped = set()  # site names beyond MAX_PANELS
         self.dropped_runs = {}
@@ -237,6 +296,7 @@ class HistogramData:
     def add(self, trace, weight=1.0):
         self.runs += 1
         self.weight_total += weight
+        self.weight_squares += weight * weight
         if weight != 1.0:
             self.weighted = True
         raw, skip = self._raw, self._skip
@@ -250,6 +310,8 @@ class HistogramData:
                         continue
                 elif site.kind not in ("latent", "auxiliary", "deterministic"):
                     skip.add(name)
+                    if site.kind == "observed":
+                        self.observed[name] = None
                     continue
                 entry = raw[name] = ([], [], site)
             entry[0].append(site.value)
@@ -263,6 +325,7 @@ class HistogramData:
             return
         self.runs += count
         self.weight_total += count if weights is None else sum(weights)
+        self.weight_squares += count if weights is None else sum(w * w for w in weights)
         if weights is not None and any(w != 1.0 for w in weights):
             self.weighted = True
         raw, skip = self._raw, self._skip
@@ -276,6 +339,8 @@ class HistogramData:
                         continue
                 elif column.kind not in ("latent", "auxiliary", "deterministic"):
                     skip.add(name)
+                    if column.kind == "observed":
+                        self.observed[name] = None
                     continue
                 entry = raw[name] = ([], [], column.site)
             runs, values = column.slice(start, stop)
@@ -286,6 +351,7 @@ class HistogramData:
         """Add one value outside a trace (a marginal's value); short tuples split per element."""
         self.runs += 1
         self.weight_total += weight
+        self.weight_squares += weight * weight
         entry = self._raw.get(("value", name))
         if entry is None:
             entry = self._raw[("value", name)] = ([], [], None)
@@ -377,8 +443,11 @@ class HistogramData:
                 self.dropped.add(name)
                 self.dropped_runs[name] = self.dropped_runs.get(name, 0) + count
                 return None
-            hint = _support_is_discrete(site.fn) if site is not None else None
-            panel = table[name] = Panel(name, hint, table is self.return_panels)
+            fn = site.fn if site is not None else None
+            hint = _support_is_discrete(fn) if fn is not None else None
+            support = _support_bounds(fn) if fn is not None else (None, None)
+            family = type(fn).__name__ if fn is not None and not name.endswith("]") else ""
+            panel = table[name] = Panel(name, hint, table is self.return_panels, family, support)
         return panel
 
     def state(self):
@@ -392,10 +461,20 @@ class HistogramData:
         return {
             "runs": self.runs,
             "weighted": self.weighted,
+            "ess": self.ess(),
+            "distribution": self.distribution or ("posterior" if self.weighted else "prior"),
+            "observed": list(self.observed),
             "panels": panels,
             "groups": groups,
             "dropped": len(self.dropped),
         }
+
+    def ess(self):
+        """Effective sample size of the weighted runs, (sum w)^2 / sum w^2 (the run count when unweighted)."""
+        if self.weight_squares <= 0:
+            return 0.0
+        return self.weight_total ** 2 / self.weight_squares
+
     def _groups(self, panels):
         members = {}
         for p in panels:

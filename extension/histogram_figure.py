@@ -1,88 +1,284 @@
-"""What a saved notebook keeps of a run: a PNG of the final histograms and a text summary.
+"""What a notebook keeps of a run: a Vega-Lite figure, a PNG of the same panels and a text summary.
 
-Both are made once, when a run ends, from the same :meth:`HistogramData.state` the widget draws,
-so a notebook opened without a kernel, its nbconvert HTML and a terminal IPython all show the
-result. Matplotlib is used through ``Figure`` + the Agg canvas directly: no pyplot state, no
-interference with the user's backend.
+All three are made once, when a run ends, from the same :meth:`HistogramData.state` the live widget
+draws, and replace the widget in the output (see :mod:`ppl_kernel_jupyter.static_output`):
+
+- ``application/vnd.vegalite.v5+json``: JupyterLab 4 and Notebook 7 draw it with no kernel and no
+  widget state (axes with round ticks, their dark theme); rendered as SVG so the text is real text;
+- ``image/png`` (matplotlib, no pyplot state): what nbconvert's HTML and GitHub's viewer show;
+- ``text/plain``: a terminal's view, with numbers to 4 significant digits.
+
+Each panel is a real plot: probability (discrete values, as bars) or density (continuous values, on
+the panel's fixed grid of round bins) on a labelled y axis, the site's name and distribution family
+as title, mean ± standard error underneath. The figure's title says which distribution the panels
+show: the prior, or the posterior given the observed sites, with the effective sample size of
+weighted runs, flagged in words when it is too small to trust.
 
 >>> state = {"runs": 2, "weighted": False, "groups": [], "dropped": 0, "panels": [
 ...     {"name": "c", "runs": 2, "kind": "bars", "mean": 0.5, "sd": 0.5, "group": None, "note": "",
+...      "dist": "Bernoulli", "is_return": False,
 ...      "bars": [{"label": "0", "value": 0.0, "count": 1.0}, {"label": "1", "value": 1.0, "count": 1.0}]}]}
 >>> print(summary_text(state, "coin", "done"))
-coin: 2 runs (done)
-  c        2 runs  mean 0.5  sd 0.5  0: 0.5, 1: 0.5
+coin: 2 runs from the prior (done)
+  c        2 runs  mean 0.5 ± 0.35  sd 0.5  0: 0.5, 1: 0.5
+>>> spec = vegalite_spec(state, "coin")
+>>> spec["concat"][0]["encoding"]["y"]["title"]
+'probability'
 >>> figure_png(state).startswith(b"\\x89PNG")
 True
 """
 
+import base64
 import io
+import math
 
 from .histogram_data import format_number
 
-FIGURE_PANELS = 12  # the static picture shows at most this many panels (groups: their first members)
+VEGALITE = "application/vnd.vegalite.v5+json"
+FIGURE_PANELS = 12  # the static picture shows at most this many site panels (groups get one each)
+LOW_ESS = 100  # fewer effective samples than this (or than 1% of the runs): flagged as untrustworthy
+PANEL_WIDTH, PANEL_HEIGHT = 200, 120
+FONT = 11  # px: the smallest text in a picture (tick labels)
 
 
-def _shown_panels(state):
-    panels = state["panels"]
-    chosen = [p for p in panels if not p.get("group")]
-    for g in state["groups"]:
-        members = [p for p in panels if p.get("group") == g["pattern"]]
-        chosen.extend(members[:4])
-    return [p for p in chosen if p["kind"] in ("bars", "hist")][:FIGURE_PANELS]
+# ---- what the picture shows -----------------------------------------------------------------------
+def distribution_title(state):
+    """``prior`` or ``posterior given y_0, y_1`` (+ how it was estimated): what every panel shows."""
+    observed = state.get("observed") or []
+    if state.get("distribution", "prior") == "posterior":
+        given = _names(observed)
+        text = f"posterior given {given}" if given else "posterior"
+        if state.get("weighted"):
+            text += f" (importance weighted, {ess_words(state)})"
+        return text
+    if observed:
+        return f"prior (the observations of {_names(observed)} are not used)"
+    return "prior"
 
 
-def figure_png(state, title=None, dpi=80):
-    """PNG bytes of the final histograms (bars: frequencies; continuous: density-shaped bins)."""
+def figure_title(state, title=None):
+    """``weather: 5000 runs from the prior`` / ``coin: 5000 runs, posterior given flip (...)``."""
+    heading = f"{title}: " if title else ""
+    what = distribution_title(state)
+    joint = " from the " if what == "prior" else ", "
+    return f"{heading}{state['runs']} runs{joint}{what}"
+
+
+def ess_words(state):
+    """``ESS 812 of 5000``, with advice when it is too small to trust the picture."""
+    ess, runs = state.get("ess", state["runs"]), state["runs"]
+    words = f"ESS {format_number(round(ess))} of {runs}"
+    if ess < min(LOW_ESS, 0.5 * runs) or ess < 0.01 * runs:
+        words += ": too few effective samples to trust, use MH or a guide"
+    return words
+
+
+def _names(names, most=4):
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def mean_text(panel, state):
+    """``mean 0.3021 ± 0.0065`` (standard error from the effective sample size) and the sd."""
+    if panel.get("mean") is None:
+        return ""
+    n = panel["runs"] if not state.get("weighted") else state.get("ess", panel["runs"]) * _share(panel, state)
+    se = panel["sd"] / math.sqrt(n) if n and n > 0 else float("nan")
+    se_text = f"{se:.2g}" if math.isfinite(se) and se > 0 else format_number(se)  # 2 digits: an error's own error is large
+    return f"mean {format_number(panel['mean'])} ± {se_text}  sd {format_number(panel['sd'])}"
+
+
+def _share(panel, state):
+    share = panel.get("share")
+    return share if share is not None else panel["runs"] / max(state["runs"], 1)
+
+
+def panel_title(panel):
+    return f"{panel['name']} ~ {panel['dist']}" if panel.get("dist") else panel["name"]
+
+
+def panel_runs(panel, state):
+    return f"{panel['runs']} runs" if panel["runs"] >= state["runs"] else f"in {panel['runs']} of {state['runs']} runs"
+
+
+def left_out_returns(state):
+    """Return-value panels that say nothing new, with why: {name: reason}."""
+    sites = [p for p in state["panels"] if not p.get("is_return")]
+    reasons = {}
+    for p in state["panels"]:
+        if not p.get("is_return") or p["kind"] not in ("bars", "hist"):
+            continue
+        if p["sd"] is not None and p["sd"] <= 1e-9 * max(1.0, abs(p["mean"])):
+            reasons[p["name"]] = f"always {format_number(p['mean'])}"
+            continue
+        for s in sites:
+            if s["kind"] == p["kind"] and s["runs"] == p["runs"] and s["mean"] == p["mean"] and s["sd"] == p["sd"] \
+                    and s.get("bars") == p.get("bars"):
+                reasons[p["name"]] = f"the same as {s['name']}"
+                break
+    return reasons
+
+
+def shown_panels(state):
+    """Panels drawn one by one: ungrouped sites and informative return values, at most FIGURE_PANELS."""
+    skip = left_out_returns(state)
+    chosen = [p for p in state["panels"] if not p.get("group") and p["name"] not in skip
+              and p["kind"] in ("bars", "hist")]
+    return chosen[:FIGURE_PANELS]
+
+
+def _rows(panel):
+    """(x label or bin start, bin end, height, weight) per bar: heights are probability or density."""
+    if panel["kind"] == "bars":
+        total = sum(b["count"] for b in panel["bars"]) or 1.0
+        return [(b["label"], None, b["count"] / total, b["count"]) for b in panel["bars"]]
+    edges, counts = panel["edges"], panel["counts"]
+    total = sum(counts) or 1.0
+    return [(a, b, c / total / (b - a), c) for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)]
+
+
+# ---- Vega-Lite ------------------------------------------------------------------------------------
+def _panel_spec(panel, state):
+    rows = _rows(panel)
+    name = panel["name"]
+    sub = [panel_runs(panel, state)]
+    if panel.get("mean") is not None:
+        sub.append(mean_text(panel, state))
+    common = {
+        "title": {"text": panel_title(panel), "subtitle": "  ·  ".join(sub)},
+        "width": PANEL_WIDTH, "height": PANEL_HEIGHT,
+    }
+    if panel["kind"] == "bars":
+        values = [{"label": x, "p": round(h, 6), "count": w,
+                   "about": f"{name} = {x}: probability {format_number(round(h, 4))}, count {format_number(w)}"}
+                  for x, _, h, w in rows]
+        return {**common, "data": {"values": values}, "mark": {"type": "bar", "tooltip": True},
+                "encoding": {
+                    "x": {"field": "label", "type": "ordinal", "sort": None, "title": name,
+                          "axis": {"labelAngle": 0, "labelOverlap": "greedy", "labelLimit": 80}},
+                    "y": {"field": "p", "type": "quantitative", "title": "probability"},
+                    "description": {"field": "about"}}}
+    values = [{"lo": a, "hi": b, "density": h, "count": w,
+               "about": f"{name} in [{format_number(a)}, {format_number(b)}): density {format_number(h)}, "
+                        f"count {format_number(w)}"}
+              for a, b, h, w in rows]
+    return {**common, "data": {"values": values}, "mark": {"type": "rect", "tooltip": True},
+            "encoding": {
+                "x": {"field": "lo", "type": "quantitative", "title": name,
+                      "scale": {"zero": False, "domain": [panel["edges"][0], panel["edges"][-1]], "nice": False}},
+                "x2": {"field": "hi"},
+                "y": {"field": "density", "type": "quantitative", "title": "density"},
+                "y2": {"datum": 0},
+                "description": {"field": "about"}}}
+
+
+def _group_spec(group, state):
+    """One panel for a family of sites (``x_{i}``): in how many runs each member appeared."""
+    values = [{"site": m, "index": i, "share": r / max(state["runs"], 1), "runs": r,
+               "about": f"{m}: in {r} of {state['runs']} runs"}
+              for i, (m, r) in enumerate(zip(group["members"], group["runs"], strict=True))]
+    return {
+        "title": {"text": f"{group['pattern']}: {len(values)} sites",
+                  "subtitle": "share of runs that made each site"},
+        "width": PANEL_WIDTH, "height": PANEL_HEIGHT,
+        "data": {"values": values}, "mark": {"type": "bar", "tooltip": True},
+        "encoding": {
+            "x": {"field": "site", "type": "ordinal", "sort": None, "title": "site",
+                  "axis": {"labelAngle": -45, "labelOverlap": "greedy", "labelLimit": 60}},
+            "y": {"field": "share", "type": "quantitative", "title": "share of runs"},
+            "description": {"field": "about"}},
+    }
+
+
+def vegalite_spec(state, title=None):
+    """The figure as a Vega-Lite v5 spec: one panel per site (a group of sites: one panel), a title."""
+    panels = [_panel_spec(p, state) for p in shown_panels(state)]
+    panels += [_group_spec(g, state) for g in state["groups"]]
+    notes = [f"return left out: {why}" for why in left_out_returns(state).values()]
+    if state.get("dropped"):
+        notes.append(f"{state['dropped']} more sites not shown")
+    spec = {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": {"text": figure_title(state, title),
+                  "subtitle": "; ".join(notes) if notes else "", "anchor": "start"},
+        "concat": panels or [{"mark": "text", "data": {"values": [{"t": "no sites to draw"}]},
+                              "encoding": {"text": {"field": "t"}}}],
+        "columns": 3,
+        "config": {
+            "axis": {"labelFontSize": FONT, "titleFontSize": 12, "grid": False, "tickCount": 5},
+            "title": {"fontSize": 13, "subtitleFontSize": FONT, "subtitlePadding": 4},
+            "view": {"stroke": None},
+            "concat": {"spacing": 24},
+        },
+        "usermeta": {"embedOptions": {"renderer": "svg", "actions": False}},
+    }
+    return spec
+
+
+# ---- PNG (matplotlib) ----------------------------------------------------------------------------
+def figure_png(state, title=None, dpi=100):
+    """PNG bytes of the same panels (nbconvert and GitHub show this one)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    panels = _shown_panels(state)
-    cols = min(4, max(1, len(panels)))
-    rows = max(1, -(-len(panels) // cols))
-    fig = Figure(figsize=(3.0 * cols, 2.3 * rows + (0.3 if title else 0)), dpi=dpi)
+    panels = shown_panels(state)
+    groups = state["groups"]
+    count = len(panels) + len(groups)
+    cols = min(3, max(1, count))
+    rows = max(1, -(-count // cols))
+    points = FONT * 72 / dpi + 1  # >= 11 px at this dpi
+    fig = Figure(figsize=(3.4 * cols, 2.7 * rows + 0.5), dpi=dpi)
     FigureCanvasAgg(fig)
-    if not panels:
+    if not count:
         ax = fig.add_subplot(1, 1, 1)
         ax.axis("off")
-        ax.text(0.5, 0.5, "no sites to draw", ha="center", va="center")
+        ax.text(0.5, 0.5, "no sites to draw", ha="center", va="center", fontsize=points)
     for i, p in enumerate(panels):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        _draw_panel(ax, p, state["runs"])
-    if title:
-        fig.suptitle(f"{title}: {state['runs']} runs", fontsize=10)
+        _draw_panel(fig.add_subplot(rows, cols, i + 1), p, state, points)
+    for j, g in enumerate(groups):
+        ax = fig.add_subplot(rows, cols, len(panels) + j + 1)
+        shares = [r / max(state["runs"], 1) for r in g["runs"]]
+        ax.bar(range(len(shares)), shares, color="#4c78a8")
+        step = max(1, len(shares) // 8)
+        ax.set_xticks(range(0, len(shares), step))
+        ax.set_xticklabels(g["members"][::step], rotation=45, ha="right", fontsize=points)
+        ax.set_ylabel("share of runs", fontsize=points)
+        ax.set_title(f"{g['pattern']}: {len(shares)} sites", fontsize=points + 1)
+        ax.tick_params(labelsize=points)
+    fig.suptitle(figure_title(state, title), fontsize=points + 2, x=0.01, ha="left")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
 
 
-def _draw_panel(ax, p, total_runs):
+def _draw_panel(ax, p, state, points):
+    rows = _rows(p)
     if p["kind"] == "bars":
-        counts = [b["count"] for b in p["bars"]]
-        total = sum(counts) or 1.0
-        labels = [b["label"] for b in p["bars"]]
-        ax.bar(range(len(counts)), [c / total for c in counts], color="#4c78a8")
-        if len(labels) <= 12:
-            ax.set_xticks(range(len(labels)))
-            ax.set_xticklabels([t if len(t) <= 8 else t[:7] + "…" for t in labels], fontsize=7)
-        ax.set_ylabel("frequency", fontsize=7)
+        labels = [r[0] for r in rows]
+        ax.bar(range(len(rows)), [r[2] for r in rows], color="#4c78a8")
+        step = max(1, -(-len(labels) // 12))
+        ax.set_xticks(range(0, len(labels), step))
+        ax.set_xticklabels([t if len(t) <= 8 else t[:7] + "…" for t in labels[::step]], fontsize=points)
+        ax.set_ylabel("probability", fontsize=points)
     else:
-        edges, counts = p["edges"], p["counts"]
-        widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
-        ax.bar(edges[:-1], counts, width=widths, align="edge", color="#72b7b2")
-    head = p["name"] if p["runs"] >= total_runs else f"{p['name']} ({p['runs']} of {total_runs} runs)"
-    ax.set_title(head, fontsize=9, family="monospace")
-    ax.tick_params(labelsize=7)
-    if p["mean"] is not None:
-        ax.text(0.98, 0.95, f"mean {format_number(p['mean'])}\nsd {format_number(p['sd'])}",
-                transform=ax.transAxes, ha="right", va="top", fontsize=7)
+        ax.bar([r[0] for r in rows], [r[2] for r in rows], width=[r[1] - r[0] for r in rows], align="edge",
+               color="#4c78a8")
+        ax.set_xlim(p["edges"][0], p["edges"][-1])
+        ax.set_ylabel("density", fontsize=points)
+    ax.set_xlabel(p["name"], fontsize=points)
+    ax.set_title(f"{panel_title(p)}\n{panel_runs(p, state)}  {mean_text(p, state)}", fontsize=points, loc="left")
+    ax.tick_params(labelsize=points)
+    ax.spines[["top", "right"]].set_visible(False)
 
 
+# ---- text ------------------------------------------------------------------------------------------
 def summary_text(state, title, status):
-    """One line per panel: runs, mean, sd and the most frequent values (discrete) or the range."""
-    lines = [f"{title}: {state['runs']} runs ({status})"]
+    """One line per panel: runs, mean ± standard error, sd, the most likely values (discrete) or the range."""
+    lines = [f"{figure_title(state, title)} ({status})"]
     width = max([len(p["name"]) for p in state["panels"]] + [8])
     grouped = {g["pattern"]: g for g in state["groups"]}
+    skip = left_out_returns(state)
     seen_groups = set()
     for p in state["panels"]:
         g = p.get("group")
@@ -95,9 +291,12 @@ def summary_text(state, title, status):
             more = ", …" if len(info["members"]) > 8 else ""
             lines.append(f"  {g:<{width}} {len(info['members'])} sites, runs per site: {runs}{more}")
             continue
+        if p["name"] in skip:
+            lines.append(f"  {p['name']:<{width}} left out: {skip[p['name']]}")
+            continue
         parts = [f"  {p['name']:<{width}} {p['runs']} runs"]
         if p["mean"] is not None:
-            parts.append(f"mean {format_number(p['mean'])}  sd {format_number(p['sd'])}")
+            parts.append(mean_text(p, state))
         if p["kind"] == "bars":
             total = sum(b["count"] for b in p["bars"]) or 1.0
             top = sorted(p["bars"], key=lambda b: -b["count"])[:4]
@@ -113,8 +312,10 @@ def summary_text(state, title, status):
 
 
 def static_bundle(state, title, status, extra=""):
-    """The mimebundle kept in the notebook: PNG plus the text summary (also the terminal's view)."""
-    import base64
-
+    """The mimebundle a notebook keeps: Vega-Lite (drawn as SVG: the spec's ``usermeta`` says so), PNG, text."""
     text = summary_text(state, title, status) + (f"\n{extra}" if extra else "")
-    return {"image/png": base64.b64encode(figure_png(state, title)).decode("ascii"), "text/plain": text}
+    return {
+        VEGALITE: vegalite_spec(state, title),
+        "image/png": base64.b64encode(figure_png(state, title)).decode("ascii"),
+        "text/plain": text,
+    }

@@ -38,7 +38,7 @@ class LiveProgress:
         self._reset()
 
     def _reset(self):
-        self.data = HistogramData()
+        self.data = HistogramData(distribution="posterior")
         self._ingested = 0
         self._reference = None  # weights are exp(log-weight - reference): relative weights are all that count
 
@@ -57,7 +57,7 @@ class LiveProgress:
         from ppl_kernel.runtime import model_name
 
         self._reset()
-        name = self.title or f"{type(posterior).__name__} of {model_name(posterior.model)}"
+        name = self.title or f"posterior of {model_name(posterior.model)}"
         self.widget = HistogramWidget(title=name, target=int(total or 0))
         if self.display:
             from IPython.display import display

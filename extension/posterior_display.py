@@ -5,8 +5,11 @@ ppl_kernel does not import IPython, so the display is attached from this side:
 inference result, its subclasses), an ``EmpiricalMarginal`` and a ``Trace``. The formatters are
 registered by module and class name, so nothing here imports the classes before they are used.
 
-Shown: a :class:`~ppl_kernel_jupyter.histogram_widget.HistogramWidget` (weights from the posterior's
-normalized log-weights) followed by a static PNG + text summary, as after a ``%%model`` run.
+Shown: the static figure of :mod:`ppl_kernel_jupyter.histogram_figure` (weights from the posterior's
+normalized log-weights), as a finished ``%%model`` run leaves it: a result that is already complete
+needs no live widget, and the figure survives saving and reopening the notebook with no kernel.
+Titles speak of the model and the question, never of class names: "posterior of coin given obs",
+"exact (enumerated, 4 paths)".
 
 >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
 >>> from ppl_kernel import poutine
@@ -15,15 +18,13 @@ normalized log-weights) followed by a static PNG + text summary, as after a ``%%
 >>> for _ in range(4):
 ...     _ = post.add(poutine.trace(lambda: pyro.sample("x", dist.Normal(0.0, 1.0))).get_trace())
 >>> posterior_summary(post)
-'TracePosterior: 4 traces, ESS 4.0'
+'4 runs, ESS 4'
 """
 
 from IPython.display import display
 
 from .histogram_data import HistogramData, format_number
 from .histogram_figure import static_bundle
-from .histogram_widget import HistogramWidget
-from .static_output import widget_bundle
 
 _FORMATTED = (
     ("ppl_kernel.infer.posterior", "TracePosterior"),
@@ -33,18 +34,20 @@ _FORMATTED = (
 
 def posterior_data(posterior):
     """Panels of a posterior's traces, each weighted by its normalized weight."""
-    data = HistogramData()
+    data = HistogramData(distribution="posterior")
     if not len(posterior):
         return data
     weights = posterior.get_normalized_weights().tolist()
     data.add_runs(posterior.store, 0, len(weights), weights)
     data.weighted = len(set(weights)) > 1
+    if not data.observed and not data.weighted:
+        data.distribution = None  # forward runs of a model with no data: its prior, and titled so
     return data
 
 
 def marginal_data(marginal):
     """One panel (or one per element) for an EmpiricalMarginal's values, weighted."""
-    data = HistogramData()
+    data = HistogramData(distribution="posterior")
     sites = marginal.sites
     name = "return" if sites is None else sites if isinstance(sites, str) else ", ".join(sites)
     weights = marginal.weights.tolist()
@@ -54,21 +57,37 @@ def marginal_data(marginal):
     return data
 
 
+def is_exact(posterior):
+    """True for an enumeration's result: every path, weighted by its exact probability."""
+    return type(posterior).__name__ in ("Enumerate", "Search") and not posterior.partial
+
+
+def posterior_title(posterior):
+    """``posterior of coin`` (the model's name), never the class name of the algorithm."""
+    from ppl_kernel.runtime import model_name
+
+    model = getattr(posterior, "model", None)
+    return f"posterior of {model_name(model)}" if model is not None else "posterior"
+
+
 def posterior_summary(posterior):
+    """How the posterior was made, in words: exact paths, or runs with their effective sample size."""
     n = len(posterior)
-    parts = [f"{type(posterior).__name__}: {n} traces"]
+    if n and is_exact(posterior):
+        return f"exact (enumerated, {n} paths)"
+    parts = [f"{n} runs"]
     if posterior.partial:
-        parts.append("partial (stopped early)")
+        parts.append("stopped early: a partial result")
     if n:
         try:
-            parts.append(f"ESS {posterior.get_ESS():.1f}")
+            parts.append(f"ESS {format_number(round(float(posterior.get_ESS())))}")
         except ValueError as e:  # every weight zero: say so instead of failing to display
             parts.append(str(e).split(":")[0])
     return ", ".join(parts)
 
 
 def marginal_summary(marginal):
-    text = f"EmpiricalMarginal of {marginal._what()}: {len(marginal.values)} values"
+    text = f"marginal of {marginal._what()}: {len(marginal.values)} values"
     if marginal.missing_mass > 0:
         text += f" (site absent in runs of weight {format_number(marginal.missing_mass)})"
     if marginal.is_numeric and marginal.samples.dim() == 1:
@@ -86,25 +105,29 @@ def _short(value):
 
 
 def show(data, title, summary):
-    """Display the widget and the static picture for filled panels; returns the widget."""
+    """Display the static figure of filled panels, titled ``title``, with ``summary`` under the text view."""
     state = data.state()
-    widget = HistogramWidget(title=title, status="done", message=summary, target=0)
-    widget.show(state)
-    display(widget_bundle(widget, static_bundle(state, summary, "done")), raw=True)
-    return widget
+    display(static_bundle(state, title, "done", summary), raw=True)
+    return state
 
 
 def display_posterior(posterior):
     summary = posterior_summary(posterior)
+    title = posterior_title(posterior)
     if not len(posterior):
-        display({"text/plain": summary}, raw=True)
+        display({"text/plain": f"{title}: {summary}"}, raw=True)
         return True
-    show(posterior_data(posterior), type(posterior).__name__, summary)
+    data = posterior_data(posterior)
+    if is_exact(posterior):
+        data.weighted = False  # exact probabilities: no effective sample size to speak of
+    if data.distribution is None:
+        title = title.replace("posterior of ", "")
+    show(data, f"{title} ({summary})" if is_exact(posterior) else title, summary)
     return True
 
 
 def display_marginal(marginal):
-    show(marginal_data(marginal), "EmpiricalMarginal", marginal_summary(marginal))
+    show(marginal_data(marginal), f"marginal of {marginal._what()}", marginal_summary(marginal))
     return True
 
 

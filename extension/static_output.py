@@ -1,15 +1,19 @@
-"""One output that is both the live widget and its static picture.
+"""What an output becomes when its run ends: the static picture, without the live widget.
 
-JupyterLab draws the richest part of a display (the widget); a saved notebook without a kernel,
-nbconvert and GitHub fall back to the PNG; a terminal prints the text summary. So a widget is
-shown once, and what is kept for later is in the same output.
+A widget view needs its model in a running kernel: JupyterLab 4 (default settings: widget state is
+not saved) shows "Error displaying widget: model not found" for it in a reopened notebook, and it
+ranks the widget above every other part of the output, so a PNG beside it is never shown. So a live
+widget is displayed while its run goes, and when the run ends its output is updated to the static
+bundle alone (Vega-Lite, PNG, text; see :mod:`ppl_kernel_jupyter.histogram_figure`), which every
+front end draws with no kernel: JupyterLab, Notebook 7, nbconvert, GitHub, a terminal.
 """
 
 
 def widget_bundle(widget, static):
-    """``static`` (a mimebundle of image/png and text/plain) plus ``widget``'s view."""
-    view = widget._repr_mimebundle_()
-    view = view[0] if isinstance(view, tuple) else view
-    bundle = dict(static)
-    bundle.update({k: v for k, v in view.items() if k != "text/plain"})
-    return bundle
+    """The bundle that replaces ``widget``'s live view once its run has ended: ``static`` alone.
+
+    ``widget`` is accepted so that callers say which live view the picture replaces; its state is
+    already in ``static``.
+    """
+    del widget
+    return dict(static)

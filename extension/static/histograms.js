@@ -3,14 +3,27 @@
 // draws them as small SVG charts. DOM markers are documented in extension/histogram_widget.py.
 
 const SVG = "http://www.w3.org/2000/svg";
-const W = 220, H = 96, PAD = 4;
+// Plot area inside each panel's SVG: room on the left for the y axis, below for the x ticks and title.
+const W = 240, H = 150, LEFT = 46, RIGHT = 8, TOP = 8, BOTTOM = 36;
+const PW = W - LEFT - RIGHT, PH = H - TOP - BOTTOM;
 
 function fmt(x) {
   if (x === null || x === undefined || Number.isNaN(x)) return "–";
   if (Number.isInteger(x) && Math.abs(x) < 1e9) return String(x);
   const a = Math.abs(x);
-  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(2);
-  return x.toPrecision(4).replace(/\.?0+$/, "");
+  if (a !== 0 && (a < 1e-4 || a >= 1e6)) return x.toExponential(2);
+  return String(Number(x.toPrecision(4)));
+}
+
+// Round tick values (1, 2 or 5 times a power of ten) covering [lo, hi]: about `count` of them.
+function ticks(lo, hi, count) {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const power = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw * (1 - 1e-9));
+  const out = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
 }
 
 function el(tag, cls, text) {
@@ -20,59 +33,76 @@ function el(tag, cls, text) {
   return e;
 }
 
-function svgEl(tag, attrs) {
+function svgEl(tag, attrs, text) {
   const e = document.createElementNS(SVG, tag);
   for (const k in attrs) e.setAttribute(k, attrs[k]);
+  if (text !== undefined) e.textContent = text;
   return e;
 }
 
+// The y axis (probability or density) with round ticks; returns the scale.
+function yAxis(svg, top, label) {
+  const ys = ticks(0, top, 3);
+  const max = Math.max(ys[ys.length - 1], top, 1e-12);
+  const sy = (v) => TOP + PH - (v / max) * PH;
+  svg.appendChild(svgEl("line", { x1: LEFT, x2: LEFT, y1: TOP, y2: TOP + PH, class: "ppl-axis" }));
+  for (const v of ys) {
+    svg.appendChild(svgEl("line", { x1: LEFT - 3, x2: LEFT, y1: sy(v), y2: sy(v), class: "ppl-axis" }));
+    svg.appendChild(svgEl("text", { x: LEFT - 5, y: sy(v) + 4, "text-anchor": "end", class: "ppl-tick" }, fmt(v)));
+  }
+  svg.appendChild(svgEl("text", { x: 11, y: TOP + PH / 2, "text-anchor": "middle", class: "ppl-axis-title",
+    transform: `rotate(-90 11 ${TOP + PH / 2})` }, label));
+  return sy;
+}
+
+function xTitle(svg, name) {
+  svg.appendChild(svgEl("text", { x: LEFT + PW / 2, y: H - 3, "text-anchor": "middle", class: "ppl-axis-title" }, name));
+}
+
 function chart(panel) {
-  const svg = svgEl("svg", { width: W, height: H + 16, class: "ppl-chart" });
+  const svg = svgEl("svg", { width: W, height: H, class: "ppl-chart" });
+  svg.appendChild(svgEl("line", { x1: LEFT, x2: LEFT + PW, y1: TOP + PH, y2: TOP + PH, class: "ppl-axis" }));
   if (panel.kind === "bars") {
     const total = panel.bars.reduce((s, b) => s + b.count, 0) || 1;
     const n = panel.bars.length;
-    const bw = (W - 2 * PAD) / Math.max(n, 1);
-    const top = Math.max(...panel.bars.map((b) => b.count / total), 1e-12);
+    const bw = PW / Math.max(n, 1);
+    const sy = yAxis(svg, Math.max(...panel.bars.map((b) => b.count / total), 1e-12), "probability");
+    const every = Math.max(1, Math.ceil(n / Math.floor(PW / 28)));  // labels at least ~28 px apart
     panel.bars.forEach((b, i) => {
       const f = b.count / total;
-      const h = (H - 14) * (f / top);
       const rect = svgEl("rect", {
-        x: PAD + i * bw + 1, y: H - h, width: Math.max(bw - 2, 1), height: h,
+        x: LEFT + i * bw + 1, y: sy(f), width: Math.max(bw - 2, 1), height: TOP + PH - sy(f),
         class: "ppl-bar", "data-label": b.label, "data-count": b.count,
       });
-      const tip = svgEl("title", {});
-      tip.textContent = `${b.label}: ${fmt(f)} (${fmt(b.count)})`;
-      rect.appendChild(tip);
+      rect.appendChild(svgEl("title", {}, `${b.label}: probability ${fmt(f)} (count ${fmt(b.count)})`));
       svg.appendChild(rect);
-      if (n <= 12) {
-        const t = svgEl("text", { x: PAD + (i + 0.5) * bw, y: H + 12, "text-anchor": "middle", class: "ppl-tick" });
-        t.textContent = b.label.length > 8 ? b.label.slice(0, 7) + "…" : b.label;
-        svg.appendChild(t);
-        if (bw >= 26) {  // narrower bars would run their labels together; the tooltip still tells
-          const v = svgEl("text", { x: PAD + (i + 0.5) * bw, y: H - h - 2, "text-anchor": "middle", class: "ppl-freq" });
-          v.textContent = fmt(Math.round(f * 1000) / 1000);
-          svg.appendChild(v);
-        }
+      if (i % every === 0) {
+        const label = b.label.length > 8 ? b.label.slice(0, 7) + "…" : b.label;
+        svg.appendChild(svgEl("text", { x: LEFT + (i + 0.5) * bw, y: TOP + PH + 14, "text-anchor": "middle",
+          class: "ppl-tick" }, label));
       }
     });
   } else if (panel.kind === "hist") {
     const e = panel.edges, c = panel.counts;
     const lo = e[0], hi = e[e.length - 1];
-    const top = Math.max(...c, 1e-12);
-    const sx = (x) => PAD + ((x - lo) / (hi - lo)) * (W - 2 * PAD);
+    const total = c.reduce((s, x) => s + x, 0) || 1;
+    const dens = c.map((cnt, i) => cnt / total / (e[i + 1] - e[i]));
+    const sy = yAxis(svg, Math.max(...dens, 1e-12), "density");
+    const sx = (x) => LEFT + ((x - lo) / (hi - lo)) * PW;
     c.forEach((cnt, i) => {
-      const h = (H - 6) * (cnt / top);
-      svg.appendChild(svgEl("rect", {
-        x: sx(e[i]), y: H - h, width: Math.max(sx(e[i + 1]) - sx(e[i]) - 0.5, 0.5), height: h,
-        class: "ppl-bin", "data-count": cnt,
-      }));
+      const rect = svgEl("rect", {
+        x: sx(e[i]), y: sy(dens[i]), width: Math.max(sx(e[i + 1]) - sx(e[i]) - 0.5, 0.5),
+        height: TOP + PH - sy(dens[i]), class: "ppl-bin", "data-count": cnt,
+      });
+      rect.appendChild(svgEl("title", {}, `[${fmt(e[i])}, ${fmt(e[i + 1])}): density ${fmt(dens[i])} (count ${fmt(cnt)})`));
+      svg.appendChild(rect);
     });
-    const l = svgEl("text", { x: PAD, y: H + 12, class: "ppl-tick" });
-    l.textContent = fmt(lo);
-    const r = svgEl("text", { x: W - PAD, y: H + 12, "text-anchor": "end", class: "ppl-tick" });
-    r.textContent = fmt(hi);
-    svg.append(l, r);
+    for (const v of ticks(lo, hi, 4)) {
+      svg.appendChild(svgEl("line", { x1: sx(v), x2: sx(v), y1: TOP + PH, y2: TOP + PH + 3, class: "ppl-axis" }));
+      svg.appendChild(svgEl("text", { x: sx(v), y: TOP + PH + 14, "text-anchor": "middle", class: "ppl-tick" }, fmt(v)));
+    }
   }
+  xTitle(svg, panel.name);
   return svg;
 }
 
@@ -82,6 +112,7 @@ function panelView(panel, ofRuns, weighted) {
   box.dataset.kind = panel.kind;
   const head = el("div", "ppl-panel-head");
   head.appendChild(el("span", "ppl-panel-name", panel.name));
+  if (panel.dist) head.appendChild(el("span", "ppl-panel-dist", ` ~ ${panel.dist}`));
   box.appendChild(head);
   if (panel.note) box.appendChild(el("div", "ppl-panel-note", panel.note));
   box.appendChild(chart(panel));

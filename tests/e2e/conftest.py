@@ -40,11 +40,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def lab_settings(settings_dir):
-    """User settings for this server only: never ask about or fetch news, never check for updates."""
+def lab_settings(settings_dir, theme=None):
+    """User settings for this server only: never ask about or fetch news, never check for updates;
+    ``theme`` (e.g. "JupyterLab Dark") as a user would choose it in Settings > Theme."""
     path = settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    if theme is not None:
+        (path.parent / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
 
 
 def server_command(port, root_dir):
@@ -94,10 +97,11 @@ def still_running(pid, start):
 class LabServer:
     """A running ``jupyter lab``: ``url``, ``root`` (its notebook folder) and ``log()``."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, notebooks=NOTEBOOKS, theme=None):
         self.workdir = workdir
+        self.theme = theme
         self.root = workdir / "notebooks"
-        shutil.copytree(NOTEBOOKS, self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(notebooks, self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         self.log_path = workdir / "jupyter.log"
         self.proc = None
         self.url = None
@@ -114,10 +118,16 @@ class LabServer:
         # The kernel imports this checkout's ppl_kernel/extension, whatever is installed.
         env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
         env.pop("JUPYTER_TOKEN", None)
+        # A virtual environment made with --system-site-packages imports the base interpreter's packages
+        # (ipywidgets, anywidget) but Jupyter looks for their front-end parts only under the venv's
+        # prefix: without this, every widget fails with "Exception opening new comm".
+        base = pathlib.Path(sys.base_prefix) / "share" / "jupyter"
+        if sys.base_prefix != sys.prefix and base.is_dir():
+            env["JUPYTER_PATH"] = os.pathsep.join([p for p in [env.get("JUPYTER_PATH")] if p] + [str(base)])
         return env
 
     def start(self):
-        lab_settings(self.workdir / "settings")
+        lab_settings(self.workdir / "settings", self.theme)
         for _attempt in range(3):  # the free port can be taken between finding it and binding it
             port = free_port()
             with open(self.log_path, "ab") as log:

@@ -13,6 +13,7 @@ The DOM markers read here are documented in ``extension/histogram_widget.py`` an
 
 import json
 import re
+import time
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -71,7 +72,7 @@ window.__pplErrors = [];
 window.addEventListener('error', e => window.__pplErrors.push(`JavaScript error: ${e.message}`));
 window.addEventListener('unhandledrejection', e => window.__pplErrors.push(`unhandled rejection: ${e.reason}`));
 const consoleError = console.error.bind(console);
-console.error = (...args) => { window.__pplErrors.push(`console error: ${args.map(String).join(' ')}`);
+console.error = (...args) => { window.__pplErrors.push(`console error: ${args.map(a => a?.stack ?? String(a)).join(' ')}`);
                                consoleError(...args); };
 """
 
@@ -130,6 +131,36 @@ def panel_sums(widget):
     }))""")
 
 
+# Every Vega-Lite figure in the notebook: its title, its text, and each mark's description (aria-label).
+FIGURES = """() => [...document.querySelectorAll('.jp-NotebookPanel .jp-RenderedVegaLite')].map(v => ({
+  svg: !!v.querySelector('svg'), canvas: !!v.querySelector('canvas'),
+  texts: [...v.querySelectorAll('svg text')].map(t => t.textContent),
+  marks: [...v.querySelectorAll('svg [aria-label]')].map(m => m.getAttribute('aria-label')),
+}))"""
+
+MARK = re.compile(r"^(?P<site>\S+) (?:= (?P<label>.+?)|in \[.*\)): (?:probability|density) \S+, count (?P<count>\S+)$")
+
+
+def read_figures(page):
+    until(page, "() => [...document.querySelectorAll('.jp-NotebookPanel .jp-RenderedVegaLite')]"
+                ".every(v => v.querySelector('svg'))")
+    return page.evaluate(FIGURES)
+
+
+def mark_counts(marks):
+    """site -> {"total": runs drawn, "bars": {label: count}} from the marks' descriptions."""
+    out = {}
+    for m in marks:
+        found = MARK.match(m)
+        if not found:
+            continue
+        site = out.setdefault(found["site"], {"total": 0.0, "bars": {}})
+        site["total"] += float(found["count"])
+        if found["label"] is not None:
+            site["bars"][found["label"]] = float(found["count"])
+    return out
+
+
 def test_tutorial_runs_in_jupyterlab(browser, lab, artifacts):
     console = []
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -143,6 +174,20 @@ def test_tutorial_runs_in_jupyterlab(browser, lab, artifacts):
     stages = Stages(page, artifacts)
     try:
         run_tutorial(page, lab, stages)
+        # Save as a user would (File > Save Notebook) and wait until the file on disk holds the figures.
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Save Notebook$")).click()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "application/vnd.vegalite.v5+json" not in (lab.root / NOTEBOOK).read_text():
+            time.sleep(0.2)
+        saved = json.loads((lab.root / NOTEBOOK).read_text())
+        kept = {"".join(c["source"]).split("\n")[0]: [set(o.get("data", {})) for o in c["outputs"]]
+                for c in saved["cells"] if c["cell_type"] == "code"}
+        for source, outputs in kept.items():
+            if source.startswith(("%sample", "%%model")):
+                # What a reopened notebook draws without a kernel: the figure, never a widget view.
+                assert any("application/vnd.vegalite.v5+json" in o for o in outputs), (source, outputs)
+                assert not any("application/vnd.jupyter.widget-view+json" in o for o in outputs), (source, outputs)
     finally:
         (artifacts / "console.log").write_text("\n".join(console) + "\n")
         context.close()
@@ -192,9 +237,9 @@ def run_tutorial(page, lab, stages):
     assert second["status"] == "running" and second["cloudy"] < WEATHER_RUNS, (
         f"the panel changed only once sampling had finished: {first} then {second}")
 
-    until(page, "() => [...document.querySelectorAll('div.ppl-hist')].some(h => "
-                "h.querySelector('.ppl-hist-title')?.textContent === 'weather' && h.dataset.status !== 'running')")
-    stages.shot("weather-done", weather)
+    # When the run ends its widget gives way to the static figure (titled "weather: 5000 runs ...").
+    until(page, "() => ![...document.querySelectorAll('div.ppl-hist')].some(h => "
+                "h.querySelector('.ppl-hist-title')?.textContent === 'weather' && h.dataset.status === 'running')")
 
     # --- every cell ran ---------------------------------------------------------------------------
     until(page, """n => { const p = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')];
@@ -206,41 +251,32 @@ def run_tutorial(page, lab, stages):
                 ".some(o => o.textContent.includes('Loading widget'))")
     stages.shot("all-cells-ran")
 
-    # --- final counts add up ----------------------------------------------------------------------
-    assert weather.get_attribute("data-status") == "done"
-    assert int(weather.locator("span.ppl-hist-runs").get_attribute("data-runs")) == WEATHER_RUNS
-    by_site = {p["site"]: p for p in panel_sums(weather)}
-    assert {"cloudy", "temp"} <= set(by_site), by_site.keys()
-    for site in ("cloudy", "temp"):
-        assert by_site[site]["runs"] == WEATHER_RUNS, by_site[site]
-        assert by_site[site]["shapes"] > 0 and by_site[site]["drawn"] == WEATHER_RUNS, by_site[site]
+    # --- each run's output ended as its static figure: no widget left that a reopened notebook would miss
+    assert page.locator("div.ppl-hist").count() == 0, "a histogram widget outlived its run"
+    figures = read_figures(page)
+    sampling = [c for c in cells if c.startswith(("%sample", "%%model"))]
+    assert len(figures) >= len(sampling), figures
+    for i, f in enumerate(figures):
+        page.locator(".jp-NotebookPanel .jp-RenderedVegaLite").nth(i).scroll_into_view_if_needed()
+        stages.shot(f"figure-{i}", page.locator(".jp-NotebookPanel .jp-RenderedVegaLite").nth(i))
+        assert f["svg"] and not f["canvas"], f  # real text: readable, and checkable below
+    weather = next(f for f in figures if any(t.startswith("weather: ") for t in f["texts"]))
+    assert f"weather: {WEATHER_RUNS} runs from the prior" in weather["texts"], weather["texts"]
+    counts = mark_counts(weather["marks"])
+    # Every panel's bars hold exactly the runs drawn; the return value that repeats temp is left out.
+    assert counts["cloudy"]["total"] == WEATHER_RUNS and counts["temp"]["total"] == WEATHER_RUNS, counts.keys()
     # cloudy ~ Bernoulli(0.3) over 5000 runs: count of 1s has mean 1500 and sd sqrt(5000*0.3*0.7) = 32.4;
     # 5 sd = 162. A swapped or mislabelled bar (1s at 3500) is far outside.
-    ones = by_site["cloudy"]["bars"].get("1")
-    assert ones is not None and abs(ones - 1500) < 162, by_site["cloudy"]["bars"]
+    ones = counts["cloudy"]["bars"].get("1")
+    assert ones is not None and abs(ones - 1500) < 162, counts["cloudy"]
+    for name in ("probability", "density"):
+        assert name in weather["texts"], weather["texts"]  # labelled y axes
 
-    hists = page.locator("div.ppl-hist")
-    assert hists.count() == sum(c.startswith(("%sample", "%%model")) for c in cells)
-    for i in range(hists.count()):
-        h = hists.nth(i)
-        title = h.locator(".ppl-hist-title").text_content()
-        runs_text = h.locator("span.ppl-hist-runs").text_content()
-        h.scroll_into_view_if_needed()
-        stages.shot(f"histograms-{i}-{title}", h.locator(OUTPUT_AREA))
-        assert h.get_attribute("data-status") == "done", (title, h.get_attribute("data-status"))
-        drawn, planned = re.fullmatch(r"(\d+) / (\d+) runs", runs_text).groups()
-        assert drawn == planned, (title, runs_text)
-        for p in panel_sums(h):
-            # Every panel's bars or bins hold exactly the runs it reports (a site in only some runs,
-            # such as x_1 of geometric, reports fewer than the widget's total).
-            assert p["shapes"] > 0 and p["drawn"] == p["runs"] and 0 < p["runs"] <= int(drawn), (title, p)
-
-    # The recorder saw the same from the first redraw on: distinct counts while running, then the full count.
+    # The recorder saw the live widget change while it ran.
     states = [s for s in page.evaluate("() => window.__pplStates") if s["title"] == "weather"]
     (stages.folder / "weather-states.json").write_text(json.dumps(states, indent=1))
     running = {s["cloudy"] for s in states if s["status"] == "running" and s["cloudy"]}
     assert len(running) >= 2, states
-    assert states[-1]["status"] == "done" and states[-1]["cloudy"] == WEATHER_RUNS, states[-1]
 
     # --- the call trees ---------------------------------------------------------------------------
     trees = page.locator("div.ppl-tree")

@@ -128,7 +128,8 @@ def test_the_run_leaves_a_png_and_a_text_summary_in_the_output(shell):
     assert any("application/vnd.jupyter.widget-view+json" in b for b in bundles)
     final = bundles[-1]
     assert final["image/png"].startswith("iVBOR")  # base64 of the PNG signature
-    assert final["text/plain"].startswith("weather: 300 runs (done)")
+    assert final["text/plain"].startswith("weather: 300 runs from the prior (done)")
+    assert "application/vnd.jupyter.widget-view+json" not in final  # a reopened notebook could not draw it
     assert "cloudy" in final["text/plain"] and "temp" in final["text/plain"]
 
 
@@ -251,7 +252,7 @@ def test_a_trace_displays_as_the_tree_widget_with_text_and_html_fallbacks(shell)
     assert 'class="ppl-trace"' in data["text/html"]
 
 
-def test_an_empirical_marginal_displays_weighted_panels_and_a_summary(shell):
+def test_an_empirical_marginal_displays_a_static_figure_of_its_weighted_values(shell):
     from IPython.utils.capture import capture_output
 
     from ppl_kernel.infer import EmpiricalMarginal
@@ -261,9 +262,9 @@ def test_an_empirical_marginal_displays_weighted_panels_and_a_summary(shell):
     with capture_output() as captured:
         shell.display_formatter.format(marginal)
     text = captured.outputs[-1].data["text/plain"]
-    assert text.startswith("EmpiricalMarginal of the return values: 400 values")
-    widget_bundle = captured.outputs[0].data
-    assert "application/vnd.jupyter.widget-view+json" in widget_bundle
+    assert "marginal of the return values: 400 values" in text
+    bundle = captured.outputs[0].data
+    assert "application/vnd.jupyter.widget-view+json" not in bundle and "application/vnd.vegalite.v5+json" in bundle
     # The panel's bars are the marginal's own probabilities.
     from ppl_kernel_jupyter.posterior_display import marginal_data
 
