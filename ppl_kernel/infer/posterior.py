@@ -589,15 +589,15 @@ def _collect(store, sites, missing, what):
             f"(names seen: {[m for m in store.names() if m != RETURN][:20]}), or use missing='keep' to count "
             "runs without it."
         )
-    full = all(c is not None and len(c) == n for c in columns)
+    full = all(c is not None and len(c.runs(n)) == n for c in columns)
     if full and all(c.is_numeric for c in columns):
-        tensors = [c.tensor() for c in columns]
+        tensors = [c.tensor(n) for c in columns]
         if single:
             return RowsOf(tensors[0]), tensors[0], logw_all, None
         if len({t.shape[1:] for t in tensors}) == 1:
             stacked = torch.stack(tensors, 1)
             return RowsOf(stacked), stacked, logw_all, None
-    by_run = [dict(zip(c.runs(), c.values(), strict=True)) if c is not None else {} for c in columns]
+    by_run = [dict(zip(c.runs(n), c.values(n), strict=True)) if c is not None else {} for c in columns]
     values, kept = [], []
     for run in range(n):
         row = tuple(m.get(run, ABSENT) for m in by_run)

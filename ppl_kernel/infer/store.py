@@ -10,7 +10,9 @@ double, and the run it belongs to), so a million runs of a two-site model fit in
   original dtype and device. Anything else (strings, tuples, tensors whose shape changes) is kept as it is.
 - A batched run (one vmapped execution of N runs) adds its site tensors as one block, without a copy.
 - Adding a run is atomic: the run counts once :attr:`RunStore.num_runs` moves; a run interrupted half-way
-  (Ctrl-C between two columns) is rolled back before anything reads the store or adds to it.
+  (Ctrl-C between two columns) is rolled back before anything reads the store or adds to it. A reader in
+  another thread (a live view of a background run) sees the runs counted so far, never a half-added one:
+  every read is bounded by ``num_runs``.
 
 >>> import torch
 >>> store = RunStore()
@@ -21,6 +23,7 @@ double, and the run it belongs to), so a million runs of a two-site model fit in
 """
 
 import math
+import threading
 from array import array
 from bisect import bisect_left
 
@@ -104,31 +107,38 @@ class Column:
         """True when every value is a tensor of one shape and dtype (they stack into one tensor)."""
         return self.objects is None
 
-    def tensor(self):
-        """All values stacked: shape ``(len(self),) + value shape``, in the values' dtype and device."""
+    def tensor(self, stop=None):
+        """The values of runs before ``stop`` (default: all) stacked: shape ``(count,) + value shape``, in
+        the values' dtype and device."""
         if self.objects is not None:
-            return torch.stack([torch.as_tensor(v) for v in self.objects])
+            return torch.stack([torch.as_tensor(v) for v in self.values(stop)])
         if self.blocks:
-            return torch.cat([t for _, t in self.blocks])
-        numbers = torch.tensor(self.numbers, dtype=torch.float64) if self.numbers else torch.zeros(0, dtype=torch.float64)
-        shape = (len(self.rows),) + tuple(self.shape or ())
+            return torch.cat([t[: max(0, stop - first)] if stop is not None else t for first, t in self.blocks])
+        count = self._count(stop)
+        n = self.numel
+        numbers = torch.tensor(self.numbers[: count * n], dtype=torch.float64) if count else torch.zeros(0, dtype=torch.float64)
+        shape = (count,) + tuple(self.shape or ())
         return numbers.reshape(shape).to(dtype=self.dtype or torch.get_default_dtype(), device=self.device)
 
-    def values(self):
-        """The values as a list (tensors are rows of :meth:`tensor`)."""
-        if self.objects is not None:
-            return self.objects
-        return list(self.tensor().unbind(0)) if len(self) else []
+    def _count(self, stop):
+        return len(self.rows) if stop is None else bisect_left(self.rows, stop)
 
-    def row_list(self):
-        rows = list(self.rows)
+    def values(self, stop=None):
+        """The values of runs before ``stop`` (default: all) as a list (tensors are rows of :meth:`tensor`)."""
+        if self.objects is not None:
+            return self.objects[: self._count(stop)]
+        return list(self.tensor(stop).unbind(0)) if len(self) else []
+
+    def row_list(self, stop=None):
+        rows = list(self.rows[: self._count(stop)])
         for first, t in self.blocks:
-            rows.extend(range(first, first + len(t)))
+            last = first + len(t) if stop is None else min(first + len(t), stop)
+            rows.extend(range(first, last))
         return rows
 
-    def runs(self):
-        """The runs that made this site, in order (a list of run indices)."""
-        return self.row_list()
+    def runs(self, stop=None):
+        """The runs before ``stop`` (default: all) that made this site, in order (a list of run indices)."""
+        return self.row_list(stop)
 
     def slice(self, start, stop):
         """``(runs, values)`` of the runs ``start <= run < stop`` that made this site."""
@@ -193,7 +203,7 @@ class RunStore:
         self.chain_ids = array("q")
         self._blocks = []  # (first run, log-weight tensor) of batched runs
         self._committed = 0
-        self._adding = False
+        self._adding = None  # the thread adding a run right now, if any
 
     @property
     def num_runs(self):
@@ -206,7 +216,7 @@ class RunStore:
     def add(self, values, log_weight=0.0, chain_id=0, sites=None):
         """Add one run. ``sites`` (optional) maps names to their sites, the first of which a column keeps."""
         self._settle()
-        self._adding = True  # set before, cleared after: an interrupt in between leaves it set (rolled back)
+        self._adding = threading.get_ident()  # set before, cleared after: an interrupt in between leaves it set
         row = self._committed
         columns = self.columns
         for name, value in values.items():
@@ -217,12 +227,12 @@ class RunStore:
         self.log_weights.append(log_weight)
         self.chain_ids.append(chain_id)
         self._committed = row + 1
-        self._adding = False
+        self._adding = None
 
     def add_block(self, values, log_weights, chain_id=0, sites=None):
         """Add ``len(log_weights)`` runs of one batched execution: ``values[name]`` has a leading run dimension."""
         self._settle()
-        self._adding = True
+        self._adding = threading.get_ident()
         first, n = self._committed, int(log_weights.shape[0])
         for name, value in values.items():
             column = self.columns.get(name)
@@ -233,19 +243,22 @@ class RunStore:
         self.log_weights.extend([math.nan] * n)  # placeholders; read through log_weight_tensor()
         self.chain_ids.extend([chain_id] * n)
         self._committed = first + n
-        self._adding = False
+        self._adding = None
 
     def _settle(self):
         """Roll back a run whose adding was interrupted, so that every column agrees with num_runs."""
-        if not self._adding:
+        adder = self._adding
+        if adder is None:
             return
+        if adder != threading.get_ident() and any(t.ident == adder for t in threading.enumerate()):
+            return  # another thread is adding a run right now: not interrupted, just not counted yet
         n = self._committed
         for column in self.columns.values():
             column.truncate(n)
         del self.log_weights[n:]
         del self.chain_ids[n:]
         self._blocks = [(first, t) for first, t in self._blocks if first < n]
-        self._adding = False
+        self._adding = None
 
     def clear(self):
         self.__init__()

@@ -134,3 +134,26 @@ def test_traces_beyond_the_kept_ones_are_rebuilt_with_their_values():
     assert trace["x"].value.item() == posterior.store.column("x").tensor()[late].item()
     # the rebuilt run scores like the original: its weight is y's log-density
     assert trace["y"].log_prob_sum().item() == pytest.approx(posterior.log_weights[late], abs=1e-5)
+
+
+def test_a_reader_in_another_thread_never_rolls_back_a_run_being_added():
+    import threading
+
+    store = RunStore()
+    half_added, release = threading.Event(), threading.Event()
+
+    class Slow(dict):
+        def items(self):  # the adding thread pauses after its first column took the value
+            yield "x", torch.tensor(1.0)
+            half_added.set()
+            release.wait(10)
+            yield "_RETURN", torch.tensor(1.0)
+
+    adder = threading.Thread(target=lambda: store.add(Slow(), 0.0))
+    adder.start()
+    assert half_added.wait(10)
+    assert store.num_runs == 0 and store.column("x").tensor(store.num_runs).numel() == 0  # not counted yet
+    release.set()
+    adder.join(10)
+    assert store.num_runs == 1
+    assert store.column("x").tensor().tolist() == [1.0] and store.column("_RETURN").tensor().tolist() == [1.0]
