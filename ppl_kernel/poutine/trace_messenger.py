@@ -105,7 +105,7 @@ class TraceMessenger(Messenger):
     def __exit__(self, *exc):
         if self._profiling:
             sys.setprofile(self._prev_profiler)
-            self._profiling = False
+        self._profiling = False
         if self.calls:  # let go of the run's frames
             self._frames = self._root_frame = None
         return super().__exit__(*exc)
@@ -194,7 +194,7 @@ class TraceMessenger(Messenger):
                     if parent.args:
                         parent.args = self._named_args(parent.args)
         if chain:
-            if not self._profiling:
+            if self._profiling is False:
                 self._start_profiler()
             for f in reversed(chain):
                 node = CallNode(_call_name(f.f_code), _call_args(f), parent)
@@ -218,12 +218,26 @@ class TraceMessenger(Messenger):
     def _start_profiler(self):
         frames = self._frames
         prev = sys.getprofile()
+        if prev is not None and not callable(prev):
+            # A C-level profiler (cProfile, %prun on Python 3.11) cannot be called from Python nor put back
+            # with sys.setprofile: step aside for it. The tree and its sites are complete; the nested calls'
+            # return values are not recorded during that profiling session.
+            self._profiling = None  # asked, and declined: not again in this run
+            return
 
-        def on_event(frame, event, arg):
-            if event == "return":
-                node = frames.get(frame)
-                if node is not None:
-                    node.ret, node.returned = arg, True
+        if prev is None:
+            def on_event(frame, event, arg):
+                if event == "return":
+                    node = frames.get(frame)
+                    if node is not None:
+                        node.ret, node.returned = arg, True
+        else:  # a Python-level profiler (profile.Profile, a user's hook): it keeps seeing every event
+            def on_event(frame, event, arg):
+                if event == "return":
+                    node = frames.get(frame)
+                    if node is not None:
+                        node.ret, node.returned = arg, True
+                return prev(frame, event, arg)
 
         self._prev_profiler = prev
         self._profiling = True

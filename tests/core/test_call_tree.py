@@ -131,3 +131,52 @@ def test_comprehensions_are_not_calls():
 
     tr = poutine.trace(model).get_trace()
     assert [c.name for c in tr.root.calls] == ["child", "child", "child"]
+
+
+def _two_nested_calls():
+    def inner(i):
+        return pyro.sample(f"x_{i}", dist.Normal(0.0, 1.0))
+
+    def model():
+        return inner(0) + inner(1)
+
+    return model
+
+
+def test_tracing_nested_calls_under_cprofile_works_and_leaves_the_profiler_running():
+    import cProfile
+    import pstats
+    import sys
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        tr = poutine.trace(_two_nested_calls()).get_trace()
+        still_profiling = sys.getprofile()  # cProfile on 3.11; None where it uses sys.monitoring (3.12+)
+    finally:
+        profiler.disable()
+    assert [c.signature() for c in tr.root.calls] == ["inner(i=0)", "inner(i=1)"]
+    assert [s.name for c in tr.root.calls for s in c.sites] == ["x_0", "x_1"]
+    assert still_profiling is None or isinstance(still_profiling, cProfile.Profile)
+    profiled = {func[2] for func in pstats.Stats(profiler).stats}
+    assert "inner" in profiled  # the profiler saw the model's calls
+
+
+def test_a_python_level_profiler_keeps_its_events_and_the_tree_keeps_return_values():
+    import sys
+
+    seen = []
+
+    def user_hook(frame, event, arg):
+        if event == "return" and frame.f_code.co_name == "inner":
+            seen.append(arg.item())
+
+    sys.setprofile(user_hook)
+    try:
+        tr = poutine.trace(_two_nested_calls()).get_trace()
+        after = sys.getprofile()
+    finally:
+        sys.setprofile(None)
+    assert after is user_hook  # put back when the trace ends
+    assert seen == [tr["x_0"].value.item(), tr["x_1"].value.item()]
+    assert [c.ret.item() for c in tr.root.calls] == seen
