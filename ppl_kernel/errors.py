@@ -1,5 +1,7 @@
 """The errors a model author meets, each naming the site or model and saying how to fix it."""
 
+import pickle
+
 
 class ModelError(Exception):
     """Base class of the errors ppl_kernel raises about a user's model."""
@@ -35,3 +37,7 @@ class EnumerationError(InferenceError):
 
 class GuideError(ModelError, ValueError):
     """The guide does not fit the model: it samples a site the model lacks, or one the model observes."""
+
+
+class UnsafeCheckpointError(ModelError, pickle.UnpicklingError):
+    """A saved file holds more than tensors and plain data, so it will not load with ``weights_only=True``."""

@@ -147,7 +147,7 @@ class ParamStore:
     def set_state(self, state):
         """Add the saved parameters to the store, replacing those of the same name (as Pyro's)."""
         for name, unconstrained in state["params"].items():
-            constraint = state["constraints"].get(name, constraints.real)
+            constraint = _decode_constraint(state["constraints"].get(name, constraints.real))
             self._forget(name)
             leaf = unconstrained.detach().clone().requires_grad_(True)
             self._params[name] = leaf
@@ -166,14 +166,48 @@ class ParamStore:
         >>> store["w"].item()
         0.5
         """
-        torch.save(self.get_state(), filename)
+        state = self.get_state()
+        # Constraints as plain descriptions, so that the file loads with torch.load(weights_only=True).
+        state["constraints"] = {name: _encode_constraint(c) for name, c in state["constraints"].items()}
+        torch.save(state, filename)
 
-    def load(self, filename, map_location=None):
-        """Add the parameters saved in ``filename`` to the store (same names are replaced)."""
-        self.set_state(torch.load(filename, map_location=map_location, weights_only=False))
+    def load(self, filename, map_location=None, weights_only=True):
+        """Add the parameters saved in ``filename`` to the store (same names are replaced).
+
+        The file is read with ``torch.load(weights_only=True)``: tensors and plain data only, which is
+        all that ``save`` writes. A file that holds other objects (a custom constraint class, a file
+        written by other code) raises :class:`~ppl_kernel.errors.UnsafeCheckpointError`.
+
+        .. warning:: ``weights_only=False`` unpickles arbitrary objects, and unpickling can run any code
+           the file's author put in it. Pass it only for a file from a source you trust.
+        """
+        from .checkpoint import load_checkpoint
+
+        self.set_state(load_checkpoint(filename, map_location, weights_only, "ParamStore.load"))
 
     def __repr__(self):
         return f"ParamStore({', '.join(self._params)})"
+
+
+def _encode_constraint(constraint):
+    """A constraint of torch's own as plain data (class name and attributes); any other object as it is."""
+    cls = type(constraint)
+    if getattr(constraints, cls.__name__, None) is not cls:
+        return constraint  # a user's class: only a full pickle can hold it (load with weights_only=False)
+    state = {k: _encode_constraint(v) if isinstance(v, constraints.Constraint) else v for k, v in vars(constraint).items()}
+    return {"constraint": cls.__name__, "state": state}
+
+
+def _decode_constraint(saved):
+    if not isinstance(saved, dict):
+        return saved  # a constraint object (a file from before constraints were saved as data)
+    cls = getattr(constraints, saved["constraint"], None)
+    if not (isinstance(cls, type) and issubclass(cls, constraints.Constraint)):
+        raise ValueError(f"unknown constraint {saved['constraint']!r} in a saved parameter file")
+    constraint = cls.__new__(cls)
+    for key, value in saved["state"].items():
+        setattr(constraint, key, _decode_constraint(value) if isinstance(value, dict) and "constraint" in value else value)
+    return constraint
 
 
 def _transform_of(constraint):

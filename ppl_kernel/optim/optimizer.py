@@ -142,8 +142,18 @@ class PyroOptim:
         """Write the optimizers' states to ``filename`` (resume training with ``load``)."""
         torch.save(self.get_state(), filename)
 
-    def load(self, filename, map_location=None):
-        self.set_state(torch.load(filename, map_location=map_location, weights_only=False))
+    def load(self, filename, map_location=None, weights_only=True):
+        """Restore the optimizers' states saved in ``filename``.
+
+        The file is read with ``torch.load(weights_only=True)``: tensors and plain data only, which is
+        all that ``save`` writes; anything else raises :class:`~ppl_kernel.errors.UnsafeCheckpointError`.
+
+        .. warning:: ``weights_only=False`` unpickles arbitrary objects, and unpickling can run any code
+           the file's author put in it. Pass it only for a file from a source you trust.
+        """
+        from ..checkpoint import load_checkpoint
+
+        self.set_state(load_checkpoint(filename, map_location, weights_only, f"{type(self).__name__}.load"))
 
     def __repr__(self):
         name = getattr(self.pt_optim_constructor, "__name__", repr(self.pt_optim_constructor))

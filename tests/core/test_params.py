@@ -7,7 +7,7 @@ import torch
 from torch.distributions import constraints
 
 import ppl_kernel as pyro
-from ppl_kernel.errors import InvalidParameterError
+from ppl_kernel.errors import InvalidParameterError, UnsafeCheckpointError
 from ppl_kernel.params import ParamStore
 
 
@@ -158,3 +158,47 @@ def test_param_sites_appear_in_a_trace():
 
     tr = pyro.poutine.trace(model).get_trace()
     assert tr.nodes["a"].type == "param" and tr.nodes["a"].value.item() == 1.0
+
+
+def test_a_saved_store_loads_with_torch_weights_only(tmp_path):
+    pyro.param("s", torch.tensor(0.3), constraint=constraints.unit_interval)
+    pyro.param("v", torch.ones(2, 2), constraint=constraints.independent(constraints.positive, 1))
+    path = tmp_path / "params.pt"
+    pyro.get_param_store().save(path)
+    torch.load(path, weights_only=True)  # tensors and plain data only: no constraint objects pickled
+    pyro.clear_param_store()
+    pyro.get_param_store().load(path)
+    restored = pyro.get_param_store().get_constraint("v")
+    assert type(restored.base_constraint) is type(constraints.positive) and restored.reinterpreted_batch_ndims == 1
+    assert pyro.param("v").tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+_UNPICKLED = []
+
+
+def _record_unpickling(tag):
+    _UNPICKLED.append(tag)
+    return {"params": {}, "constraints": {}}
+
+
+class _RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return (_record_unpickling, ("code ran",))
+
+
+def test_loading_a_file_with_arbitrary_objects_refuses_without_running_them(tmp_path):
+    path = tmp_path / "params.pt"
+    torch.save(_RunsCodeWhenUnpickled(), path)
+    _UNPICKLED.clear()
+    with pytest.raises(UnsafeCheckpointError, match=r"ParamStore.load: .*params.pt holds objects other than tensors "
+                                                     r"and plain data .*_record_unpickling.*weights_only=False"):
+        pyro.get_param_store().load(path)
+    assert _UNPICKLED == []
+
+
+def test_weights_only_false_is_the_explicit_opt_in_for_a_trusted_pickle(tmp_path):
+    path = tmp_path / "params.pt"
+    torch.save(_RunsCodeWhenUnpickled(), path)
+    _UNPICKLED.clear()
+    pyro.get_param_store().load(path, weights_only=False)
+    assert _UNPICKLED == ["code ran"]

@@ -18,6 +18,7 @@ from torch.distributions import constraints
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
 from ppl_kernel.infer.elbo import GuideError, Trace_ELBO
+from ppl_kernel.errors import UnsafeCheckpointError
 from ppl_kernel.infer.svi import SVI
 from ppl_kernel.optim import SGD, Adam, ClippedAdam, ExponentialLR
 
@@ -406,6 +407,34 @@ def test_optimizer_state_saves_and_loads_by_name(tmp_path):
     SVI(scale, scale_guide, fresh, Trace_ELBO()).step(8.5)
     # Adam's step counter continued from the saved 3.
     assert fresh.optim_objs["a"].state_dict()["state"][0]["step"].item() == 4
+
+
+class _RunsCodeWhenUnpickled:
+    ran = []
+
+    def __reduce__(self):
+        return (_RunsCodeWhenUnpickled.ran.append, ("code ran",))
+
+
+def test_optimizer_load_refuses_arbitrary_objects_without_running_them(tmp_path):
+    path = tmp_path / "optim.pt"
+    torch.save({"a": _RunsCodeWhenUnpickled()}, path)
+    with pytest.raises(UnsafeCheckpointError, match=r"PyroOptim.load: .*optim.pt holds objects other than tensors"):
+        Adam({"lr": 0.01}).load(path)
+    assert _RunsCodeWhenUnpickled.ran == []
+
+
+def test_scheduler_state_saves_and_loads_weights_only(tmp_path):
+    optim = ExponentialLR({"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1}, "gamma": 0.5})
+    svi = SVI(scale, scale_guide, optim, Trace_ELBO())
+    svi.step(8.5)
+    optim.step()
+    path = tmp_path / "sched.pt"
+    optim.save(path)
+    fresh = ExponentialLR({"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1}, "gamma": 0.5})
+    fresh.load(path)
+    SVI(scale, scale_guide, fresh, Trace_ELBO()).step(8.5)
+    assert fresh.optim_objs["a"].param_groups[0]["lr"] == pytest.approx(0.05)
 
 
 def test_bad_optim_args_name_the_parameter():
