@@ -19,6 +19,19 @@ class SiteTypeError(ModelError, TypeError):
     """``fn`` is not a distribution or callable, or its arguments do not fit it."""
 
 
+class ArgumentTypeError(ModelError, TypeError):
+    """Something of the wrong kind given to ppl_kernel: a generator or async function as a model,
+    ``condition``'s data that is not a mapping, a seed that is not an integer."""
+
+
+class ReservedNameError(ModelError, ValueError):
+    """A site named like a node the trace keeps for itself (``"_RETURN"``, the return value)."""
+
+
+class UserDistributionError(SiteTypeError):
+    """A user's ``Distribution`` subclass broke the contract: ``log_prob`` not a tensor, a draw of the wrong shape."""
+
+
 class ObservationError(ModelError, ValueError):
     """An ``obs`` value of the wrong type or shape for its site."""
 

@@ -10,17 +10,16 @@ True
 
 import inspect
 import numbers
-import random
-import sys
 
 import torch
 from torch.distributions import Distribution
 
+from . import rng
 from .distributions.callables import Primitive
 from .distributions.point import Delta, Unit
 from .errors import ObservationError, SiteTypeError
 from .runtime import Messenger, Site, _local, apply_stack, get_stack, settings
-from .distributions.scoring import draw_error, draw_from, has_scalar_params
+from .distributions.scoring import check_params, draw_error, draw_from, has_scalar_params
 
 
 def _as_distribution(name, fn, args, kwargs):
@@ -53,6 +52,8 @@ def sample(name, fn, *args, obs=None, infer=None, **kwargs):
     0.5
     """
     if type(name) is not str:
+        if isinstance(name, str):  # a str subclass (an enum's value, a tagged name): the plain string it holds
+            return sample(str.__str__(name), fn, *args, obs=obs, infer=infer, **kwargs)
         raise SiteTypeError(f"sample(name, fn, ...): the name must be a string, got {name!r} "
                             f"(did you forget the name? write sample('x', {getattr(name, '__name__', 'dist')}, ...))")
     if isinstance(fn, Distribution) and not args and not kwargs:
@@ -101,7 +102,7 @@ def _draw_named(name, d):
 def _check_obs(name, d, obs):
     if type(obs) is torch.Tensor:
         value = obs
-    elif isinstance(obs, (bool, numbers.Number)):
+    elif isinstance(obs, (bool, numbers.Real)):
         value = torch.tensor(float(obs), dtype=torch.get_default_dtype())
     elif isinstance(obs, (list, tuple)):
         try:
@@ -111,11 +112,23 @@ def _check_obs(name, d, obs):
     elif isinstance(obs, torch.Tensor):
         value = obs
     else:
+        kind = "complex number" if isinstance(obs, complex) else type(obs).__name__
         raise ObservationError(
-            f"site '{name}': obs must be a tensor, a number or a list of numbers, got {type(obs).__name__} "
+            f"site '{name}': obs must be a real tensor, a real number or a list of them, got {kind} "
             f"{obs!r}. Convert it, e.g. obs=torch.tensor(...)."
         )
-    if settings.validate and not has_scalar_params(d):
+    if not settings.validate:
+        return value
+    if value.is_complex():
+        raise ObservationError(
+            f"site '{name}': obs={_short(value)} is complex; distributions score real values. Pass the real part "
+            "(obs.real), the magnitude (obs.abs()) or both as separate sites."
+        )
+    try:  # an observed site draws nothing, so its parameters would otherwise never be checked
+        check_params(d)
+    except (ValueError, TypeError) as e:
+        raise draw_error(Site("sample", name, d, (), {}, value, True), e) from None
+    if not has_scalar_params(d):
         # A distribution with scalar parameters broadcasts against any observation: nothing to check.
         try:
             torch.broadcast_shapes(value.shape, d.batch_shape + d.event_shape)
@@ -126,6 +139,10 @@ def _check_obs(name, d, obs):
                 f"event {tuple(d.event_shape)}). Reshape the data, or wrap the site in a plate of its size."
             ) from None
     return value
+
+
+def _short(value):
+    return repr(value.item()) if value.numel() == 1 else f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
 
 
 def observe(name, fn, obs, *args, **kwargs):
@@ -205,11 +222,7 @@ def set_rng_seed(seed):
     >>> bool(a == b)
     True
     """
-    torch.manual_seed(seed)
-    random.seed(seed)
-    np = sys.modules.get("numpy")
-    if np is not None:
-        np.random.seed(seed % 2**32)
+    rng.seed_all(rng.check_seed(seed, "set_rng_seed(seed)"))
 
 
 def enable_validation(is_validate=True):

@@ -9,13 +9,14 @@ background thread while the user keeps working in the main one.
 """
 
 import copy
+import inspect
 import os
 import threading
 
 import torch
 
 from .distributions.scoring import draw, site_log_prob
-from .errors import RunawayModelError
+from .errors import ArgumentTypeError, RunawayModelError
 from .settings import settings, validation_suspended  # noqa: F401  (part of the runtime's interface)
 
 # The folders whose code is ours or torch's, not the user's: frames there are left out of call trees,
@@ -195,11 +196,13 @@ class Messenger:
     """
 
     def __init__(self, fn=None):
-        if fn is not None and not callable(fn):
-            raise TypeError(
-                f"{type(self).__name__}(fn, ...): fn must be a callable model, got {type(fn).__name__}. "
-                "Pass the function itself, not the result of calling it."
-            )
+        if fn is not None:
+            if not callable(fn):
+                raise TypeError(
+                    f"{type(self).__name__}(fn, ...): fn must be a callable model, got {type(fn).__name__}. "
+                    "Pass the function itself, not the result of calling it."
+                )
+            check_model(fn)
         self.fn = fn
 
     def process_message(self, msg):
@@ -243,6 +246,24 @@ def handler_function(messenger_class):
         return fn
 
     return document
+
+
+# A generator or async function's body does not run when called: it returns a generator or coroutine.
+_SUSPENDS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+
+
+def check_model(fn):
+    """Refuse a generator or async function as a model: its sample statements would never run."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_flags & _SUSPENDS:
+        kind = "an async function" if code.co_flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR) else \
+            "a generator function"
+        raise ArgumentTypeError(
+            f"model '{model_name(fn)}' is {kind}: calling it returns a "
+            f"{'coroutine' if 'async' in kind else 'generator'} without running its body, so none of its sample "
+            "statements would run. Write it as a plain function that returns its result (collect values in a "
+            "list instead of yielding them; call async code before or after the model)."
+        )
 
 
 def model_name(fn):

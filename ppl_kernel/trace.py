@@ -11,9 +11,11 @@ import math
 
 import torch
 
-from .runtime import readable_name
+from .errors import ReservedNameError
+from .runtime import Site, readable_name
 
 RETURN = "_RETURN"
+_NO_KWARGS = {}  # shared by every return node, which has no arguments (never mutated)
 
 
 class CallNode:
@@ -135,6 +137,21 @@ class Trace:
     def __init__(self, root=None):
         self.nodes = {}  # name -> site, in the order the run made them
         self.root = root
+
+    def add_return(self, ret):
+        """Record the run's return value as the node ``"_RETURN"`` (last, as in Pyro).
+
+        Checked here, once per run rather than once per site: a user's site of that name would
+        otherwise be silently replaced by the return value.
+        """
+        site = self.nodes.get(RETURN)
+        if site is not None:
+            model = self.root.name if self.root is not None else "the model"
+            raise ReservedNameError(
+                f"model '{model}' has a {site.type} site named '{RETURN}', the name a trace keeps for the model's "
+                f"return value. Rename the site (e.g. pyro.sample(\"return_value\", ...))."
+            )
+        self.nodes[RETURN] = Site("return", RETURN, None, (), _NO_KWARGS, ret)
 
     def __getitem__(self, name):
         return self.nodes[name]

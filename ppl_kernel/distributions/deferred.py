@@ -50,7 +50,11 @@ class Deferred(TorchDistributionMixin):
         deferred = self.__dict__.pop("_deferred", None)
         if deferred is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        self.materialize(deferred)
+        try:
+            self.materialize(deferred)
+        except BaseException:
+            self._deferred = deferred  # kept, so that the error can name the offending parameter
+            raise
         return getattr(self, name)
 
     def materialize(self, deferred):

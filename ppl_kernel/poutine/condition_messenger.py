@@ -1,7 +1,10 @@
 """Handlers that give sites fixed values: ``condition``, ``substitute``, ``do``, ``uncondition``."""
 
+from collections.abc import Mapping
+
 import torch
 
+from ..errors import ArgumentTypeError
 from ..runtime import Messenger, handler_function
 
 
@@ -14,6 +17,22 @@ def _value_of(data, name):
 
 def _has(data, name):
     return name in (data.nodes if hasattr(data, "nodes") else data)
+
+
+def _check_data(handler, data):
+    """``data`` must map site names to values (a dict, or a trace whose sites give them)."""
+    if hasattr(data, "nodes") or isinstance(data, Mapping):
+        return data
+    raise ArgumentTypeError(
+        f"{handler}(model, data=...): data must map site names to values, e.g. data={{'x': torch.tensor(1.0)}}, "
+        f"or be a trace; got {type(data).__name__} {_short(data)}. To observe a list of values, give each its "
+        "own site (x_0, x_1, ...) or put one site in a plate and pass the values as one tensor."
+    )
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class ConditionMessenger(Messenger):
@@ -31,7 +50,7 @@ class ConditionMessenger(Messenger):
         super().__init__(fn)
         if data is None:
             raise ValueError("condition needs data: condition(model, data={'site name': value})")
-        self.data = data
+        self.data = _check_data("condition", data)
 
     def process_message(self, msg):
         if msg.type == "sample" and _has(self.data, msg.name):
@@ -54,7 +73,7 @@ class SubstituteMessenger(Messenger):
 
     def __init__(self, fn=None, data=None):
         super().__init__(fn)
-        self.data = {} if data is None else data
+        self.data = {} if data is None else _check_data("substitute", data)
 
     def process_message(self, msg):
         if msg.type in ("sample", "param") and _has(self.data, msg.name):
@@ -79,7 +98,7 @@ class DoMessenger(Messenger):
         super().__init__(fn)
         if data is None:
             raise ValueError("do needs data: do(model, data={'site name': value})")
-        self.data = data
+        self.data = _check_data("do", data)
 
     def process_message(self, msg):
         if msg.type == "sample" and _has(self.data, msg.name):

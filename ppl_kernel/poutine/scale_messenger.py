@@ -1,7 +1,10 @@
 """``scale`` and ``mask``: weight or switch off sites' log-probabilities."""
 
+import numbers
+
 import torch
 
+from ..errors import InvalidParameterError
 from ..runtime import Messenger, handler_function
 
 
@@ -17,8 +20,19 @@ class ScaleMessenger(Messenger):
 
     def __init__(self, fn=None, scale=1.0):
         super().__init__(fn)
-        if not torch.is_tensor(scale) and not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale}")
+        if torch.is_tensor(scale):
+            # A tensor scale is accepted as in Pyro: one weight per element of the sites' batch (it broadcasts).
+            if scale.is_complex() or not bool((scale > 0).all()):
+                raise InvalidParameterError(
+                    f"poutine.scale: every element of the scale tensor must be a positive real number, got "
+                    f"{scale if scale.numel() <= 6 else f'a tensor of shape {tuple(scale.shape)}'}. "
+                    "To drop sites' log-probabilities, use poutine.mask instead of a zero scale."
+                )
+        elif not isinstance(scale, numbers.Real) or not scale > 0:
+            raise InvalidParameterError(
+                f"poutine.scale: scale must be a positive number or tensor, got {type(scale).__name__} {scale!r}. "
+                "To drop sites' log-probabilities, use poutine.mask instead of a zero scale."
+            )
         self.scale = scale
 
     def process_message(self, msg):

@@ -1,14 +1,12 @@
 """``seed``: run with a fixed random seed, restoring the outer random state afterwards."""
 
-import random
-
-import torch
-
+from .. import rng
 from ..runtime import Messenger, handler_function
 
 
 class SeedMessenger(Messenger):
-    """Seed torch and Python's ``random`` on entry; put their previous states back on exit.
+    """Seed torch, Python's ``random`` and (if loaded) NumPy on entry, as ``set_rng_seed`` does; put their
+    previous states back on exit.
 
     >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel import poutine
@@ -19,17 +17,15 @@ class SeedMessenger(Messenger):
 
     def __init__(self, fn=None, rng_seed=0):
         super().__init__(fn)
-        self.rng_seed = rng_seed
+        self.rng_seed = rng.check_seed(rng_seed, "seed(fn, rng_seed)")
 
     def __enter__(self):
-        self._saved = (torch.get_rng_state(), random.getstate())
-        torch.manual_seed(self.rng_seed)
-        random.seed(self.rng_seed)
+        self._saved = rng.get_state()
+        rng.seed_all(self.rng_seed)
         return super().__enter__()
 
     def __exit__(self, *exc):
-        torch.set_rng_state(self._saved[0])
-        random.setstate(self._saved[1])
+        rng.set_state(self._saved)
         return super().__exit__(*exc)
 
 

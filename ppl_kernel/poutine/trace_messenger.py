@@ -12,11 +12,10 @@ import sys
 
 
 from ..errors import DuplicateSiteError, RunawayModelError
-from ..runtime import INTERNAL_FOLDERS, Messenger, Site, handler_function, model_name, readable_name, settings
-from ..trace import RETURN, CallNode, Trace
+from ..runtime import INTERNAL_FOLDERS, Messenger, handler_function, model_name, readable_name, settings
+from ..trace import CallNode, Trace
 
 _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
-_NO_KWARGS = {}  # shared by every _RETURN site, which has no arguments (never mutated)
 
 
 _internal_codes = {}  # code object -> bool: is it ppl_kernel's or torch's own?
@@ -124,7 +123,7 @@ class TraceMessenger(Messenger):
                 raise RunawayModelError(runaway_message(self.fn, e.__traceback__)) from None
         root = self.trace.root
         root.ret, root.returned = ret, True
-        self.trace.nodes[RETURN] = Site("return", RETURN, None, (), _NO_KWARGS, ret)
+        self.trace.add_return(ret)
         return ret
 
     def get_trace(self, *args, **kwargs):

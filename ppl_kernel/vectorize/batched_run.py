@@ -17,9 +17,9 @@ from torch.distributions import constraints
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from ..errors import InvalidParameterError
-from ..runtime import Messenger, Site, model_name
+from ..runtime import Messenger, model_name
 from ..settings import settings, validation_suspended
-from ..trace import RETURN, CallNode
+from ..trace import CallNode
 from .batched_trace import BatchedSite, BatchedTrace, distribution_tensors, rebuild_distribution
 from .fallback import NotBatchable, describe_failure
 
@@ -191,7 +191,7 @@ def _assemble(model, n, box, outputs, args, kwargs):
         trace.nodes[site.name] = site
     ret = tree_unflatten(ret_leaves, spec)
     root.ret, root.returned = ret, True
-    trace.nodes[RETURN] = Site("return", RETURN, None, (), {}, ret)
+    trace.add_return(ret)
     return trace
 
 

@@ -8,6 +8,7 @@ import torch
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
 from ppl_kernel import poutine
+from ppl_kernel.errors import InvalidParameterError
 
 
 def model():
@@ -215,3 +216,51 @@ def test_trace_accepts_pyros_graph_types_and_rejects_others():
         assert "x" in poutine.trace(model, graph_type=graph_type).get_trace()
     with pytest.raises(ValueError, match="graph_type must be 'flat' or 'dense'"):
         poutine.trace(model, graph_type="tree")
+
+
+def test_scale_accepts_a_batched_tensor_and_weights_each_element():
+    def model():
+        with pyro.plate("data", 2):
+            return pyro.sample("x", dist.Normal(0.0, 1.0), obs=torch.zeros(2))
+
+    weights = torch.tensor([1.0, 3.0])
+    lp = poutine.trace(poutine.scale(model, scale=weights)).get_trace()["x"].log_prob
+    unscaled = torch.distributions.Normal(0.0, 1.0).log_prob(torch.zeros(2))
+    assert torch.allclose(lp, unscaled * weights)
+
+
+def test_scale_with_a_scalar_tensor_scores_as_the_same_number():
+    model = lambda: pyro.sample("x", dist.Normal(0.0, 1.0), obs=torch.tensor(0.5))  # noqa: E731
+    by_tensor = poutine.trace(poutine.scale(model, scale=torch.tensor(2.5))).get_trace().log_prob_sum()
+    by_float = poutine.trace(poutine.scale(model, scale=2.5)).get_trace().log_prob_sum()
+    assert by_tensor.item() == pytest.approx(by_float.item())
+
+
+def test_scale_with_a_non_positive_tensor_element_is_an_error():
+    with pytest.raises(InvalidParameterError, match=r"poutine.scale: every element of the scale tensor must be a positive"):
+        poutine.scale(lambda: None, scale=torch.tensor([1.0, 0.0]))
+
+
+def test_a_str_subclass_is_accepted_as_a_site_name():
+    class Name(str):
+        pass
+
+    tr = poutine.trace(lambda: pyro.sample(Name("x"), dist.Normal(0.0, 1.0))).get_trace()
+    assert list(tr.nodes) == ["x", "_RETURN"] and type(tr["x"].name) is str
+
+
+def test_seed_seeds_numpy_and_random_as_set_rng_seed_does_and_restores_them():
+    import random
+
+    np = pytest.importorskip("numpy")
+
+    def model():
+        return np.random.rand(), random.random(), pyro.sample("x", dist.Normal(0.0, 1.0)).item()
+
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    first = poutine.seed(model, rng_seed=7)()
+    assert (np.random.get_state()[1] == before).all()  # the outer NumPy state is put back
+    assert poutine.seed(model, rng_seed=7)() == first
+    pyro.set_rng_seed(7)
+    assert model() == first

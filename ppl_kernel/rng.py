@@ -1,0 +1,54 @@
+"""The random state a run depends on: torch's, Python's ``random`` and (if loaded) NumPy's, seeded and saved together.
+
+Models may draw from any of the three (``random.random()`` in a stopping rule, ``np.random`` in data
+generation), so seeding one of them alone does not make runs repeat.
+"""
+
+import operator
+import random
+import sys
+
+import torch
+
+from .errors import ArgumentTypeError
+
+
+def check_seed(seed, where):
+    """``seed`` as a Python int, or an error naming ``where`` it was given."""
+    try:
+        return operator.index(seed)
+    except TypeError:
+        raise ArgumentTypeError(
+            f"{where}: the seed must be an integer, got {type(seed).__name__} {seed!r}. "
+            f"Pass a whole number, e.g. {where.split('(')[0]}({_suggest(seed)})."
+        ) from None
+
+
+def _suggest(seed):
+    try:
+        return int(seed)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def seed_all(seed):
+    """Seed torch, ``random`` and NumPy (if it is loaded) with one integer."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % 2**32)
+
+
+def get_state():
+    """The state of all three generators, for :func:`set_state`."""
+    np = sys.modules.get("numpy")
+    return torch.get_rng_state(), random.getstate(), (np.random.get_state() if np is not None else None)
+
+
+def set_state(state):
+    torch_state, random_state, numpy_state = state
+    torch.set_rng_state(torch_state)
+    random.setstate(random_state)
+    if numpy_state is not None:
+        sys.modules["numpy"].random.set_state(numpy_state)
