@@ -54,3 +54,7 @@ class GuideError(ModelError, ValueError):
 
 class UnsafeCheckpointError(ModelError, pickle.UnpicklingError):
     """A saved file holds more than tensors and plain data, so it will not load with ``weights_only=True``."""
+
+
+class SkippedStepWarning(UserWarning):
+    """An SVI step was skipped because its loss or gradient was not finite; the message names the site."""

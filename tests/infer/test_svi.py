@@ -19,6 +19,7 @@ import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
 from ppl_kernel.infer.elbo import GuideError, Trace_ELBO
 from ppl_kernel.errors import UnsafeCheckpointError
+from ppl_kernel.errors import SkippedStepWarning
 from ppl_kernel.infer.svi import SVI
 from ppl_kernel.optim import SGD, Adam, ClippedAdam, ExponentialLR
 
@@ -515,8 +516,59 @@ def test_nan_loss_warns_with_the_likely_fix():
         pyro.factor("broken", torch.tensor(float("nan")))
 
     svi = SVI(model, scale_guide, SGD({"lr": 0.01}), Trace_ELBO())
-    with pytest.warns(UserWarning, match=r"SVI step 1: the loss of model 'model' with guide 'scale_guide' is nan"):
+    with pytest.warns(UserWarning, match=r"SVI step 1: the loss of model 'model' with guide 'scale_guide' is nan.*"
+                                         r"give it a constraint"):
         assert math.isnan(svi.step(8.5))
+
+
+def _params_now():
+    return {name: value.detach().clone() for name, value in pyro.get_param_store().items()}
+
+
+def test_a_step_whose_loss_is_nan_changes_no_parameter_and_names_the_site():
+    def model(guess):
+        scale(guess)
+        pyro.factor("broken", torch.tensor(float("nan")))
+
+    svi = SVI(scale, scale_guide, Adam({"lr": 0.1}), Trace_ELBO())
+    svi.step(8.5)  # creates the parameters and the optimizers' state
+    before = _params_now()
+    broken = SVI(model, scale_guide, svi.optim, Trace_ELBO())
+    with pytest.warns(SkippedStepWarning, match=r"SVI step 1: .* is nan, so the step was skipped .*"
+                                                r"Cause: factor 'broken' is nan"):
+        broken.step(8.5)
+    after = _params_now()
+    assert broken.skipped_steps == [1]
+    assert all(torch.equal(before[name], after[name]) for name in before)
+
+
+def test_a_step_whose_gradient_is_not_finite_changes_no_parameter_and_names_the_param():
+    def guide(guess):
+        a = pyro.param("a", torch.tensor(1.0))
+        pyro.sample("weight", dist.Normal(guess + torch.sqrt(a - 1.0), 1.0))  # d sqrt(x)/dx is inf at 0
+
+    svi = SVI(scale, guide, SGD({"lr": 0.01}), Trace_ELBO())
+    with pytest.warns(SkippedStepWarning, match=r"the loss .* is finite .* but its gradient is not.*gradient of "
+                                                r"param 'a'"):
+        loss = svi.step(8.5)
+    assert math.isfinite(loss) and svi.skipped_steps == [1]
+    assert pyro.param("a").item() == 1.0
+
+
+def test_an_infinite_observation_skips_the_step_and_points_at_the_data():
+    def model(measured):
+        weight = pyro.sample("weight", dist.Normal(8.5, 1.0))
+        pyro.sample("measurement", dist.Normal(weight, 0.75), obs=measured)
+
+    def guide(measured):
+        pyro.sample("weight", dist.Normal(pyro.param("a", torch.tensor(8.5)), 1.0))
+
+    svi = SVI(model, guide, Adam({"lr": 0.1}), Trace_ELBO())
+    svi.step(torch.tensor(9.5))
+    before = _params_now()
+    with pytest.warns(SkippedStepWarning, match=r"site 'measurement' \(Normal, observed\) has value inf.*Check the data"):
+        svi.step(torch.tensor(float("inf")))
+    assert all(torch.equal(before[name], value) for name, value in _params_now().items())
 
 
 @pytest.mark.parametrize("kwargs, message", [
