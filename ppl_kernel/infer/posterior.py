@@ -317,7 +317,13 @@ def value_key(value):
     if isinstance(value, (tuple, list)):
         return tuple(value_key(v) for v in value)
     if isinstance(value, dict):
-        return tuple((k, value_key(v)) for k, v in value.items())
+        # Equal dicts are one value whatever order their keys were inserted in.
+        items = [(value_key(k), value_key(v)) for k, v in value.items()]
+        try:
+            items.sort(key=lambda kv: kv[0])
+        except TypeError:  # keys of mixed kinds (1 and "a"): a total order all the same
+            items.sort(key=lambda kv: (type(kv[0]).__name__, repr(kv[0])))
+        return tuple(items)
     try:
         hash(value)
     except TypeError:

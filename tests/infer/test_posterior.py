@@ -280,3 +280,18 @@ def test_a_marginal_is_a_distribution_for_nested_inference():
     marginal = EmpiricalMarginal(Enumerate(outer).run())
     # even totals 0, 2, 4, 6 have weights 1, 3, 3, 1 out of 8
     assert [round(p * 8, 6) for p in marginal.probs.tolist()] == [1.0, 3.0, 3.0, 1.0]
+
+
+def test_marginals_of_dict_return_values_do_not_depend_on_key_order():
+    # Two coins returned as a dict whose key order depends on a third coin: the content does not.
+    def model():
+        a = pyro.sample("a", dist.Bernoulli(0.5)).item()
+        b = pyro.sample("b", dist.Bernoulli(0.5)).item()
+        a_first = pyro.sample("order", dist.Bernoulli(0.5)).item() == 1.0
+        return {"a": a, "b": b} if a_first else {"b": b, "a": a}
+
+    marginal = EmpiricalMarginal(Enumerate(model).run())
+    assert len(marginal.support) == 4  # four outcomes, not one per (outcome, key order)
+    assert marginal.probs.tolist() == pytest.approx([0.25] * 4)
+    assert marginal.log_prob({"b": 1.0, "a": 1.0}).exp().item() == pytest.approx(0.25)
+    assert marginal.probability({"a": 0.0, "b": 1.0}) == pytest.approx(0.25)
