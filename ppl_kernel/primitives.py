@@ -19,7 +19,7 @@ from .distributions.callables import Primitive
 from .distributions.point import Delta, Unit
 from .errors import ObservationError, SiteTypeError
 from .runtime import Messenger, Site, _local, apply_stack, get_stack, settings
-from .distributions.scoring import check_params, draw_error, draw_from, has_scalar_params
+from .distributions.scoring import check_params, draw_error, draw_from
 
 
 def _as_distribution(name, fn, args, kwargs):
@@ -125,10 +125,10 @@ def _check_obs(name, d, obs):
             "(obs.real), the magnitude (obs.abs()) or both as separate sites."
         )
     try:  # an observed site draws nothing, so its parameters would otherwise never be checked
-        check_params(d)
+        scalar_params = check_params(d)
     except (ValueError, TypeError) as e:
         raise draw_error(Site("sample", name, d, (), {}, value, True), e) from None
-    if not has_scalar_params(d):
+    if not scalar_params:
         # A distribution with scalar parameters broadcasts against any observation: nothing to check.
         try:
             torch.broadcast_shapes(value.shape, d.batch_shape + d.event_shape)

@@ -52,7 +52,7 @@ def _normal_draw(args, kwargs):
         return None
     loc, scale = args
     if type(loc) in _NUM and type(scale) in _NUM:
-        if settings.validate:
+        if settings.validate and not (scale > 0 and loc == loc):  # NaN fails both
             _check_normal(loc, scale)
         return torch.normal(float(loc), float(scale), ())
     if _plain_tensors(loc, scale):
@@ -109,7 +109,7 @@ def _bernoulli_p(args, kwargs):
 def _bernoulli_draw(args, kwargs):
     p = args[0] if len(args) == 1 and not kwargs else kwargs.get("probs") if len(kwargs) == 1 and not args else None
     if type(p) in _NUM:
-        if settings.validate:
+        if settings.validate and not 0 <= p <= 1:
             _check_bernoulli(p)
         return torch.empty(()).bernoulli_(p)
     if _plain_tensors(p) and p.is_floating_point():
@@ -140,7 +140,7 @@ def _uniform_draw(args, kwargs):
     b = _uniform_bounds(args, kwargs)
     if b is None:
         return None
-    if settings.validate:
+    if settings.validate and not b[0] < b[1]:
         _check_uniform(*b)
     return torch.empty(()).uniform_(float(b[0]), float(b[1]))
 
@@ -192,23 +192,27 @@ _CHECKS = {Normal: _check_normal, Bernoulli: _check_bernoulli, Uniform: _check_u
 
 
 def check_params(d):
-    """Validate ``d``'s parameters now: an observed site never draws, so it is not checked on the way.
+    """Validate ``d``'s parameters now (an observed site never draws, so it is not checked on the way);
+    return whether they are all Python numbers (then ``d`` broadcasts against any observation).
 
     Scalar parameters of the fast families are checked in plain floats; any other deferred
     distribution is constructed, which runs torch's own validation.
     """
     deferred = d.__dict__.get("_deferred")
     if deferred is None:
-        return  # already constructed: torch validated it then
+        return False  # already constructed: torch validated it then
     args, kwargs = deferred
-    check = _CHECKS.get(type(d))
-    if check is not None and not kwargs and all(type(a) in _NUM for a in args):
-        try:
-            check(*args)
-            return
-        except TypeError:
-            pass  # wrong arity: the constructor below says so
+    scalar = all(type(a) in _NUM for a in args) and all(type(v) in _NUM for v in kwargs.values())
+    if scalar and not kwargs:
+        check = _CHECKS.get(type(d))
+        if check is not None:
+            try:
+                check(*args)
+                return True
+            except TypeError:
+                pass  # wrong arity: the constructor below says so
     d.batch_shape  # noqa: B018  (constructs it)
+    return scalar
 
 
 def has_scalar_params(d):
