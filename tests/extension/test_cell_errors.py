@@ -3,6 +3,8 @@
 import pytest
 from IPython.core.error import UsageError
 
+from ppl_kernel.errors import InvalidParameterError
+
 from ppl_kernel_jupyter.user_traceback import ModelSyntaxError
 
 from .conftest import GEOMETRIC, WEATHER, cell
@@ -67,6 +69,17 @@ def test_an_invalid_parameter_error_names_the_site_and_shows_the_users_line(shel
 return pyro.sample("x", dist.Normal(0.0, -1.0))
 """)
     assert "site" in str(error) or "scale" in str(error)
+    assert "----> 2 return pyro.sample" in shown
+
+
+@pytest.mark.parametrize("scale", ["0.0", "-1.0"])
+def test_an_observed_site_with_an_invalid_scale_is_an_error_in_a_model_cell(shell, capsys, scale):
+    # %%model's live sampling never scores a run, so the observed site's parameters are checked when it is sampled.
+    error, shown = run_failing(shell, capsys, f"""%%model observed_bad_scale --samples 3
+return pyro.sample("y", dist.Normal(0.0, {scale}), obs=1.0)
+""")
+    assert isinstance(error, InvalidParameterError)
+    assert "site 'y': parameter 'scale' of Normal must satisfy GreaterThan" in str(error)
     assert "----> 2 return pyro.sample" in shown
 
 
