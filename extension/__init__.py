@@ -12,6 +12,7 @@ the namespace unless those names are taken, so the seed tutorial's cells run as 
 True
 """
 
+from .comparison import compare  # noqa: F401
 from .histogram_data import HistogramData  # noqa: F401
 from .histogram_widget import HistogramWidget  # noqa: F401
 from .inference_progress import LiveProgress  # noqa: F401

@@ -20,6 +20,8 @@ the value read. The graph is the union over the runs; a site present in only som
 True
 """
 
+import base64
+import html
 import random
 
 import torch
@@ -93,6 +95,12 @@ class ModelGraph:
 
     def _repr_svg_(self):
         return self.svg
+
+    def _repr_html_(self):
+        # The same SVG as an image: JupyterLab shows HTML (sanitized) even in a notebook it does not trust
+        # (one reopened elsewhere), where it refuses to render raw SVG output.
+        data = base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+        return f'<img src="data:image/svg+xml;base64,{data}" alt="{html.escape(repr(self))}"/>'
 
     @property
     def source(self):

@@ -182,3 +182,12 @@ def test_a_model_that_is_not_callable_is_named_in_the_error():
 def test_runs_must_be_a_positive_whole_number():
     with pytest.raises(ValueError, match="runs=0"):
         pyro.render_model(weather, runs=0)
+
+
+def test_html_is_the_svg_as_an_image_for_notebooks_that_are_not_trusted():
+    import base64
+
+    graph = pyro.render_model(weather)
+    html = graph._repr_html_()
+    data = html.split("base64,", 1)[1].split('"', 1)[0]
+    assert html.startswith('<img src="data:image/svg+xml;base64,') and base64.b64decode(data).decode() == graph.svg
