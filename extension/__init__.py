@@ -12,11 +12,13 @@ the namespace unless those names are taken, so the seed tutorial's cells run as 
 True
 """
 
+from .comparison import compare  # noqa: F401
 from .histogram_data import HistogramData  # noqa: F401
 from .histogram_widget import HistogramWidget  # noqa: F401
 from .inference_progress import LiveProgress  # noqa: F401
 from .live_sampling import LiveSampling  # noqa: F401
 from .loss_curve import LossCurve  # noqa: F401
+from .model_sliders import ModelSliders, interact  # noqa: F401
 from .trace_tree import TraceTreeWidget  # noqa: F401
 
 

@@ -26,6 +26,7 @@ from .primitives import (  # noqa: F401
     set_rng_seed,
 )
 from .trace import Trace  # noqa: F401
+from .model_graph import render_model  # noqa: F401
 from . import infer, optim  # noqa: F401  (pyro.infer.SVI, pyro.optim.Adam right after import, as in Pyro)
 from . import vectorize  # noqa: F401  (the module of batched execution: ppl_kernel.vectorize.run_batched)
 

@@ -3,6 +3,7 @@
 import textwrap
 
 import pytest
+from IPython import get_ipython
 from IPython.testing.globalipapp import start_ipython
 
 # The seed tutorial's models, written as %%model cells (the body is the function's body).
@@ -59,7 +60,7 @@ MAKE_NORMAL_NORMAL = textwrap.dedent("""\
 
 @pytest.fixture(scope="session")
 def _ipython():
-    ip = start_ipython()
+    ip = start_ipython() or get_ipython()  # None when a docstring example started the global shell first
     ip.run_line_magic("load_ext", "ppl_kernel")
     return ip
 
