@@ -1,0 +1,344 @@
+"""The same models in WebPPL and in ppl_kernel, side by side: MH steps/s, enumeration paths/s, the ratio.
+
+    python bench/bench_webppl.py [--quick] [--profile] [--chains 1000]
+
+WebPPL (0.9.15, from the npm registry) is installed with npm into ~/.cache/ppl_kernel_bench/webppl on
+first use, when node and npm are on the PATH; otherwise only our figures are printed, with a note.
+WebPPL's times are taken inside its program (Date.now() around Infer, after a warm-up Infer), so its
+start-up of about a second is not counted; ours use one torch thread.
+
+Models: WebPPL's test models ``simple``, ``geometric`` and ``gaussianMean``, the weather question
+(P(cloudy | temp = 70)), a hierarchical normal model (continuous), all by single-site MH; and a tug of
+war with discretised strengths by exact enumeration at 4, 5 and 6 people. Each row also prints both
+answers, so that a fast wrong answer shows. ``--chains k`` adds ``MH(..., num_chains=k)`` (total
+steps/s over all chains) against WebPPL's single chain.
+"""
+
+import argparse
+import cProfile
+import json
+import math
+import os
+import pstats
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import ppl_kernel as pyro  # noqa: E402
+import ppl_kernel.distributions as dist  # noqa: E402
+from ppl_kernel.infer import MH, EmpiricalMarginal, Enumerate  # noqa: E402
+
+WEBPPL_VERSION = "0.9.15"
+CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ppl_kernel_bench", "webppl")
+NEG_INF = -math.inf
+
+
+# ---- the models: ppl_kernel and WebPPL side by side ----------------------------------------------------
+def simple():
+    x = pyro.sample("x", dist.Bernoulli(0.5))
+    y = pyro.sample("y", dist.Bernoulli(0.5))
+    pyro.factor("f", 0.0 if (x.item() or y.item()) else NEG_INF)
+    return x.item()
+
+
+SIMPLE_WPPL = """function() {
+  var x = flip(0.5);
+  var y = flip(0.5);
+  factor((x | y) ? 0 : -Infinity);
+  return x;
+}"""
+
+
+def geometric(p=0.5, t=0):
+    x = pyro.sample(f"x_{t}", dist.Bernoulli(p))
+    return 1 + geometric(p, t + 1) if x.item() else 1
+
+
+GEOMETRIC_WPPL = """function() {
+  var geometric = function(p) { return flip(p) ? 1 + geometric(p) : 1; };
+  return geometric(0.5);
+}"""
+
+GAUSSIAN_DATA = [5.5, 6.5]
+
+
+def gaussian_mean():
+    mu = pyro.sample("mu", dist.Normal(0.0, 2.0))
+    for i, y in enumerate(GAUSSIAN_DATA):
+        pyro.sample(f"y_{i}", dist.Normal(mu, 1.0), obs=torch.tensor(y))
+    return mu.item()
+
+
+GAUSSIAN_MEAN_WPPL = """function() {
+  var mu = gaussian(0, 2);
+  map(function(y) { observe(Gaussian({mu: mu, sigma: 1}), y); }, [5.5, 6.5]);
+  return mu;
+}"""
+
+
+def weather():
+    cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3)).item() == 1.0
+    pyro.sample("temp", dist.Normal(55.0 if cloudy else 75.0, 10.0 if cloudy else 15.0), obs=torch.tensor(70.0))
+    return float(cloudy)
+
+
+WEATHER_WPPL = """function() {
+  var cloudy = flip(0.3);
+  observe(Gaussian({mu: cloudy ? 55 : 75, sigma: cloudy ? 10 : 15}), 70);
+  return cloudy ? 1 : 0;
+}"""
+
+# Three groups of four observations; a normal prior on the population mean, unit spreads.
+HIER_DATA = [[1.2, 0.8, 1.9, 1.4], [-0.3, 0.4, 0.1, -0.6], [2.8, 3.1, 2.2, 2.5]]
+
+
+def hierarchical():
+    mu = pyro.sample("mu", dist.Normal(0.0, 5.0))
+    for j, group in enumerate(HIER_DATA):
+        theta = pyro.sample(f"theta_{j}", dist.Normal(mu, 1.0))
+        for k, y in enumerate(group):
+            pyro.sample(f"y_{j}_{k}", dist.Normal(theta, 1.0), obs=torch.tensor(y))
+    return mu.item()
+
+
+HIERARCHICAL_WPPL = """function() {
+  var data = %s;
+  var mu = gaussian(0, 5);
+  mapIndexed(function(j, group) {
+    var theta = gaussian(mu, 1);
+    map(function(y) { observe(Gaussian({mu: theta, sigma: 1}), y); }, group);
+  }, data);
+  return mu;
+}""" % json.dumps(HIER_DATA)
+
+
+
+def _hierarchical_exact_mean():
+    # Integrating out theta_j, each group mean is N(mu, 1 + 1/4); with mu's N(0, 25) prior, conjugacy.
+    precision = 1 / 25 + len(HIER_DATA) / 1.25
+    return sum(sum(g) / len(g) for g in HIER_DATA) / 1.25 / precision
+
+
+# name: (our model, WebPPL model, exact posterior mean of the return value)
+MH_MODELS = {
+    "simple": (simple, SIMPLE_WPPL, 2 / 3),
+    "geometric": (geometric, GEOMETRIC_WPPL, 2.0),
+    # prior N(0, 2^2), two unit-variance observations: precision 1/4 + 2, mean (5.5 + 6.5) / 2.25
+    "gaussianMean": (gaussian_mean, GAUSSIAN_MEAN_WPPL, 12.0 / 2.25),
+    "weather | temp=70": (weather, WEATHER_WPPL, 0.18075),
+    "hierarchical normal": (hierarchical, HIERARCHICAL_WPPL, _hierarchical_exact_mean()),
+}
+
+# ---- tug of war: exact enumeration ---------------------------------------------------------------------
+PEOPLE = ["alice", "bob", "carol", "dave", "erin", "frank"]
+# Two a side; the first team of each match won it.
+MATCHES = {
+    4: [((0, 1), (2, 3)), ((0, 2), (1, 3))],
+    5: [((0, 1), (2, 3)), ((0, 4), (1, 2))],
+    6: [((0, 1), (2, 3)), ((0, 4), (1, 5)), ((2, 5), (3, 4))],
+}
+STRENGTHS = (1.0, 2.0, 3.0)
+
+
+def tug_of_war(n):
+    people, matches = PEOPLE[:n], MATCHES[n]
+    uniform = torch.ones(len(STRENGTHS))
+
+    def model():
+        strength = [STRENGTHS[int(pyro.sample(f"strength_{p}", dist.Categorical(uniform)))] for p in people]
+        for m, (winners, losers) in enumerate(matches):
+            def pulling(team, side):
+                total = 0.0
+                for i in team:
+                    lazy = pyro.sample(f"lazy_{m}_{side}_{people[i]}", dist.Bernoulli(1 / 3)).item()
+                    total += strength[i] / 2 if lazy else strength[i]
+                return total
+
+            won = pulling(winners, 0) > pulling(losers, 1)
+            pyro.factor(f"match_{m}", 0.0 if won else NEG_INF)
+        return strength[0]
+
+    return model
+
+
+def tug_of_war_wppl(n):
+    return """function() {
+  var strength = map(function(p) { return uniformDraw(%s); }, %s);
+  var pulling = function(team) {
+    return sum(map(function(i) { return flip(1 / 3) ? strength[i] / 2 : strength[i]; }, team));
+  };
+  map(function(match) { condition(pulling(match[0]) > pulling(match[1])); }, %s);
+  return strength[0];
+}""" % (json.dumps(list(STRENGTHS)), json.dumps(PEOPLE[:n]), json.dumps(MATCHES[n]))
+
+
+# ---- running WebPPL ------------------------------------------------------------------------------------
+def webppl_binary():
+    """The path of the webppl script, installing it into the cache folder if needed; None when impossible."""
+    binary = os.path.join(CACHE, "node_modules", ".bin", "webppl")
+    if os.path.exists(binary):
+        return binary
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        print("note: node or npm is not on the PATH, so WebPPL cannot be installed: showing ours only")
+        return None
+    os.makedirs(CACHE, exist_ok=True)
+    done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", CACHE, f"webppl@{WEBPPL_VERSION}"],
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0 or not os.path.exists(binary):
+        print(f"note: npm could not install webppl ({done.stderr.strip()[-300:]}): showing ours only")
+        return None
+    return binary
+
+
+def run_webppl(binary, jobs, timeout=900):
+    """Run ``jobs`` ({name: (model source, Infer options as JS)}) in one WebPPL process.
+
+    Each job runs once to warm the JIT, then is timed; returns {name: (seconds, mean of the return value)}.
+    """
+    parts = []
+    for name, (model, options) in jobs.items():
+        parts.append("""
+(function() {
+  var model = %s;
+  Infer(%s, model);
+  var t0 = Date.now();
+  var d = Infer(%s, model);
+  var seconds = (Date.now() - t0) / 1000;
+  console.log(JSON.stringify({name: %s, seconds: seconds, mean: expectation(d, function(v) { return v; })}));
+})();""" % (model, options, options, json.dumps(name)))
+    path = os.path.join(CACHE, "bench_program.wppl")
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+    done = subprocess.run([binary, path, "--random-seed", "1"], capture_output=True, text=True, timeout=timeout)
+    results = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            results[row["name"]] = (row["seconds"], row["mean"])
+    if done.returncode != 0:
+        print(f"note: WebPPL failed: {done.stderr.strip()[-500:]}")
+    return results
+
+
+# ---- running ours --------------------------------------------------------------------------------------
+def our_mh(model, steps, num_chains=1):
+    """Seconds for ``steps`` MH steps per chain, and the posterior mean of the return value."""
+    pyro.set_rng_seed(1)
+    MH(model, num_samples=min(steps, 500), num_chains=num_chains).run()  # warm-up
+    start = time.perf_counter()
+    posterior = MH(model, num_samples=steps, num_chains=num_chains).run()
+    seconds = time.perf_counter() - start
+    return seconds, float(EmpiricalMarginal(posterior).mean)
+
+
+def enumerate_child(n, budget):
+    """In a child process: enumerate tug of war at ``n`` people for at most ``budget`` seconds; print JSON."""
+    torch.set_num_threads(1)
+    model = tug_of_war(n)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    finished = True
+
+    def stop_after_budget(posterior, done, total):
+        nonlocal finished
+        if time.perf_counter() - start > budget:
+            finished = False
+            posterior.stop()
+
+    posterior = Enumerate(model, max_paths=10**8, progress=stop_after_budget).run()
+    seconds = time.perf_counter() - start
+    mean = float(EmpiricalMarginal(posterior).mean) if finished else math.nan
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(json.dumps({"seconds": seconds, "paths": posterior.num_paths, "finished": finished, "mean": mean,
+                      "grown_mb": grown_mb}))
+
+
+def our_enumeration(n, budget):
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--enumerate-child", str(n), str(budget)],
+                          capture_output=True, text=True, timeout=budget * 4 + 120)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---- the report ----------------------------------------------------------------------------------------
+def _num(x):
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.0f}"
+
+
+def _mean(x):
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer steps, smaller enumerations")
+    parser.add_argument("--profile", action="store_true", help="cProfile of our MH on each model")
+    parser.add_argument("--chains", type=int, default=0, help="also run MH with this many chains at once")
+    parser.add_argument("--enumerate-child", nargs=2, type=float, help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts.enumerate_child:
+        return enumerate_child(int(opts.enumerate_child[0]), opts.enumerate_child[1])
+    torch.set_num_threads(1)
+    ours_steps = 2_000 if opts.quick else 20_000
+    webppl_steps = 20_000 if opts.quick else 200_000
+    sizes = (4, 5) if opts.quick else (4, 5, 6)
+    budget = 20 if opts.quick else 120
+
+    binary = webppl_binary()
+    theirs = {}
+    if binary is not None:
+        jobs = {name: (src, f"{{method: 'MCMC', kernel: 'MH', samples: {webppl_steps}}}")
+                for name, (_, src, _) in MH_MODELS.items()}
+        jobs.update({f"tug of war {n}": (tug_of_war_wppl(n), "{method: 'enumerate'}") for n in sizes})
+        theirs = run_webppl(binary, jobs)
+
+    print(f"\nMH, one chain (steps/s; ratio = ours / WebPPL {WEBPPL_VERSION if theirs else 'absent'}; "
+          "mean = posterior mean of the return value)")
+    print(f"{'model':24s} {'ours/s':>10s} {'webppl/s':>10s} {'ratio':>7s} {'ours mean':>10s} {'webppl mean':>12s} "
+          f"{'exact':>7s}")
+    for name, (model, _, exact) in MH_MODELS.items():
+        seconds, mean = our_mh(model, ours_steps)
+        ours = ours_steps / seconds
+        peer = theirs.get(name)
+        peer_rate = webppl_steps / peer[0] if peer and peer[0] > 0 else None
+        ratio = f"{ours / peer_rate:6.2f}x" if peer_rate else "    n/a"
+        print(f"{name:24s} {_num(ours):>10s} {_num(peer_rate):>10s} {ratio:>7s} {_mean(mean):>10s} "
+              f"{_mean(peer[1] if peer else None):>12s} {exact:7.3f}")
+        if opts.chains:
+            chain_steps = max(ours_steps // opts.chains, 20)
+            seconds, mean = our_mh(model, chain_steps, num_chains=opts.chains)
+            total = chain_steps * opts.chains / seconds
+            ratio = f"{total / peer_rate:6.2f}x" if peer_rate else "    n/a"
+            print(f"{'  ' + str(opts.chains) + ' chains, total':24s} {_num(total):>10s} {_num(peer_rate):>10s} "
+                  f"{ratio:>7s} {_mean(mean):>10s}")
+
+    print(f"\nExact enumeration, tug of war (ours stops after {budget} s; memory = growth of peak RSS)")
+    print(f"{'people':8s} {'paths':>10s} {'ours s':>8s} {'webppl s':>9s} {'ratio':>8s} {'ours paths/s':>13s} "
+          f"{'ours MB':>8s} {'ours mean':>10s} {'webppl mean':>12s}")
+    for n in sizes:
+        ours = our_enumeration(n, budget)
+        peer = theirs.get(f"tug of war {n}")
+        paths = f"{ours['paths']:,}" + ("" if ours["finished"] else "+")
+        slower = ours["seconds"] / peer[0] if peer and peer[0] > 0 else None
+        ratio = "n/a" if slower is None else f"{'>' if not ours['finished'] else ''}{slower:.1f}x"
+        print(f"{n:<8d} {paths:>10s} {ours['seconds']:8.2f} {(f'{peer[0]:.2f}' if peer else '-'):>9s} "
+              f"{ratio + ' slower':>8s} {_num(ours['paths'] / ours['seconds']):>13s} {ours['grown_mb']:8.0f} "
+              f"{_mean(ours['mean']):>10s} {_mean(peer[1] if peer else None):>12s}")
+
+    if opts.profile:
+        for name, (model, _, _) in MH_MODELS.items():
+            profiler = cProfile.Profile()
+            profiler.runcall(lambda m=model: MH(m, num_samples=ours_steps).run())
+            print(f"\n--- MH on {name}: top functions by own time")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(10)
+
+
+if __name__ == "__main__":
+    main()
