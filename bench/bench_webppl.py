@@ -150,17 +150,17 @@ def tug_of_war(n):
     people, matches = PEOPLE[:n], MATCHES[n]
     uniform = torch.ones(len(STRENGTHS))
 
+    def pulling(strength, m, team, side):
+        total = 0.0
+        for i in team:
+            lazy = pyro.sample(f"lazy_{m}_{side}_{people[i]}", dist.Bernoulli(1 / 3)).item()
+            total += strength[i] / 2 if lazy else strength[i]
+        return total
+
     def model():
         strength = [STRENGTHS[int(pyro.sample(f"strength_{p}", dist.Categorical(uniform)))] for p in people]
         for m, (winners, losers) in enumerate(matches):
-            def pulling(team, side):
-                total = 0.0
-                for i in team:
-                    lazy = pyro.sample(f"lazy_{m}_{side}_{people[i]}", dist.Bernoulli(1 / 3)).item()
-                    total += strength[i] / 2 if lazy else strength[i]
-                return total
-
-            won = pulling(winners, 0) > pulling(losers, 1)
+            won = pulling(strength, m, winners, 0) > pulling(strength, m, losers, 1)
             pyro.factor(f"match_{m}", 0.0 if won else NEG_INF)
         return strength[0]
 
