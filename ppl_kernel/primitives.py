@@ -18,8 +18,8 @@ from . import rng
 from .distributions.callables import Primitive
 from .distributions.point import Delta, Unit
 from .errors import ObservationError, SiteTypeError
-from .runtime import Messenger, Site, _local, apply_stack, get_stack, settings
-from .distributions.scoring import check_params, draw_error, draw_from
+from .runtime import Messenger, Site, _local, apply_stack, draw_error, get_stack, settings
+from .distributions.scoring import check_params, draw_from
 
 
 def _as_distribution(name, fn, args, kwargs):
@@ -167,8 +167,18 @@ def factor(name, log_factor, has_rsample=None):
     >>> tr.log_prob_sum().item()
     -2.0
     """
+    if type(name) is not str:
+        if not isinstance(name, str):
+            raise SiteTypeError(f"factor(name, log_factor): the name must be a string, got {name!r}")
+        name = str.__str__(name)  # a str subclass: the plain string it holds, as sample does
     unit = Unit(log_factor)
-    return sample(name, unit, obs=unit.rsample(), infer={"is_auxiliary": True})
+    value = draw_from(unit)  # the empty value (no data to check against the distribution, unlike obs=)
+    stack = _local.stack
+    if not stack:
+        return value
+    msg = Site("sample", name, unit, (), {}, value, True, {"is_auxiliary": True})
+    apply_stack(msg, stack)
+    return msg.value
 
 
 def deterministic(name, value, event_dim=None):

@@ -2,7 +2,8 @@
 
 A ``sample`` statement builds one :class:`Site` and hands it down the stack of active handlers
 (innermost first); each may change it (``process_message``), stop it, or give it a value. If
-nothing gave it a value the default action draws one; then the handlers that saw it record or
+nothing gave it a value the default action draws one (``draw``, below, with the fast families of
+``distributions/scoring.py``); then the handlers that saw it record or
 adjust it on the way back (``postprocess_message``). This is minipyro's design, with a slotted
 message instead of a dict and one stack per thread, so that the notebook layer can sample in a
 background thread while the user keeps working in the main one.
@@ -10,13 +11,17 @@ background thread while the user keeps working in the main one.
 
 import copy
 import inspect
+import numbers
 import os
+import re
 import threading
 
 import torch
 
-from .distributions.scoring import draw, site_log_prob
-from .errors import ArgumentTypeError, RunawayModelError
+from .distributions.scoring import draw_from, fast_log_prob
+from .errors import (
+    ArgumentTypeError, InvalidParameterError, RunawayModelError, SiteTypeError, UserDistributionError,
+)
 from .settings import settings, validation_suspended  # noqa: F401  (part of the runtime's interface)
 
 # The folders whose code is ours or torch's, not the user's: frames there are left out of call trees,
@@ -298,3 +303,127 @@ def runaway_message(fn, tb):
         "geometric(p), a stopping probability of 0 never stops); if the depth is intended, raise "
         "sys.setrecursionlimit."
     )
+
+
+# ---- drawing and scoring a site -------------------------------------------------------------------------
+def draw(site):
+    """The default action of a sample site: draw a value from ``site.fn``."""
+    try:
+        return draw_from(site.fn)
+    except (ValueError, TypeError) as e:
+        raise draw_error(site, e) from None
+
+
+def draw_error(site, error):
+    """The error to raise when drawing at ``site`` failed with ``error``."""
+    if isinstance(error, UserDistributionError):
+        return UserDistributionError(f"site '{site.name}': {error}")
+    wrong_type = _non_numeric_param(site)
+    if wrong_type is not None:
+        return wrong_type
+    if isinstance(error, TypeError):  # the deferred constructor ran only now: wrong arguments surface here
+        return SiteTypeError(f"site '{site.name}': wrong arguments for {type(site.fn).__name__}: {error}")
+    return explain(site, error)
+
+
+def _non_numeric_param(site):
+    """A SiteTypeError naming the first parameter that is neither a number nor a tensor (a str, a dict), or None."""
+    deferred = site.fn.__dict__.get("_deferred")
+    if deferred is None:
+        return None
+    args, kwargs = deferred
+    names = _param_names(type(site.fn))
+    given = list(zip(names, args, strict=False)) + list(kwargs.items())
+    for param, value in given:
+        if param == "validate_args" or value is None or isinstance(value, (numbers.Real, torch.Tensor, list, tuple)):
+            continue
+        kind = "complex number" if isinstance(value, complex) else type(value).__name__
+        return SiteTypeError(
+            f"site '{site.name}': parameter '{param}' of {type(site.fn).__name__} must be a real number or a "
+            f"tensor, got {kind} {value!r}. Pass a number or torch.tensor(...) there."
+        )
+    return None
+
+
+def _param_names(cls):
+    init = getattr(cls, "_torch_class", cls).__init__
+    try:
+        return [p for p in inspect.signature(init).parameters if p != "self"]
+    except (TypeError, ValueError):
+        return []
+
+
+def site_log_prob_float(site):
+    """The site's summed log-probability (scale and mask applied) as a Python float.
+
+    Inference loops need a number per site, not a tensor: on the fast scalar path this skips making
+    a tensor only to read it back, and keeps double precision.
+    """
+    if site._log_prob is None and site.mask is None and type(site.scale) in (float, int):
+        lp = fast_log_prob(site.fn, site.value)
+        if lp is not None:
+            return lp * site.scale
+    lp = site.log_prob
+    return (lp.sum() if lp.dim() else lp).item()
+
+
+def site_log_prob(site):
+    """Log density of ``site.value`` under ``site.fn``, with the site's scale and mask applied."""
+    fn, value = site.fn, site.value
+    lp = fast_log_prob(fn, value)
+    if lp is not None:
+        lp = torch.scalar_tensor(lp, dtype=value.dtype, device=value.device)
+    else:
+        try:
+            lp = fn.log_prob(value)
+        except ValueError as e:
+            raise explain(site, e) from None
+        if not isinstance(lp, torch.Tensor):
+            raise UserDistributionError(
+                f"site '{site.name}': {type(fn).__name__}.log_prob returned {type(lp).__name__} {lp!r}, not a "
+                "tensor. Return a torch.Tensor from the log_prob method of your Distribution class (e.g. "
+                "torch.as_tensor(value)), one log-density per batch element."
+            )
+    scale = site.scale
+    if type(scale) is torch.Tensor or scale != 1.0:  # a tensor scale (poutine.scale, Pyro's too) may be batched
+        lp = lp * scale
+    if site.mask is not None:
+        mask = site.mask
+        if mask is False:
+            return torch.zeros_like(lp)
+        if mask is not True:
+            lp = torch.where(mask, lp, torch.zeros_like(lp))
+    return lp
+
+
+_TORCH_PARAM = re.compile(r"Expected parameter (\w+) .*? of distribution (\w+).*?to satisfy the constraint (.*?), "
+                          r"but found invalid values:\s*(.*)", re.S)
+_TORCH_SUPPORT = re.compile(r"Expected value argument .*? to be within the support \((.*?)\) of the distribution "
+                            r"(\w+)", re.S)
+
+
+def explain(site, error):
+    """Re-word torch's validation error so that it names the site, the parameter and the fix."""
+    text = str(error)
+    m = _TORCH_PARAM.search(text)
+    if m:
+        param, dname, constraint, found = m.groups()
+        return InvalidParameterError(
+            f"site '{site.name}': parameter '{param}' of {dname} must satisfy {constraint}, "
+            f"but got {found.strip()}. Fix the value passed as '{param}' to this sample statement."
+        )
+    m = _TORCH_SUPPORT.search(text)
+    if m:
+        support, dname = m.groups()
+        if site.is_observed:
+            fix = "Fix the observed value (obs=... or condition's data) or choose a distribution whose support contains it."
+        else:  # a latent site's value that no draw made: replay, a guide, substitute
+            fix = ("This latent site's value was given, not drawn (by replay, a guide's trace or substitute): the "
+                   "distribution that chose it had a different support. Make the two distributions at this site "
+                   "agree, or give a value inside the support.")
+        return InvalidParameterError(
+            f"site '{site.name}': value {site.value!r} is outside the support {support} of {dname}. {fix}"
+        )
+    if isinstance(error, InvalidParameterError):
+        return InvalidParameterError(f"site '{site.name}': {text}. Fix the value passed to this sample statement.")
+    return InvalidParameterError(f"site '{site.name}': {text}")

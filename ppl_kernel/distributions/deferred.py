@@ -107,8 +107,11 @@ class _MaterializeFirst:
 
 
 def _make_deferred(torch_class):
-    doc = (f"torch.distributions.{torch_class.__name__}, constructed on first use (see torch's documentation "
-           f"for its parameters and methods).")
+    if torch_class.__module__.startswith("torch."):
+        doc = (f"torch.distributions.{torch_class.__name__}, constructed on first use (see torch's documentation "
+               f"for its parameters and methods).")
+    else:  # one of ours (point.py): its own documentation
+        doc = torch_class.__doc__
     namespace = {"_torch_class": torch_class, "__doc__": doc, "__module__": "ppl_kernel.distributions"}
     for klass in torch_class.__mro__:
         for name, attr in vars(klass).items():

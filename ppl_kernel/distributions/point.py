@@ -6,7 +6,7 @@
 import torch
 from torch.distributions import constraints
 
-from .deferred import TorchDistributionMixin
+from .deferred import TorchDistributionMixin, deferred_class
 
 
 class Delta(TorchDistributionMixin, torch.distributions.Distribution):
@@ -83,3 +83,8 @@ class Unit(TorchDistributionMixin, torch.distributions.Distribution):
 
     def log_prob(self, value):
         return self.log_factor.expand(value.shape[: value.dim() - 1]) if value.dim() > 1 else self.log_factor
+
+
+# Every factor statement makes a Unit: construct it on first use only (scoring.py scores a number-valued
+# factor straight from its argument).
+Unit = deferred_class(Unit)

@@ -9,7 +9,7 @@ from the prior -- the one weighting rule that Importance, Rejection, the batched
 
 import math
 
-from ..distributions.scoring import site_log_prob_float
+from ..runtime import site_log_prob_float
 from ..errors import InvalidParameterError
 from ..runtime import model_name
 from ..trace import describe_distribution, short

@@ -99,7 +99,7 @@ class BatchedSite(Site):
 
 def score_per_run(site):
     """The (scaled, masked) log-probability of every run's value, shape ``(N,) + per-run batch shape``."""
-    from ..distributions.scoring import site_log_prob
+    from ..runtime import site_log_prob
 
     mask = site.mask if isinstance(site.mask, torch.Tensor) else None
     n = site.value.shape[0]

@@ -1,0 +1,101 @@
+"""The scalar fast path (distributions/scoring.py's FAST table) draws and scores exactly as torch does.
+
+One test per family: from the same seed, the fast draw equals torch's own draw (value, dtype, shape), and
+the fast score equals torch's log_prob, for parameters given as numbers, as 0-dim tensors (a parameter
+computed from an earlier site) and as float64 tensors. A family added to the table without a case here
+fails test_every_fast_family_has_an_equivalence_case.
+"""
+
+import math
+
+import pytest
+import torch
+
+import ppl_kernel.distributions as dist
+from ppl_kernel.distributions.scoring import FAST, draw_from, fast_log_prob
+from ppl_kernel.errors import InvalidParameterError
+from ppl_kernel.runtime import Site, site_log_prob_float
+
+F64 = torch.float64
+
+CASES = {
+    dist.Normal: [(0.5, 2.0), (torch.tensor(0.5), 2.0), (torch.tensor(-1.0), torch.tensor(0.3)),
+                  (torch.tensor(0.5, dtype=F64), 2.0)],
+    dist.Bernoulli: [(0.3,), (torch.tensor(0.7),), (torch.tensor(0.2, dtype=F64),)],
+    dist.Uniform: [(-1.0, 3.0), (torch.tensor(0.0), 1.5), (2, torch.tensor(4.0, dtype=F64))],
+    dist.Unit: [(-2.5,), (0.0,), (-math.inf,)],
+}
+
+
+def test_every_fast_family_has_an_equivalence_case():
+    assert set(FAST) == set(CASES)
+
+
+def _torch_twin(fast_class, args):
+    return fast_class._torch_class(*args)
+
+
+def _check_draws_and_scores(fast_class, same_draws=True):
+    for args in CASES[fast_class]:
+        for seed in range(5):
+            torch.manual_seed(seed)
+            fast = draw_from(fast_class(*args))
+            torch.manual_seed(seed)
+            twin = _torch_twin(fast_class, args)
+            expected = twin.sample()  # the fast path draws as torch's sample (rsample rounds loc + eps * scale)
+            assert fast.dtype == expected.dtype and fast.shape == expected.shape, args
+            if same_draws:
+                # Equal up to one rounding: torch.normal from numbers computes loc + scale * z in double,
+                # from tensors in the tensor's dtype, so the two may differ in the last bit.
+                tolerance = 2 * torch.finfo(expected.dtype).eps * max(1.0, expected.abs().max().item()
+                                                                      if expected.numel() else 0.0)
+                assert torch.allclose(fast, expected, rtol=0, atol=tolerance), (args, fast, expected)
+            lp = fast_log_prob(fast_class(*args), fast)
+            assert lp is not None, args  # the fast path applied
+            reference = twin.log_prob(fast).double().item()
+            assert lp == pytest.approx(reference, rel=1e-6, abs=1e-6), (args, lp, reference)
+
+
+def test_normal_fast_path_equals_torch():
+    _check_draws_and_scores(dist.Normal)
+
+
+def test_bernoulli_fast_path_equals_torch():
+    # In-place bernoulli_(p) reads torch's generator otherwise than torch.bernoulli(tensor) (and costs half as
+    # much): the same distribution, other draws from one seed. So: scores exactly, draws by frequency.
+    _check_draws_and_scores(dist.Bernoulli, same_draws=False)
+    n = 20_000
+    for args in CASES[dist.Bernoulli]:
+        p = float(args[0])
+        mean = sum(draw_from(dist.Bernoulli(*args)).item() for _ in range(n)) / n
+        assert abs(mean - p) < 5 * math.sqrt(p * (1 - p) / n), (args, mean)  # 5 binomial standard errors
+
+
+def test_uniform_fast_path_equals_torch():
+    _check_draws_and_scores(dist.Uniform)
+
+
+def test_unit_fast_path_equals_torch():
+    _check_draws_and_scores(dist.Unit)
+
+
+def test_a_parameter_with_gradient_takes_torch_path_and_keeps_its_gradient():
+    loc = torch.tensor(0.5, requires_grad=True)
+    x = draw_from(dist.Normal(loc, 1.0))
+    assert x.requires_grad
+    assert fast_log_prob(dist.Normal(loc, 1.0), torch.tensor(0.1)) is None
+
+
+def test_invalid_scale_of_an_observed_site_names_the_site_and_parameter():
+    site = Site("sample", "y", dist.Normal(torch.tensor(1.0), 0.0), (), {}, torch.tensor(2.0), True)
+    with pytest.raises(InvalidParameterError) as e:
+        site_log_prob_float(site)
+    assert "site 'y'" in str(e.value) and "'scale'" in str(e.value)
+
+
+def test_a_nan_factor_leaves_the_fast_path_and_scores_nan():
+    # NaN is no log-probability: the fast path declines, torch's log_prob gives NaN, and inference names the
+    # factor (infer/sites.nan_score_error; tests/infer/test_mh.py).
+    site = Site("sample", "bonus", dist.Unit(math.nan), (), {}, torch.empty(0), True)
+    assert fast_log_prob(site.fn, site.value) is None
+    assert math.isnan(site_log_prob_float(site))
