@@ -15,6 +15,8 @@ prior cancels against the probability of proposing (reversing) it.
 import math
 import random
 
+import torch
+
 from ..poutine.trace_messenger import TraceMessenger
 from ..runtime import model_name
 from .errors import InferenceError
@@ -22,51 +24,220 @@ from .posterior import TracePosterior
 from .sites import nan_score_error, score, score_reused
 
 _INIT_TRIES = 1000
+_NUM = (float, int)
+
+
+class _ZeroProbability(BaseException):
+    """The run reached probability zero: it ends at once, so no user code runs past that site.
+
+    A BaseException, so that a model's own ``except Exception`` cannot swallow it."""
 
 
 class _Regenerate(TraceMessenger):
-    """Trace a run that reuses the old run's values for same-named random choices, except the target.
+    """One MH run: reuse the current state's values for same-named random choices, propose the target.
 
-    One instance serves a whole chain (each run gets a fresh Trace), so a step costs one handler.
+    It records the run's sites (no call tree) and scores each as it is made, as a Python float: a site
+    whose distribution, value, scale and mask are those of the same-named site of the current state keeps
+    that site's score, and the first site of probability zero ends the run (``run`` then returns None).
+    One instance serves a whole chain, so a step costs one handler.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, drift):
         super().__init__(model, calls=False)
-        self.old_values = {}
-        self.target = None
+        self.drift = drift
+        self.state, self.target = None, None
+
+    def run(self, state, target, args, kwargs):
+        """Run the model from ``state`` with ``target`` proposed anew; the new state, or None at probability 0."""
+        self.state, self.target = state, target
+        self.choices, self.scores, self.fixed, self.reused = [], {}, 0.0, 0.0
+        self.drifted, self.proposal = False, 0.0  # proposal: log q(old | new) - log q(new | old) of a drift
+        try:
+            trace = self.get_trace(*args, **kwargs)
+        except _ZeroProbability:
+            return None
+        return _State(trace, self.choices, self.scores, self.fixed, self.reused + self.proposal)
 
     def process_message(self, msg):
         if msg.value is not None or not msg.is_choice:
             return
-        name = msg.name
-        if name != self.target:
-            value = self.old_values.get(name)
-            if value is not None:
-                msg.value = value
+        old = self.state.trace.nodes.get(msg.name)
+        if old is None or not old.is_choice:
+            return
+        if msg.name != self.target:
+            msg.value = old.value
+            return
+        kernel = self.drift(msg)
+        if kernel is not None:  # a drift proposal from the old value instead of a draw from the prior
+            msg.value = kernel.propose(old.value)
+            self.drifted = True
+            self.proposal = kernel.log_ratio(old.value, msg.value)
 
-    def run(self, old_values, target, args, kwargs):
-        self.old_values, self.target = old_values, target
-        return self.get_trace(*args, **kwargs)
+    def postprocess_message(self, msg):
+        super().postprocess_message(msg)
+        if msg.type != "sample":
+            return
+        name = msg.name
+        state = self.state
+        old = state.trace.nodes.get(name)
+        if msg.is_choice:
+            self.choices.append(name)
+            if old is not None and old.is_choice:
+                lp = state.scores[name] if _same_score(old, msg) else score_reused(msg)
+                if name != self.target or self.drifted:
+                    # a reused value, or a drift proposal: its prior does not cancel against the proposal
+                    self.reused += lp - state.scores[name]
+            else:  # fresh, or proposed from its prior
+                lp = score(msg)
+        elif old is not None and not old.is_choice and _same_score(old, msg):
+            lp = state.scores[name]
+            self.fixed += lp
+        else:
+            lp = score(msg)
+            self.fixed += lp
+        self.scores[name] = lp
+        if lp == -math.inf:
+            raise _ZeroProbability
+        if lp != lp:
+            raise nan_score_error(self.trace, self.fn)  # names this site: the run ended at it
+
+
+def _same_score(old, new):
+    """True when ``new`` must score exactly as ``old`` did: the same value object, and a distribution of the
+    same family with the same parameters (numbers equal, tensors the very same objects), scale and mask."""
+    if old.value is not new.value or type(old.fn) is not type(new.fn) or old.scale != new.scale:
+        return False
+    if old.mask is not None or new.mask is not None:
+        return False
+    a, b = old.fn.__dict__.get("_deferred"), new.fn.__dict__.get("_deferred")
+    if a is None or b is None:
+        return old.fn is new.fn
+    (a_args, a_kwargs), (b_args, b_kwargs) = a, b
+    if len(a_args) != len(b_args) or a_kwargs.keys() != b_kwargs.keys():
+        return False
+    for x, y in zip(a_args, b_args, strict=True):
+        if x is not y and not (type(x) in _NUM and type(y) in _NUM and x == y):
+            return False
+    for key, x in a_kwargs.items():
+        y = b_kwargs[key]
+        if x is not y and not (type(x) in _NUM and type(y) in _NUM and x == y):
+            return False
+    return True
 
 
 class _State:
-    """One chain's current run: its trace, its choices' scores, the fixed sites' total."""
+    """One chain's current run: its trace, its random choices in order, every sample site's score, the
+    total score of the sites that are not random choices (observations, factors), and ``change``: the
+    part of the log acceptance ratio that the run itself gave (score changes of reused values, a drift's
+    Hastings term)."""
 
-    __slots__ = ("choices", "fixed", "scores", "trace", "values")
+    __slots__ = ("change", "choices", "fixed", "scores", "trace")
 
-    def __init__(self, trace, choices, values, scores, fixed):
-        self.trace, self.choices, self.values, self.scores, self.fixed = trace, choices, values, scores, fixed
+    def __init__(self, trace, choices, scores, fixed, change=0.0):
+        self.trace, self.choices, self.scores, self.fixed, self.change = trace, choices, scores, fixed, change
+
+
+class _NoRun:
+    nodes = {}
+
+
+_State.EMPTY = _State(_NoRun(), [], {}, 0.0)  # where a chain starts: nothing to reuse
+
+
+class _GaussianDrift:
+    """A Gaussian random walk around the current value (WebPPL's drift kernel): symmetric, so its
+    Hastings term is zero."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def propose(self, value):
+        return value + self.scale * torch.randn_like(value)
+
+    def log_ratio(self, old, new):
+        return 0.0
+
+
+class _KernelDrift:
+    """A user's kernel: ``kernel(value)`` is the distribution of the proposal from ``value``; the Hastings
+    term is log q(old | new) - log q(new | old), right for asymmetric kernels."""
+
+    def __init__(self, kernel, name):
+        self.kernel, self.name = kernel, name
+
+    def propose(self, value):
+        q = self._q(value)
+        return q.rsample() if q.has_rsample else q.sample()
+
+    def log_ratio(self, old, new):
+        return float(self._q(new).log_prob(old).sum() - self._q(old).log_prob(new).sum())
+
+    def _q(self, value):
+        q = self.kernel(value)
+        if not isinstance(q, torch.distributions.Distribution):
+            raise InferenceError(
+                f"MH: the drift kernel of site '{self.name}' returned {type(q).__name__}, not a distribution; it "
+                "must map the current value to the distribution of the proposal, e.g. "
+                "lambda x: dist.Normal(x, 0.1)."
+            )
+        return q
+
+
+def _drift_chooser(drift):
+    """The function that gives a site's drift kernel (None: propose from the prior).
+
+    ``drift`` is MH's option: None, a scale for every continuous site, or a dict from site name to a scale
+    or a kernel; a site's own ``infer={"mh_drift": scale or kernel}`` comes first."""
+    if drift is not None and not isinstance(drift, (dict, int, float)):
+        raise TypeError(f"MH: drift must be a number, a dict from site name to a number or kernel, or None; "
+                        f"got {type(drift).__name__}")
+    cache = {}
+
+    def choose(msg):
+        spec = msg.infer.get("mh_drift") if msg.infer else None
+        if spec is None:
+            spec = drift.get(msg.name) if isinstance(drift, dict) else drift
+        if spec is None:
+            return None
+        key = (msg.name, id(spec))
+        kernel = cache.get(key)
+        if kernel is None:
+            kernel = cache[key] = _make_kernel(spec, msg)
+        return kernel
+
+    return choose
+
+
+def _make_kernel(spec, msg):
+    if callable(spec):
+        return _KernelDrift(spec, msg.name)
+    if not isinstance(spec, (int, float)) or not spec > 0:
+        raise ValueError(f"MH: the drift scale of site '{msg.name}' must be a positive number, got {spec!r}")
+    if msg.fn.support.is_discrete:
+        raise InferenceError(
+            f"MH: site '{msg.name}' is discrete ({type(msg.fn).__name__}); a Gaussian drift is for continuous "
+            "sites. Leave it out of drift=..., or give a kernel: infer={'mh_drift': lambda x: ...}."
+        )
+    return _GaussianDrift(float(spec))
 
 
 class MH(TracePosterior):
-    """Single-site Metropolis-Hastings with prior proposals, for models whose sites change run to run.
+    """Single-site Metropolis-Hastings, for models whose sites change run to run.
 
     Each of ``num_chains`` chains starts from a prior run with nonzero probability, takes
     ``warmup`` steps, then keeps every ``thin``-th state until it has ``num_samples`` (so a chain
     takes ``warmup + num_samples * thin`` steps). The stored traces have equal weight;
     ``chain_ids`` says which chain made each. ``acceptance_rate`` is the fraction of accepted
     proposals after warmup (``acceptance_rates`` per chain). ``progress(posterior, done, total)``
-    counts steps of all chains, warmup included.
+    counts steps of all chains, warmup included. A run that reaches probability zero (a ``factor``
+    of -inf, a reused value outside its site's new support) ends at that site and the step is rejected.
+
+    A site's new value is drawn from its prior, unless it has a *drift kernel* (WebPPL's
+    ``driftKernel``): ``drift=0.3`` proposes every continuous site by a Gaussian random walk of that
+    scale, ``drift={"mu": 0.3}`` only the named ones, and a site's own ``infer={"mh_drift": 0.3}``
+    overrides both. A kernel may also be a function from the current value to the distribution of the
+    proposal (``lambda x: dist.LogNormal(x.log(), 0.2)``); its Hastings correction is applied, so
+    asymmetric kernels are right.
 
     >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel.infer import MH, EmpiricalMarginal
@@ -79,15 +250,23 @@ class MH(TracePosterior):
     >>> posterior = MH(coin, num_samples=1500, warmup=100).run()
     >>> abs(EmpiricalMarginal(posterior).mean.item() - 0.6) < 0.06   # Beta(3, 2) has mean 0.6
     True
+    >>> def scale():
+    ...     mu = pyro.sample("mu", dist.Normal(0.0, 2.0))
+    ...     pyro.sample("y", dist.Normal(mu, 1.0), obs=torch.tensor(4.0))
+    ...     return mu
+    >>> posterior = MH(scale, num_samples=3000, warmup=100, drift={"mu": 0.8}).run()
+    >>> abs(EmpiricalMarginal(posterior).mean.item() - 3.2) < 0.25   # N(3.2, 0.8) exactly
+    True
     """
 
-    def __init__(self, model, num_samples=1000, warmup=0, thin=1, num_chains=1, progress=None):
+    def __init__(self, model, num_samples=1000, warmup=0, thin=1, num_chains=1, progress=None, drift=None):
         super().__init__(model, progress)
         for what, value, least in (("num_samples", num_samples, 1), ("warmup", warmup, 0), ("thin", thin, 1),
                                    ("num_chains", num_chains, 1)):
             if not isinstance(value, int) or value < least:
                 raise ValueError(f"MH: {what} must be an integer >= {least}, got {value!r}")
         self.num_samples, self.warmup, self.thin, self.num_chains = num_samples, warmup, thin, num_chains
+        self._drift = _drift_chooser(drift)
         self.accepted = []
         self.proposed = []
 
@@ -112,7 +291,7 @@ class MH(TracePosterior):
         for chain in range(self.num_chains):
             self.accepted.append(0)
             self.proposed.append(0)
-            self._runner = _Regenerate(self.model)
+            self._runner = _Regenerate(self.model, self._drift)
             state = self._initial_state(args, kwargs)
             for step in range(steps_per_chain):
                 counting = step >= self.warmup
@@ -125,18 +304,15 @@ class MH(TracePosterior):
                         if counting:
                             self.accepted[chain] += 1
                 if counting and (step - self.warmup + 1) % self.thin == 0:
-                    self.add(state.trace, 0.0, chain, log_joint=state.fixed + math.fsum(state.scores.values()))
+                    self.add(state.trace, 0.0, chain, log_joint=math.fsum(state.scores.values()))
                 done += 1
                 self._report(done)
         return done
 
     def _initial_state(self, args, kwargs):
         for _ in range(_INIT_TRIES):
-            trace = self._runner.run({}, None, args, kwargs)
-            state = _score_fresh(trace)
-            if state.fixed != state.fixed or any(s != s for s in state.scores.values()):
-                raise nan_score_error(trace, self.model)
-            if state.fixed > -math.inf and all(s > -math.inf for s in state.scores.values()):
+            state = self._runner.run(_State.EMPTY, None, args, kwargs)
+            if state is not None:
                 return state
         raise InferenceError(
             f"MH: model '{model_name(self.model)}' had probability zero in each of {_INIT_TRIES} runs from the "
@@ -147,48 +323,12 @@ class MH(TracePosterior):
     def _propose(self, state, args, kwargs):
         """One MH step from ``state``: the new state if accepted, else None."""
         choices = state.choices
-        target = choices[random.randrange(len(choices))]
-        trace = self._runner.run(state.values, target, args, kwargs)
-        old_scores = state.scores
-        log_accept = 0.0
-        fixed = 0.0
-        new_choices, new_values, new_scores = [], {}, {}
-        for site in trace:
-            if site.type != "sample":
-                continue
-            name = site.name
-            if not site.is_choice:
-                fixed += score(site)
-                continue
-            new_choices.append(name)
-            new_values[name] = site.value
-            if name != target and name in old_scores:
-                lp = score_reused(site)
-                log_accept += lp - old_scores[name]
-            else:
-                lp = score(site)
-            new_scores[name] = lp
-        if fixed != fixed or log_accept != log_accept:
-            raise nan_score_error(trace, self.model)
-        if fixed == -math.inf or log_accept == -math.inf:
+        new = self._runner.run(state, choices[random.randrange(len(choices))], args, kwargs)
+        if new is None:  # the run reached probability zero
             return None
-        log_accept += fixed - state.fixed + math.log(len(choices))
-        if new_choices:
-            log_accept -= math.log(len(new_choices))
+        log_accept = new.change + new.fixed - state.fixed + math.log(len(choices))
+        if new.choices:
+            log_accept -= math.log(len(new.choices))
         if log_accept >= 0.0 or random.random() < math.exp(log_accept):
-            return _State(trace, new_choices, new_values, new_scores, fixed)
+            return new
         return None
-
-
-def _score_fresh(trace):
-    choices, values, scores, fixed = [], {}, {}, 0.0
-    for site in trace:
-        if site.type != "sample":
-            continue
-        if site.is_choice:
-            choices.append(site.name)
-            values[site.name] = site.value
-            scores[site.name] = score(site)
-        else:
-            fixed += score(site)
-    return _State(trace, choices, values, scores, fixed)

@@ -9,9 +9,8 @@ from the prior -- the one weighting rule that Importance, Rejection, the batched
 
 import math
 
-from ..runtime import site_log_prob_float
 from ..errors import InvalidParameterError
-from ..runtime import model_name
+from ..runtime import model_name, site_log_prob_float
 from ..trace import describe_distribution, short
 from .errors import InferenceError
 

@@ -1,0 +1,161 @@
+"""MH's runs, proposals and scores: runs end at probability zero, NaN is named, drift kernels are exact.
+
+Statistical assertions use 5 standard errors of the chain's mean by batch means (stats.batch_means_se).
+"""
+
+import math
+
+import pytest
+import torch
+
+import ppl_kernel as pyro
+import ppl_kernel.distributions as dist
+from ppl_kernel.infer import MH, EmpiricalMarginal, InferenceError
+
+from .models import NORMAL_POST_MEAN, normal_normal
+from .stats import batch_means_se
+
+
+def _chain(posterior):
+    return torch.tensor([float(v) for v in EmpiricalMarginal(posterior).values], dtype=torch.float64)
+
+
+def test_a_run_ends_at_a_factor_of_minus_infinity_before_the_code_after_it():
+    after = []
+
+    def model():
+        x = pyro.sample("x", dist.Bernoulli(0.5))
+        pyro.factor("need x", 0.0 if x.item() else -math.inf)
+        after.append(x.item())  # user code past the factor: it must never see an impossible run
+        return x
+
+    MH(model, num_samples=300).run()
+    assert after and set(after) == {1.0}
+
+
+def test_a_reused_value_outside_the_new_support_ends_the_run_and_the_answer_is_exact():
+    labels = {3: ["a", "b", "c"], 5: ["a", "b", "c", "d", "e"]}
+
+    def model():
+        big = pyro.sample("big", dist.Bernoulli(0.5)).item() == 1.0
+        n = 5 if big else 3
+        i = int(pyro.sample("i", dist.Categorical(torch.ones(n))))
+        label = labels[n][i]  # an IndexError had MH run on with i = 4 and n = 3
+        pyro.factor("likes a", 0.0 if label == "a" else -1.0)
+        return float(big)
+
+    posterior = MH(model, num_samples=6000, warmup=200).run()
+    chain = _chain(posterior)
+    # P(big) is proportional to 0.5 (1 + 4/e) / 5 against 0.5 (1 + 2/e) / 3 for small.
+    big, small = (1 + 4 / math.e) / 5, (1 + 2 / math.e) / 3
+    exact = big / (big + small)
+    assert abs(chain.mean().item() - exact) < 5 * batch_means_se(chain), (chain.mean().item(), exact)
+
+
+def test_a_nan_factor_is_an_error_that_says_nan_and_names_the_factor():
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.factor("log of x", torch.log(x))  # NaN for every negative x
+        return x
+
+    with pytest.raises(ValueError) as e:
+        MH(model, num_samples=200).run()
+    assert "NaN" in str(e.value) and "'log of x'" in str(e.value)
+
+
+def test_a_site_scoring_nan_is_an_error_that_says_nan_and_names_the_site():
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.sample("y", dist.Normal(x, 1.0), obs=torch.tensor(math.nan))
+        return x
+
+    pyro.enable_validation(False)  # with validation on torch rejects the NaN value itself
+    with pytest.raises(InferenceError) as e:
+        MH(model, num_samples=10).run()
+    message = str(e.value)
+    assert "NaN" in message and "site 'y'" in message and "model 'model'" in message
+
+
+class _CountingNormal(torch.distributions.Normal):
+    calls = 0
+
+    def log_prob(self, value):
+        _CountingNormal.calls += 1
+        return super().log_prob(value)
+
+
+def test_a_site_whose_distribution_and_value_did_not_change_is_not_rescored():
+    noise = _CountingNormal(0.0, 1.0)
+    data = torch.tensor(0.3)
+
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.sample("y", noise, obs=data)  # the same distribution object and value in every run
+        return x
+
+    _CountingNormal.calls = 0
+    MH(model, num_samples=200).run()
+    assert _CountingNormal.calls == 1  # scored in the chain's first run only
+
+
+def test_gaussian_drift_gives_the_exact_posterior():
+    posterior = MH(normal_normal, num_samples=6000, warmup=200, drift=0.5).run()
+    chain = _chain(posterior)
+    assert abs(chain.mean().item() - NORMAL_POST_MEAN) < 5 * batch_means_se(chain)
+    assert 0.2 < posterior.acceptance_rate < 0.95  # it did move by small steps, not by prior draws
+
+
+def test_a_drift_in_the_site_infer_dict_overrides_the_option():
+    seen = []
+
+    def kernel(x):
+        seen.append(x)
+        return dist.Normal(x, 0.3)
+
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0), infer={"mh_drift": kernel})
+        pyro.sample("y", dist.Normal(x, 1.0), obs=torch.tensor(0.5))
+        return x
+
+    MH(model, num_samples=50, drift=5.0).run()
+    assert seen
+
+
+def test_an_asymmetric_kernel_gets_its_hastings_correction():
+    # Gamma(2, 1) alone has mean 2. A multiplicative log-normal walk is asymmetric: q(x'|x) / q(x|x') = x / x'.
+    # Leaving that factor out makes the chain sample Gamma(3, 1) (mean 3), 30+ standard errors away here.
+    def model():
+        return pyro.sample("rate", dist.Gamma(2.0, 1.0), infer={"mh_drift": lambda x: dist.LogNormal(x.log(), 0.5)})
+
+    posterior = MH(model, num_samples=8000, warmup=200).run()
+    chain = _chain(posterior)
+    assert abs(chain.mean().item() - 2.0) < 5 * batch_means_se(chain), chain.mean().item()
+
+
+def test_a_gaussian_drift_on_a_discrete_site_names_the_site():
+    def model():
+        return pyro.sample("coin", dist.Bernoulli(0.5))
+
+    with pytest.raises(InferenceError) as e:
+        MH(model, num_samples=10, drift={"coin": 0.5}).run()
+    assert "site 'coin'" in str(e.value) and "discrete" in str(e.value)
+
+
+def test_hierarchical_model_with_reused_scores_matches_conjugacy():
+    data = [[1.2, 0.8, 1.9, 1.4], [-0.3, 0.4, 0.1, -0.6], [2.8, 3.1, 2.2, 2.5]]
+    tensors = [[torch.tensor(y) for y in group] for group in data]
+
+    def model():
+        mu = pyro.sample("mu", dist.Normal(0.0, 5.0))
+        for j, group in enumerate(tensors):
+            theta = pyro.sample(f"theta_{j}", dist.Normal(mu, 1.0))
+            for k, y in enumerate(group):
+                pyro.sample(f"y_{j}_{k}", dist.Normal(theta, 1.0), obs=y)
+        return mu
+
+    posterior = MH(model, num_samples=8000, warmup=500, drift=0.7).run()
+    chain = _chain(posterior)
+    # Integrating out theta_j, each group mean is N(mu, 1 + 1/4); with mu's N(0, 25) prior, conjugacy.
+    precision = 1 / 25 + 3 / 1.25
+    exact = sum(sum(g) / len(g) for g in data) / 1.25 / precision
+    assert abs(chain.mean().item() - exact) < 5 * batch_means_se(chain), (chain.mean().item(), exact)
