@@ -14,12 +14,16 @@ prior cancels against the probability of proposing (reversing) it.
 
 import math
 import random
+import warnings
+from array import array
 
 import torch
 
 from ..poutine.trace_messenger import TraceMessenger
 from ..runtime import model_name
+from ..vectorize import NotBatchable, SequentialFallbackWarning
 from .errors import InferenceError
+from .mh_batched import BatchedChains, concatenate
 from .posterior import TracePosterior
 from .sites import nan_score_error, score, score_reused
 
@@ -259,7 +263,8 @@ class MH(TracePosterior):
     True
     """
 
-    def __init__(self, model, num_samples=1000, warmup=0, thin=1, num_chains=1, progress=None, drift=None):
+    def __init__(self, model, num_samples=1000, warmup=0, thin=1, num_chains=1, progress=None, drift=None,
+                 vectorize=False):
         super().__init__(model, progress)
         for what, value, least in (("num_samples", num_samples, 1), ("warmup", warmup, 0), ("thin", thin, 1),
                                    ("num_chains", num_chains, 1)):
@@ -267,6 +272,9 @@ class MH(TracePosterior):
                 raise ValueError(f"MH: {what} must be an integer >= {least}, got {value!r}")
         self.num_samples, self.warmup, self.thin, self.num_chains = num_samples, warmup, thin, num_chains
         self._drift = _drift_chooser(drift)
+        self.vectorize, self.vectorized, self.fallback_reason = bool(vectorize), False, None
+        if self.vectorize and drift is not None:
+            raise ValueError("MH: vectorize=True proposes from the prior; drift kernels run with vectorize=False")
         self.accepted = []
         self.proposed = []
 
@@ -285,6 +293,15 @@ class MH(TracePosterior):
         return (self.warmup + self.num_samples * self.thin) * self.num_chains
 
     def _run(self, args, kwargs):
+        self.vectorized, self.fallback_reason = False, None
+        if self.vectorize:
+            try:
+                return self._run_batched(args, kwargs)
+            except NotBatchable as e:
+                self.fallback_reason = f"{e.reason}: running the {self.num_chains} chains one by one"
+            # Outside the except: an error of the model itself then reads as it would without vectorize.
+            warnings.warn(self.fallback_reason, SequentialFallbackWarning, stacklevel=3)
+            self._reset()
         self.accepted, self.proposed = [], []
         steps_per_chain = self.warmup + self.num_samples * self.thin
         done = 0
@@ -307,6 +324,32 @@ class MH(TracePosterior):
                     self.add(state.trace, 0.0, chain, log_joint=math.fsum(state.scores.values()))
                 done += 1
                 self._report(done)
+        return done
+
+    def _run_batched(self, args, kwargs):
+        """All chains as one batched chain (mh_batched.py); the kept states become one batched trace."""
+        k = self.num_chains
+        chains = BatchedChains(self.model, k, args, kwargs)
+        state, scores = chains.initial()
+        self.vectorized = True
+        accepted, proposed, kept, done = torch.zeros(k, dtype=torch.long), 0, [], 0
+        try:
+            for step in range(self.warmup + self.num_samples * self.thin):
+                state, scores, accept = chains.step(state, scores)
+                if step >= self.warmup:
+                    accepted += accept.cpu()
+                    proposed += 1
+                    if (step - self.warmup + 1) % self.thin == 0:
+                        kept.append(state)
+                done += k
+                self._report(done)
+        finally:  # an interrupted run keeps the states so far
+            self.accepted, self.proposed = accepted.tolist(), [proposed] * k
+            if kept:
+                trace = concatenate(kept, k)
+                first = len(self)
+                self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64))
+                self.store.chain_ids[first:] = array("q", [i % k for i in range(trace.num_runs)])  # row s * k + c
         return done
 
     def _initial_state(self, args, kwargs):

@@ -75,15 +75,30 @@ def run_batched(model, num_runs, *args, **kwargs):
     >>> tr["temp"].value.shape, tr.return_value.shape
     (torch.Size([1000]), torch.Size([1000]))
     """
+    return run_batched_with(model, num_runs, args, kwargs)
+
+
+def run_batched_with(model, num_runs, args, kwargs, inner=None, inputs=None, check_values=True):
+    """:func:`run_batched` with a handler of the caller's inside the batch.
+
+    ``inputs`` is a dict of tensors with the run dimension first; ``inner(one_run_inputs)`` makes a handler
+    (a Messenger) from one run's slice of them, which sees every site before the batched draw (it may give
+    a site its value). ``check_values=False`` leaves out the check that latent values lie in their
+    distribution's support (a caller that reuses values scores such runs itself).
+    """
     n = int(num_runs)
     if n < 1:
         raise ValueError(f"run_batched: num_runs must be at least 1, got {num_runs}")
     box = {}
 
-    def one_run(_):
+    def one_run(_, run_inputs):
         recorder = box["recorder"] = _Recorder(model)
         with recorder:
-            ret = model(*args, **kwargs)
+            if inner is None:
+                ret = model(*args, **kwargs)
+            else:
+                with inner(run_inputs):
+                    ret = model(*args, **kwargs)
         leaves, spec = tree_flatten(ret)
         for leaf in leaves:
             if not isinstance(leaf, (torch.Tensor,) + _PLAIN):
@@ -111,7 +126,7 @@ def run_batched(model, num_runs, *args, **kwargs):
     validate = settings.validate
     with validation_suspended():
         try:
-            outputs = torch.func.vmap(one_run, randomness="different")(torch.empty((n, 0)))
+            outputs = torch.func.vmap(one_run, randomness="different")(torch.empty((n, 0)), inputs or {})
         except NotBatchable:
             states.restore()
             raise
@@ -129,7 +144,7 @@ def run_batched(model, num_runs, *args, **kwargs):
     if validate:
         for site in trace:
             if site.type == "sample":
-                _check_site(site, n)
+                _check_site(site, n, check_values or site.is_observed or site.done)
     return trace
 
 
@@ -195,7 +210,7 @@ def _assemble(model, n, box, outputs, args, kwargs):
     return trace
 
 
-def _check_site(site, n):
+def _check_site(site, n, check_value=True):
     """The argument checks that vmap made us skip, done on the whole batch at once; names the first bad run."""
     d = site.fn
     for param, constraint in d.arg_constraints.items():
@@ -204,7 +219,7 @@ def _check_site(site, n):
         _require(site, n, constraint, d.__dict__[param], f"parameter '{param}' of {type(d).__name__}",
                  f"Fix the value passed as '{param}' to this sample statement.")
     support = d.support
-    if support is not None and not constraints.is_dependent(support):
+    if check_value and support is not None and not constraints.is_dependent(support):
         _require(site, n, support, site.value, f"the value of {type(d).__name__}",
                  "Fix the observed value (obs=...) or choose a distribution whose support contains it.")
 

@@ -11,6 +11,8 @@ import torch
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
 from ppl_kernel.infer import MH, EmpiricalMarginal, InferenceError
+from ppl_kernel.trace import RETURN
+from ppl_kernel.vectorize import SequentialFallbackWarning
 
 from .models import NORMAL_POST_MEAN, normal_normal
 from .stats import batch_means_se
@@ -159,3 +161,72 @@ def test_hierarchical_model_with_reused_scores_matches_conjugacy():
     precision = 1 / 25 + 3 / 1.25
     exact = sum(sum(g) / len(g) for g in data) / 1.25 / precision
     assert abs(chain.mean().item() - exact) < 5 * batch_means_se(chain), (chain.mean().item(), exact)
+
+
+# ---- many chains as one batched chain (vectorize=True) -------------------------------------------------
+def _chain_means(posterior, k):
+    values = posterior.batched_trace[RETURN].value.to(torch.float64).reshape(-1, k)  # row s: kept step s
+    return values.mean(0)
+
+
+def test_batched_chains_give_the_same_posterior_as_sequential_chains():
+    k = 400
+    posterior = MH(normal_normal, num_samples=200, warmup=100, num_chains=k, vectorize=True).run()
+    assert posterior.vectorized and len(posterior) == 200 * k
+    means = _chain_means(posterior, k)
+    batched, batched_se = means.mean().item(), means.std().item() / math.sqrt(k)  # independent chains
+    sequential_chain = _chain(MH(normal_normal, num_samples=6000, warmup=200).run())
+    sequential, sequential_se = sequential_chain.mean().item(), batch_means_se(sequential_chain)
+    assert abs(batched - NORMAL_POST_MEAN) < 5 * batched_se, (batched, NORMAL_POST_MEAN)
+    assert abs(batched - sequential) < 5 * math.hypot(batched_se, sequential_se), (batched, sequential)
+    assert len(posterior.acceptance_rates) == k and 0 < posterior.acceptance_rate < 1
+    assert posterior.chain_ids[:3] == [0, 1, 2] and posterior.chain_ids[k] == 0
+
+
+def test_batched_chains_reject_a_reused_value_outside_its_new_support():
+    def model():
+        x = pyro.sample("x", dist.Uniform(0.0, 2.0))
+        y = pyro.sample("y", dist.Uniform(0.0, x))  # a new x below the old y makes the old y impossible
+        pyro.sample("z", dist.Normal(y, 0.5), obs=torch.tensor(0.7))
+        return torch.stack([x, y])
+
+    posterior = MH(model, num_samples=50, warmup=20, num_chains=200, vectorize=True).run()
+    x, y = posterior.batched_trace["x"].value, posterior.batched_trace["y"].value
+    assert posterior.vectorized and bool((y < x).all())
+
+
+def test_a_model_that_branches_on_a_value_falls_back_with_a_note_naming_the_line():
+    def branching():
+        x = pyro.sample("x", dist.Bernoulli(0.5))
+        if x.item():  # vmap cannot follow this
+            pyro.sample("y", dist.Normal(0.0, 1.0))
+        return x
+
+    with pytest.warns(SequentialFallbackWarning) as record:
+        posterior = MH(branching, num_samples=20, num_chains=3, vectorize=True).run()
+    message = str(record[0].message)
+    assert "branching" in message and "if x.item():" in message and "one by one" in message
+    assert not posterior.vectorized and len(posterior) == 60
+
+
+def _device_model(mu):
+    x = pyro.sample("x", dist.Normal(mu, torch.ones_like(mu)))
+    pyro.sample("y", dist.Normal(x, 1.0), obs=torch.ones_like(mu))
+    return x
+
+
+@pytest.mark.cuda
+def test_batched_chains_run_on_the_device_of_the_inputs():
+    k = 1000
+    mu = torch.zeros((), device="cuda")
+    posterior = MH(_device_model, num_samples=100, warmup=100, num_chains=k, vectorize=True).run(mu)
+    assert posterior.vectorized
+    assert posterior.batched_trace["x"].value.device.type == "cuda"
+    # x ~ N(0, 1), y = 1 ~ N(x, 1): posterior mean 0.5; the chains are independent
+    means = _chain_means(posterior, k).cpu()
+    assert abs(means.mean().item() - 0.5) < 5 * means.std().item() / math.sqrt(k)
+
+
+def test_batched_chains_keep_the_device_of_the_inputs_on_cpu():
+    posterior = MH(_device_model, num_samples=5, num_chains=10, vectorize=True).run(torch.zeros(()))
+    assert posterior.batched_trace["x"].value.device.type == "cpu"
