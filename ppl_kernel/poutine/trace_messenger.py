@@ -12,13 +12,14 @@ import sys
 
 
 from ..errors import DuplicateSiteError, RunawayModelError
-from ..runtime import INTERNAL_FOLDERS, Messenger, handler_function, model_name, readable_name, settings
+from ..runtime import INTERNAL_FOLDERS, Messenger, apply_stack, handler_function, model_name, readable_name, settings
 from ..trace import CallNode, Trace
 
 _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
 
 
 _internal_codes = {}  # code object -> bool: is it ppl_kernel's or torch's own?
+_APPLY_STACK = apply_stack.__code__
 
 
 # Comprehensions run in frames of their own (before Python 3.12) but are not calls a user made.
@@ -169,8 +170,12 @@ class TraceMessenger(Messenger):
         chain = []
         parent = None
         internal_codes = _internal_codes
-        # 0 this, 1 postprocess_message, 2 apply_stack, 3 sample/param/deterministic, 4 their caller
-        f = sys._getframe(4)
+        # Start above apply_stack: the frames below it are handlers (ours, or a user's subclass calling
+        # super()), however many; above it, sample/factor/param are ppl_kernel's own and the walk skips them.
+        f = sys._getframe(1)
+        while f is not None and f.f_code is not _APPLY_STACK:
+            f = f.f_back
+        f = f.f_back if f is not None else sys._getframe(1)
         while f is not None and f is not root_frame:
             parent = frames.get(f)
             if parent is not None:

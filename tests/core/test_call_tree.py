@@ -180,3 +180,23 @@ def test_a_python_level_profiler_keeps_its_events_and_the_tree_keeps_return_valu
     assert after is user_hook  # put back when the trace ends
     assert seen == [tr["x_0"].value.item(), tr["x_1"].value.item()]
     assert [c.ret.item() for c in tr.root.calls] == seen
+
+
+class _CountingTrace(poutine.trace_messenger.TraceMessenger):
+    """A user's handler built on trace: its own postprocess_message frame sits between apply_stack and ours."""
+
+    seen = 0
+
+    def postprocess_message(self, msg):
+        _CountingTrace.seen += 1
+        super().postprocess_message(msg)
+
+
+def test_a_trace_subclass_records_the_same_call_tree_as_trace():
+    p = torch.tensor([0.5])
+    model = fixed(geometric, x_0=[1.0], x_1=[0.0])
+    expected = poutine.trace(model).get_trace(p)
+    tr = _CountingTrace(model).get_trace(p)
+    assert _CountingTrace.seen == 2
+    assert tr.format() == expected.format()
+    assert [node.name for node in tr.root.walk()] == ["geometric", "geometric"]
