@@ -41,6 +41,30 @@ def make_models(pyro, dist):
     return weather, geometric
 
 
+def weather_floor():
+    """The same draws and ``.item()`` calls as ``weather()``, written in raw torch: no PPL can beat it."""
+    cloudy = torch.empty(()).bernoulli_(0.3)
+    cloudy = "cloudy" if cloudy.item() == 1.0 else "sunny"
+    mean_temp = {"cloudy": 55.0, "sunny": 75.0}[cloudy]
+    scale_temp = {"cloudy": 10.0, "sunny": 15.0}[cloudy]
+    temp = torch.normal(mean_temp, scale_temp, ())
+    return cloudy, temp.item()
+
+
+def floor_ratios(n):
+    """Time of a traced ``weather()`` over the raw-torch floor's, with validation on and off (goal: <= 1.5)."""
+    weather = make_models(ppl_kernel, ppl_kernel.distributions)[0]
+    lines = []
+    for validate in (True, False):
+        ppl_kernel.enable_validation(validate)
+        traced = ppl_kernel.poutine.trace(weather, calls=False)
+        ours, floor = paired_rates((traced.get_trace, n), (weather_floor, n))
+        lines.append(f"traced weather() (call tree off), validation {'on ' if validate else 'off'}: "
+                     f"{floor / ours:.2f}x the raw-torch floor's time ({ours:,.0f} vs {floor:,.0f} runs/s)")
+    ppl_kernel.enable_validation(True)
+    return lines
+
+
 def cases(pyro, dist, poutine, n):
     weather, geometric = make_models(pyro, dist)
     traced_weather = poutine.trace(weather)
@@ -80,6 +104,9 @@ def main(n=3000):
                                                           calls=False).get_trace, n), None))
     report(rows, "Scalar models (runs per second; ratio = ours / pyro-ppl " +
            (pyro.__version__ if peer else "absent") + ")")
+    print()
+    for line in floor_ratios(n):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 
 import torch
 
@@ -33,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import ppl_kernel as pyro  # noqa: E402
 import ppl_kernel.distributions as dist  # noqa: E402
 from ppl_kernel.infer import MH, EmpiricalMarginal, Enumerate  # noqa: E402
+from ppl_kernel.vectorize import NotBatchable, SequentialFallbackWarning, run_batched  # noqa: E402
 
 WEBPPL_VERSION = "0.9.15"
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ppl_kernel_bench", "webppl")
@@ -135,6 +137,42 @@ MH_MODELS = {
     "hierarchical normal": (hierarchical, HIERARCHICAL_WPPL, _hierarchical_exact_mean()),
 }
 
+# The same models written without Python control flow on sampled values, so that many chains can run as
+# one batch (MH(..., vectorize=True)); the others fall back and say which line stopped them.
+def simple_batched():
+    x = pyro.sample("x", dist.Bernoulli(0.5))
+    y = pyro.sample("y", dist.Bernoulli(0.5))
+    pyro.factor("f", torch.where((x + y) > 0, 0.0, NEG_INF))
+    return x
+
+
+def weather_batched():
+    cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
+    pyro.sample("temp", dist.Normal(torch.where(cloudy == 1, 55.0, 75.0), torch.where(cloudy == 1, 10.0, 15.0)),
+                obs=torch.tensor(70.0))
+    return cloudy
+
+
+def gaussian_mean_batched():
+    mu = pyro.sample("mu", dist.Normal(0.0, 2.0))
+    for i, y in enumerate(GAUSSIAN_DATA):
+        pyro.sample(f"y_{i}", dist.Normal(mu, 1.0), obs=torch.tensor(y))
+    return mu
+
+
+def hierarchical_batched():
+    mu = pyro.sample("mu", dist.Normal(0.0, 5.0))
+    for j, group in enumerate(HIER_DATA):
+        theta = pyro.sample(f"theta_{j}", dist.Normal(mu, 1.0))
+        for k, y in enumerate(group):
+            pyro.sample(f"y_{j}_{k}", dist.Normal(theta, 1.0), obs=torch.tensor(y))
+    return mu
+
+
+batched_twin = {"simple": simple_batched, "weather | temp=70": weather_batched, "gaussianMean": gaussian_mean_batched,
+                "hierarchical normal": hierarchical_batched}
+
+
 # ---- tug of war: exact enumeration ---------------------------------------------------------------------
 PEOPLE = ["alice", "bob", "carol", "dave", "erin", "frank"]
 # Two a side; the first team of each match won it.
@@ -227,13 +265,23 @@ def run_webppl(binary, jobs, timeout=900):
 
 
 # ---- running ours --------------------------------------------------------------------------------------
-def our_mh(model, steps, num_chains=1):
-    """Seconds for ``steps`` MH steps per chain, and the posterior mean of the return value."""
+def our_mh(model, steps, num_chains=1, vectorize=False):
+    """Seconds for ``steps`` MH steps per chain, and the posterior mean of the return value (None when the
+    chains could not run as one batch)."""
     pyro.set_rng_seed(1)
-    MH(model, num_samples=min(steps, 500), num_chains=num_chains).run()  # warm-up
-    start = time.perf_counter()
-    posterior = MH(model, num_samples=steps, num_chains=num_chains).run()
+    if vectorize:
+        try:
+            run_batched(model, 2)
+        except NotBatchable as e:
+            return None, e.reason
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SequentialFallbackWarning)
+        MH(model, num_samples=min(steps, 50), num_chains=num_chains, vectorize=vectorize).run()  # warm-up
+        start = time.perf_counter()
+        posterior = MH(model, num_samples=steps, num_chains=num_chains, vectorize=vectorize).run()
     seconds = time.perf_counter() - start
+    if vectorize and not posterior.vectorized:
+        return None, posterior.fallback_reason
     return seconds, float(EmpiricalMarginal(posterior).mean)
 
 
@@ -312,12 +360,15 @@ def main():
         print(f"{name:24s} {_num(ours):>10s} {_num(peer_rate):>10s} {ratio:>7s} {_mean(mean):>10s} "
               f"{_mean(peer[1] if peer else None):>12s} {exact:7.3f}")
         if opts.chains:
-            chain_steps = max(ours_steps // opts.chains, 20)
-            seconds, mean = our_mh(model, chain_steps, num_chains=opts.chains)
+            chain_steps = 200
+            seconds, mean = our_mh(batched_twin.get(name, model), chain_steps, num_chains=opts.chains, vectorize=True)
+            label = f"  {opts.chains} chains, batched"
+            if seconds is None:
+                print(f"{label:24s} not batchable: {mean}")
+                continue
             total = chain_steps * opts.chains / seconds
             ratio = f"{total / peer_rate:6.2f}x" if peer_rate else "    n/a"
-            print(f"{'  ' + str(opts.chains) + ' chains, total':24s} {_num(total):>10s} {_num(peer_rate):>10s} "
-                  f"{ratio:>7s} {_mean(mean):>10s}")
+            print(f"{label:24s} {_num(total):>10s} {_num(peer_rate):>10s} {ratio:>7s} {_mean(mean):>10s}")
 
     print(f"\nExact enumeration, tug of war (ours stops after {budget} s; memory = growth of peak RSS)")
     print(f"{'people':8s} {'paths':>10s} {'ours s':>8s} {'webppl s':>9s} {'ratio':>8s} {'ours paths/s':>13s} "
