@@ -65,6 +65,28 @@ def floor_ratios(n):
     return lines
 
 
+def shortcut_gain(n):
+    """Traced weather() with apply_stack's one-handler shortcut against the general loop alone (the shortcut
+    stays only while this shows that it pays)."""
+    import ppl_kernel.primitives as primitives
+    from ppl_kernel.runtime import apply_each, apply_stack
+
+    traced = ppl_kernel.poutine.trace(make_models(ppl_kernel, ppl_kernel.distributions)[0], calls=False)
+
+    def run_with(path):
+        def run():
+            primitives.apply_stack = path
+            try:
+                traced.get_trace()
+            finally:
+                primitives.apply_stack = apply_stack
+        return run
+
+    with_shortcut, loop_only = paired_rates((run_with(apply_stack), n), (run_with(apply_each), n))
+    return (f"one-handler shortcut in apply_stack: {with_shortcut / loop_only:.2f}x the runs/s of the general loop "
+            f"({with_shortcut:,.0f} vs {loop_only:,.0f})")
+
+
 def cases(pyro, dist, poutine, n):
     weather, geometric = make_models(pyro, dist)
     traced_weather = poutine.trace(weather)
@@ -107,6 +129,7 @@ def main(n=3000):
     print()
     for line in floor_ratios(n):
         print(line)
+    print(shortcut_gain(n))
 
 
 if __name__ == "__main__":
