@@ -9,7 +9,13 @@ choices of the old and new run, and "fixed" the observed sites and factors, the 
     log a = sum_R [log p'(r) - log p(r)] + [fixed' - fixed] + log |D| - log |D'|
 
 because the picked site's prior terms cancel against the proposal, and each fresh (stale) site's
-prior cancels against the probability of proposing (reversing) it.
+prior cancels against the probability of proposing (reversing) it. A drift kernel q proposes the
+picked site from its old value instead: then its prior terms stay in the sum R, and the Hastings term
+log q(old | new) - log q(new | old) is added.
+
+A run is scored as it goes (one recording handler, floats, the score of an unchanged site reused), so
+it ends at the first site of probability zero, before any user code after it runs; many chains of a
+model whose sites do not depend on its values run as one batched chain (``mh_batched.py``).
 """
 
 import math
