@@ -354,7 +354,8 @@ class MH(TracePosterior):
             if kept:
                 trace = concatenate(kept, k)
                 first = len(self)
-                self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64))
+                device = trace[chains.choices[0]].value.device
+                self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64, device=device))
                 self.store.chain_ids[first:] = array("q", [i % k for i in range(trace.num_runs)])  # row s * k + c
         return done
 
