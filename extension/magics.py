@@ -196,7 +196,8 @@ class ModelMagics(Magics):
                              f"(e.g. --args \"{', '.join(f'{p}=...' for p in unset)}\") or slide them with --interact.")
         num = DEFAULT_SAMPLES if opts.samples is None else opts.samples
         try:
-            control = interact(fn, num_samples=num, seed=opts.seed, model_args=args, model_kwargs=kwargs, **sliders)
+            control = interact(fn, num_samples=num, seed=opts.seed, model_args=args, model_kwargs=kwargs,
+                               background=opts.background, **sliders)
         except (TypeError, ValueError) as e:
             raise UsageError(f"{where}: {e}") from None
         self.sliders.append(control)
