@@ -84,6 +84,7 @@ class ModelMagics(Magics):
         super().__init__(shell)
         self.runs = []
         self.trees = []
+        self.sliders = []  # the ModelSliders of --interact cells
 
     # ---- helpers ----------------------------------------------------------------------------------
     def _parse(self, magic, options, usage_name):
@@ -176,6 +177,32 @@ class ModelMagics(Magics):
             raise show_user_frames(self.shell, e) from None
         return run
 
+    def _interact(self, fn, where, text, call, missing, opts):
+        """``--interact "p=(0, 1, 0.05)"``: sliders for those arguments (see :mod:`ppl_kernel_jupyter.model_sliders`)."""
+        from .model_sliders import interact
+
+        try:
+            sliders = eval(f"dict({text})", self.shell.user_ns)
+        except Exception as e:
+            raise UsageError(f"{where}: --interact {text!r} could not be evaluated ({type(e).__name__}: {e}); write the "
+                             "sliders as keyword arguments, e.g. --interact \"p=(0, 1, 0.05), n=(1, 20)\".") from None
+        if not sliders:
+            raise UsageError(f"{where}: --interact names the arguments to slide, e.g. --interact \"p=(0, 1, 0.05)\".")
+        args, kwargs = call if call is not None else ((), {})
+        given = set(list(inspect.signature(fn).parameters)[:len(args)]) | set(kwargs) | set(sliders)
+        unset = [p for p in missing if p not in given]
+        if unset:
+            raise UsageError(f"{where}: '{fn.__name__}' also needs {', '.join(unset)}: give them with --args "
+                             f"(e.g. --args \"{', '.join(f'{p}=...' for p in unset)}\") or slide them with --interact.")
+        num = DEFAULT_SAMPLES if opts.samples is None else opts.samples
+        try:
+            control = interact(fn, num_samples=num, seed=opts.seed, model_args=args, model_kwargs=kwargs,
+                               background=opts.background, **sliders)
+        except (TypeError, ValueError) as e:
+            raise UsageError(f"{where}: {e}") from None
+        self.sliders.append(control)
+        return None
+
     def _show_tree(self, fn, args, kwargs):
         __tracebackhide__ = True
         try:
@@ -200,6 +227,8 @@ class ModelMagics(Magics):
     @argument("--background", action="store_true",
               help="sample in a background thread, with a Stop button; the notebook stays usable")
     @argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name")
+    @argument("--interact", default=None,
+              help='sliders for arguments, re-sampling as they move: --interact "p=(0, 1, 0.05)"')
     def model(self, line, cell):
         """Define a stochastic function from the cell body, then sample it with live histograms.
 
@@ -236,6 +265,8 @@ class ModelMagics(Magics):
         where = f"%%model {name}"
         call = self._call_args(_unquote(opts.args), where)
         missing = _required_parameters(fn)
+        if opts.interact is not None:
+            return self._interact(fn, where, _unquote(opts.interact), call, missing, opts)
         if call is None and missing:
             if opts.samples or opts.trace:
                 raise UsageError(

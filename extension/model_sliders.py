@@ -34,12 +34,15 @@ from .live_sampling import LiveSampling
 
 
 def interact(model, num_samples=1000, throttle=0.3, model_args=(), model_kwargs=None, display=True, seed=None,
-             **sliders):
+             background=False, **sliders):
     """Sliders for ``model``'s keyword arguments, each given as ``name=(low, high)`` or
     ``name=(low, high, step)`` (whole numbers give an integer slider) or a list of choices
-    (a dropdown). Returns a :class:`ModelSliders`; see the module docstring."""
-    return ModelSliders(model, sliders, num_samples=num_samples, throttle=throttle, model_args=model_args,
-                        model_kwargs=model_kwargs, display=display, seed=seed)
+    (a dropdown). The first run is sampled before this returns (as ``%%model`` does; its picture is
+    then in the cell's output when the notebook is saved) unless ``background=True``; the runs that
+    slider moves start go in the background. Returns a :class:`ModelSliders`; see the module docstring."""
+    sliders = ModelSliders(model, sliders, num_samples=num_samples, throttle=throttle, model_args=model_args,
+                           model_kwargs=model_kwargs, display=display, seed=seed)
+    return sliders if background else sliders.wait()
 
 
 class ModelSliders:
@@ -124,6 +127,9 @@ class ModelSliders:
             if self.run is not None:
                 self.run.stop()
         self.box.close()
+
+    def __repr__(self):
+        return f"sliders for {self.name}: " + ", ".join(f"{k}={v!r}" for k, v in self.values.items())
 
     def _moved(self, change):
         with self._lock:

@@ -30,7 +30,7 @@ def test_moving_a_slider_samples_the_model_with_the_new_value():
 
 
 def test_a_move_cancels_the_run_in_flight():
-    sliders = interact(coin, p=(0, 1, 0.05), num_samples=10**7, throttle=0.0, display=False)
+    sliders = interact(coin, p=(0, 1, 0.05), num_samples=10**7, throttle=0.0, display=False, background=True)
     first = sliders.run
     sliders.set(p=0.2)
     first.wait(30)
@@ -41,7 +41,7 @@ def test_a_move_cancels_the_run_in_flight():
 
 
 def test_quick_moves_are_gathered_into_one_run_with_the_latest_values():
-    sliders = interact(coin, p=(0, 1, 0.05), num_samples=50, throttle=0.5, display=False)
+    sliders = interact(coin, p=(0, 1, 0.05), num_samples=50, throttle=0.5, display=False, background=True)
     for p in (0.1, 0.2, 0.3, 0.4):  # all within the throttle of the first run's start
         sliders.set(p=p)
     sliders.wait()
@@ -56,10 +56,10 @@ def test_whole_number_ranges_give_integer_sliders_and_lists_give_choices():
     sliders.wait()
 
 
-def test_a_slider_starts_at_the_models_default():
+def test_a_slider_starts_at_the_models_default_and_the_first_run_ends_before_interact_returns():
     sliders = interact(coin, p=(0, 1, 0.05), num_samples=10, display=False)
     assert sliders.values == {"p": 0.5}
-    sliders.wait()
+    assert sliders.run.status == "done" and len(sliders.posterior) == 10
 
 
 def test_the_output_ends_as_the_static_figure_titled_with_the_values(shell):
@@ -73,11 +73,13 @@ def test_the_output_ends_as_the_static_figure_titled_with_the_values(shell):
     shell.user_ns.update(coin=coin, interact=interact)
     shell.display_pub.publish = record
     try:
-        result = shell.run_cell("sliders = interact(coin, p=(0, 1, 0.05), num_samples=100)\nsliders.wait()")
+        result = shell.run_cell("sliders = interact(coin, p=(0, 1, 0.05), num_samples=100)")
+        first = outputs[-1]
         shell.user_ns["sliders"].set(p=0.75).wait()
     finally:
         shell.display_pub.publish = original
     assert result.success
+    assert first["text/plain"].startswith("coin(p=0.5): 100 runs")  # the first run ended before the cell did
     final = outputs[-1]
     # What a saved notebook keeps of the panels: the figure of the last state, no widget (it needs a kernel).
     assert "application/vnd.jupyter.widget-view+json" not in final
