@@ -21,7 +21,6 @@ model whose sites do not depend on its values run as one batched chain (``mh_bat
 import math
 import random
 import warnings
-from array import array
 
 import torch
 
@@ -353,10 +352,9 @@ class MH(TracePosterior):
             self.accepted, self.proposed = accepted.tolist(), [proposed] * k
             if kept:
                 trace = concatenate(kept, k)
-                first = len(self)
                 device = trace[chains.choices[0]].value.device
-                self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64, device=device))
-                self.store.chain_ids[first:] = array("q", [i % k for i in range(trace.num_runs)])  # row s * k + c
+                chain_ids = torch.arange(trace.num_runs) % k  # row s * k + c
+                self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64, device=device), chain_ids)
         return done
 
     def _initial_state(self, args, kwargs):

@@ -96,7 +96,7 @@ class TracePosterior:
 
     @property
     def chain_ids(self):
-        return self.store.chain_ids[: self.store.num_runs].tolist()
+        return self.store.chain_id_list()
 
     def add(self, trace, log_weight=0.0, chain_id=0, log_joint=None):
         """Add one run from its trace, with its log-weight (0.0 means weight 1): one atomic step."""
@@ -112,12 +112,13 @@ class TracePosterior:
         if log_joint is not None:
             self._log_joints[run] = float(log_joint)
 
-    def add_batched(self, trace, log_weights):
-        """Add the runs of one batched execution (a :class:`~ppl_kernel.vectorize.BatchedTrace`)."""
+    def add_batched(self, trace, log_weights, chain_ids=0):
+        """Add the runs of one batched execution (a :class:`~ppl_kernel.vectorize.BatchedTrace`), with one chain id
+        for all or a tensor of one per run."""
         values = {name: site.value for name, site in trace.nodes.items()
                   if (site.type == "sample" or name == RETURN) and isinstance(site.value, torch.Tensor)}
         self.batched_trace, self._batched_first = trace, self.store.num_runs
-        self.store.add_block(values, log_weights, sites=dict(trace.nodes))
+        self.store.add_block(values, log_weights, chain_ids, sites=dict(trace.nodes))
 
     def stop(self):
         """Ask a running ``.run`` to stop after the current model run (safe from another thread)."""

@@ -22,7 +22,6 @@ double, and the run it belongs to), so a million runs of a two-site model fit in
 (2, tensor([1.5000, 2.5000]), [0])
 """
 
-import math
 import threading
 from array import array
 from bisect import bisect_left
@@ -194,14 +193,14 @@ class RunStore:
     """Columns of site values, one per name, and the runs' log-weights and chain ids.
 
     ``add(values, log_weight, chain_id)`` adds one run (``values`` maps names to values);
-    ``add_block(values, log_weights)`` adds a batched run (tensors with a leading run dimension).
+    ``add_block(values, log_weights, chain_ids)`` adds a batched run (tensors with a leading run dimension).
+    Weights and chain ids are kept in segments: runs added one by one share an ``array``; a batch keeps
+    its tensors as they are, so adding 100,000 batched runs costs no per-run Python work.
     """
 
     def __init__(self):
         self.columns = {}
-        self.log_weights = array("d")
-        self.chain_ids = array("q")
-        self._blocks = []  # (first run, log-weight tensor) of batched runs
+        self._segments = []  # [first run, log-weights (array('d') or tensor), chain ids (array('q') or tensor)]
         self._committed = 0
         self._adding = None  # the thread adding a run right now, if any
 
@@ -224,13 +223,18 @@ class RunStore:
             if column is None:
                 column = columns[name] = Column(name, sites.get(name) if sites else None)
             column.append(row, value)
-        self.log_weights.append(log_weight)
-        self.chain_ids.append(chain_id)
+        segments = self._segments
+        if not segments or type(segments[-1][1]) is not array:
+            segments.append([row, array("d"), array("q")])
+        segment = segments[-1]
+        segment[1].append(log_weight)
+        segment[2].append(chain_id)
         self._committed = row + 1
         self._adding = None
 
-    def add_block(self, values, log_weights, chain_id=0, sites=None):
-        """Add ``len(log_weights)`` runs of one batched execution: ``values[name]`` has a leading run dimension."""
+    def add_block(self, values, log_weights, chain_ids=0, sites=None):
+        """Add ``len(log_weights)`` runs of one batched execution: ``values[name]`` has a leading run dimension;
+        ``chain_ids`` is one id for all of them or a tensor of one per run."""
         self._settle()
         self._adding = threading.get_ident()
         first, n = self._committed, int(log_weights.shape[0])
@@ -239,9 +243,8 @@ class RunStore:
             if column is None:
                 column = self.columns[name] = Column(name, sites.get(name) if sites else None)
             column.add_block(first, value)
-        self._blocks.append((first, log_weights.detach()))
-        self.log_weights.extend([math.nan] * n)  # placeholders; read through log_weight_tensor()
-        self.chain_ids.extend([chain_id] * n)
+        ids = chain_ids if isinstance(chain_ids, torch.Tensor) else torch.full((n,), int(chain_ids), dtype=torch.long)
+        self._segments.append([first, log_weights.detach(), ids.detach()])
         self._committed = first + n
         self._adding = None
 
@@ -255,9 +258,10 @@ class RunStore:
         n = self._committed
         for column in self.columns.values():
             column.truncate(n)
-        del self.log_weights[n:]
-        del self.chain_ids[n:]
-        self._blocks = [(first, t) for first, t in self._blocks if first < n]
+        self._segments = [s for s in self._segments if s[0] < n]
+        if self._segments and type(self._segments[-1][1]) is array:
+            first, logw, ids = self._segments[-1]
+            del logw[n - first:], ids[n - first:]
         self._adding = None
 
     def clear(self):
@@ -272,20 +276,33 @@ class RunStore:
         self._settle()
         return list(self.columns)
 
-    def log_weight_tensor(self):
-        """The runs' log-weights as one float64 tensor."""
+    def _parts(self, index):
+        """The committed runs' log-weights (index 1) or chain ids (index 2), one tensor per segment."""
         self._settle()
-        n = self._committed
-        logw = torch.tensor(self.log_weights[:n], dtype=torch.float64) if n else torch.zeros(0, dtype=torch.float64)
-        for first, block in self._blocks:
-            logw[first:first + len(block)] = block.to(torch.float64).cpu()
-        return logw
+        n, parts = self._committed, []
+        dtype = torch.float64 if index == 1 else torch.long
+        for segment in self._segments:
+            first, data = segment[0], segment[index]
+            count = min(len(data), n - first)
+            if count <= 0:
+                continue
+            if type(data) is array:
+                parts.append(torch.frombuffer(data, dtype=dtype)[:count].clone())
+            else:
+                parts.append(data[:count].to(dtype=dtype, device="cpu"))
+        return parts
+
+    def log_weight_tensor(self):
+        """The runs' log-weights as one float64 tensor (on the CPU)."""
+        parts = self._parts(1)
+        return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
     def log_weight_list(self):
-        if self._blocks:
-            return self.log_weight_tensor().tolist()
-        self._settle()
-        return self.log_weights.tolist()
+        return self.log_weight_tensor().tolist()
+
+    def chain_id_list(self):
+        parts = self._parts(2)
+        return torch.cat(parts).tolist() if parts else []
 
     def values_of_run(self, run):
         """``{name: value}`` of one run (the sites it made)."""
@@ -299,5 +316,8 @@ class RunStore:
 
     def nbytes(self):
         self._settle()
-        return (sum(c.nbytes() for c in self.columns.values()) + self.log_weights.itemsize * len(self.log_weights)
-                + self.chain_ids.itemsize * len(self.chain_ids))
+        size = sum(c.nbytes() for c in self.columns.values())
+        for _, logw, ids in self._segments:
+            for data in (logw, ids):
+                size += data.itemsize * len(data) if type(data) is array else data.element_size() * data.numel()
+        return size
