@@ -17,14 +17,15 @@ True
 from . import distributions, poutine  # noqa: F401
 from .errors import (  # noqa: F401
     DuplicateSiteError, EnumerationError, GuideError, InferenceError, InvalidParameterError, ModelError, ObservationError,
-    RunawayModelError, SiteTypeError,
+    RunawayModelError, SiteTypeError, UnhashableArgumentError,
 )
 from .params import clear_param_store, get_param_store  # noqa: F401
 from .poutine import condition, do  # noqa: F401
 from .primitives import (  # noqa: F401
-    deterministic, enable_validation, factor, iarange, irange, observe, param, plate, sample, set_max_sites,
-    set_rng_seed,
+    deterministic, enable_validation, factor, iarange, irange, observe, param, plate, require, sample,
+    set_max_sites, set_rng_seed,
 )
+from .memoize import cache, mem  # noqa: F401
 from .trace import Trace  # noqa: F401
 from .model_graph import render_model  # noqa: F401
 from . import infer, optim  # noqa: F401  (pyro.infer.SVI, pyro.optim.Adam right after import, as in Pyro)

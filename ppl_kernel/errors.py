@@ -58,3 +58,7 @@ class UnsafeCheckpointError(ModelError, pickle.UnpicklingError):
 
 class SkippedStepWarning(UserWarning):
     """An SVI step was skipped because its loss or gradient was not finite; the message names the site."""
+
+
+class UnhashableArgumentError(ModelError, TypeError):
+    """``mem`` or ``cache`` got an argument it cannot remember values by (a list, a dict, an array)."""

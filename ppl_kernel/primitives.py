@@ -9,6 +9,7 @@ True
 """
 
 import inspect
+import math
 import numbers
 
 import torch
@@ -18,7 +19,7 @@ from . import rng
 from .distributions.callables import Primitive
 from .distributions.point import Delta, Unit
 from .errors import ObservationError, SiteTypeError
-from .runtime import Messenger, Site, _local, apply_stack, draw_error, get_stack, settings
+from .runtime import Messenger, Site, _local, apply_stack, draw_error, get_stack, run_scope, settings
 from .distributions.scoring import check_params, draw_from
 
 
@@ -60,6 +61,9 @@ def sample(name, fn, *args, obs=None, infer=None, **kwargs):
         d = fn  # the common case, checked first
     else:
         d = _as_distribution(name, fn, args, kwargs)
+    if d is None and hasattr(type(fn), "site_distribution"):
+        # An inference result used as a distribution (Marginal): one site, scored by the inner marginal.
+        d = fn.site_distribution(*args, **kwargs)
     if d is None:
         if not callable(fn):
             raise SiteTypeError(
@@ -100,6 +104,8 @@ def _draw_named(name, d):
 
 
 def _check_obs(name, d, obs):
+    if hasattr(type(d), "object_valued") and d.object_valued:  # values are Python objects (Choice, a marginal)
+        return obs
     if type(obs) is torch.Tensor:
         value = obs
     elif isinstance(obs, (bool, numbers.Real)):
@@ -179,6 +185,37 @@ def factor(name, log_factor, has_rsample=None):
     msg = Site("sample", name, unit, (), {}, value, True, {"is_auxiliary": True})
     apply_stack(msg, stack)
     return msg.value
+
+
+def require(condition, name=None):
+    """A hard condition (WebPPL's ``condition``): runs where ``condition`` is false have probability zero.
+
+    ``condition`` is a bool or a boolean tensor (elementwise in a vectorized run). It is a ``factor``
+    of 0 or -inf, named ``name`` or ``"require_1"``, ``"require_2"``, ... in the order of the run.
+    (Pyro's ``condition`` is the handler that fixes site values; this is the statement.)
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel.infer import infer
+    >>> def two_coins():
+    ...     a = pyro.sample("a", dist.Bernoulli(0.5))
+    ...     b = pyro.sample("b", dist.Bernoulli(0.5))
+    ...     pyro.require(a + b >= 1)
+    ...     return int(a)
+    >>> round(infer(two_coins, method="enumerate").probability(1), 4)
+    0.6667
+    """
+    if not get_stack():
+        return  # no inference is running: nothing to condition
+    if name is None:
+        scope = run_scope()
+        count = scope["require"] = scope.get("require", 0) + 1
+        name = f"require_{count}"
+    if isinstance(condition, torch.Tensor) and condition.numel() > 1:
+        zero = torch.zeros((), dtype=torch.get_default_dtype(), device=condition.device)
+        log_factor = torch.where(condition.bool(), zero, zero - math.inf)
+    else:
+        log_factor = 0.0 if bool(condition) else -math.inf
+    factor(name, log_factor)
 
 
 def deterministic(name, value, event_dim=None):

@@ -9,6 +9,7 @@ message instead of a dict and one stack per thread, so that the notebook layer c
 background thread while the user keeps working in the main one.
 """
 
+import contextlib
 import copy
 import inspect
 import numbers
@@ -35,6 +36,7 @@ INTERNAL_FOLDERS = (
 class _ThreadState(threading.local):
     def __init__(self):
         self.stack = []  # each thread starts with its own empty stack
+        self.run_scope = None  # what one run remembers (mem's values), made on first use; see run_scope()
 
 
 _local = _ThreadState()
@@ -43,6 +45,34 @@ _local = _ThreadState()
 def get_stack():
     """The handler stack of the calling thread (outermost first)."""
     return _local.stack
+
+
+def run_scope():
+    """A dict that lives for one run: from the outermost handler's entry to its exit.
+
+    ``mem`` keeps its values here, so that they are shared within a run and fresh in the next. Outside
+    any handler (a plain call of a model) there is no run to scope to, and the dict lives until the
+    next handler is entered.
+    """
+    scope = _local.run_scope
+    if scope is None:
+        scope = _local.run_scope = {}
+    return scope
+
+
+@contextlib.contextmanager
+def isolated_run():
+    """Run the body on a fresh, empty handler stack and run scope, then put the caller's back.
+
+    Inference inside a model (nested inference) runs this way, so that the outer inference's handlers
+    neither see the inner runs' sites nor end them, and each side keeps its own ``mem`` values.
+    """
+    saved_stack, saved_scope = _local.stack, _local.run_scope
+    _local.stack, _local.run_scope = [], None
+    try:
+        yield
+    finally:
+        _local.stack, _local.run_scope = saved_stack, saved_scope
 
 
 class Site:
@@ -224,7 +254,10 @@ class Messenger:
         pass
 
     def __enter__(self):
-        _local.stack.append(self)
+        stack = _local.stack
+        if not stack:
+            _local.run_scope = None  # a new run starts: it remembers nothing of the last one
+        stack.append(self)
         return self
 
     def __exit__(self, exc_type, exc_value, tb):

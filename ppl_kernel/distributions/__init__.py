@@ -22,6 +22,7 @@ from torch.distributions import (  # noqa: F401  re-exported unchanged: bases, t
 )
 
 from .callables import Primitive
+from .choice import Choice  # noqa: F401  (public)
 from .deferred import Independent, TorchDistributionMixin, deferred_class  # noqa: F401  (public)
 from .point import Delta, Unit  # noqa: F401  (public)
 

@@ -1,4 +1,6 @@
-"""``Marginal``: the 0.1-era spelling, a stochastic function that samples from a posterior's marginal."""
+"""``Marginal``: an inference result as a stochastic function (Pyro 0.1) and as one site of an outer model."""
+
+import torch
 
 from .posterior import EmpiricalMarginal, value_key
 
@@ -6,10 +8,15 @@ from .posterior import EmpiricalMarginal, value_key
 class Marginal:
     """Wrap an inference object as a stochastic function: ``Marginal(Importance(model, num_samples=N))``.
 
-    Calling it with the model's arguments runs the inference once for those arguments (cached)
-    and returns a draw from the marginal of the return value (or of ``sites``). ``log_pdf(value,
-    *args)``, ``support(*args)`` and ``marginal(*args)`` (the :class:`EmpiricalMarginal`) read the
-    same cached run; ``pyro.sample("x", marginal, *args)`` works as in Pyro 0.1.
+    Calling it with the model's arguments runs the inference once for those arguments (cached per
+    distinct arguments, as WebPPL's ``cache``) and returns a draw from the marginal of the return
+    value, or, with ``sites=[names]``, a dict ``{name: value}`` of those sites taken from one
+    weighted trace (Pyro 0.1). ``log_pdf(value, *args)``, ``support(*args)`` and ``marginal(*args)``
+    (the :class:`EmpiricalMarginal`) read the same cached run.
+
+    Nested inference: ``pyro.sample("x", marginal, *args)`` inside another model records *one*
+    site ``x`` whose distribution is the inner marginal (scored with its ``log_prob``, enumerated
+    over its support); the inner runs are invisible to the outer inference.
 
     >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel.infer import Marginal, Search
@@ -34,8 +41,18 @@ class Marginal:
             marginal = self._cache[key] = EmpiricalMarginal(posterior, self.sites)
         return marginal
 
+    def site_distribution(self, *args, **kwargs):
+        """The distribution that ``sample(name, self, *args)`` records: the marginal for these arguments."""
+        return self.marginal(*args, **kwargs)
+
     def __call__(self, *args, **kwargs):
-        return self.marginal(*args, **kwargs).sample()
+        marginal = self.marginal(*args, **kwargs)
+        if self.sites is None or isinstance(self.sites, str):
+            return marginal.sample()
+        # Several sites: one weighted trace's values, by name (Pyro 0.1's dict).
+        index = int(torch.multinomial(marginal.weights.float(), 1).item())
+        row = marginal.values[index]
+        return {name: row[i] for i, name in enumerate(self.sites)}
 
     def sample(self, *args, **kwargs):
         return self(*args, **kwargs)

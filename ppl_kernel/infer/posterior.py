@@ -28,7 +28,7 @@ from typing import ClassVar
 import torch
 
 from .. import poutine
-from ..runtime import Site
+from ..runtime import Site, isolated_run
 from ..trace import RETURN, Trace
 from .store import RunStore
 
@@ -169,7 +169,8 @@ class TracePosterior:
         gc.disable()
         try:
             self._report(0, force=True)
-            done = self._run(args, kwargs)
+            with isolated_run():  # inference inside a model is invisible to the outer one
+                done = self._run(args, kwargs)
         except KeyboardInterrupt:
             self.partial = True
             done = self._done
@@ -411,6 +412,8 @@ class EmpiricalMarginal(torch.distributions.Distribution):
             masses = {}
             first = {}
             for v, w in zip(self.values, self.weights.tolist(), strict=True):
+                if w == 0.0:
+                    continue  # a run of probability zero (a rejected run) puts no value in the support
                 k = value_key(v)
                 masses[k] = masses.get(k, 0.0) + w
                 first.setdefault(k, v)
@@ -447,6 +450,11 @@ class EmpiricalMarginal(torch.distributions.Distribution):
     @property
     def has_enumerate_support(self):
         return True
+
+    @property
+    def object_valued(self):
+        """True when the values are not numbers (strings, tuples): ``obs=`` then takes any value."""
+        return not self.is_numeric
 
     def log_prob(self, value):
         """Log of the total weight of the runs whose value equals ``value`` (-inf if none)."""

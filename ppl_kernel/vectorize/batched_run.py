@@ -54,6 +54,12 @@ class _Recorder(Messenger):
             self.drawing = None
 
     def postprocess_message(self, msg):
+        if msg.type == "sample" and hasattr(type(msg.fn), "object_valued"):
+            # Choice and inference marginals hold Python values and score them one at a time.
+            raise NotBatchable(
+                f"site '{msg.name}' of model '{model_name(self.model)}' draws from {type(msg.fn).__name__}, whose "
+                "values are Python objects looked up one run at a time"
+            )
         self.sites.append(msg)
         if len(self.sites) > settings.max_sites:
             raise NotBatchable(f"model '{model_name(self.model)}' made more than {settings.max_sites} sites in one run")

@@ -26,7 +26,7 @@ def test_enumerate_names_a_continuous_latent_site():
     message = str(e.value)
     assert "site 'temp'" in message and "model 'unconditioned_weather'" in message
     assert "Normal(" in message and "continuous or unbounded" in message
-    assert "obs=" in message and "Importance or MH" in message
+    assert "obs=" in message and "Importance, MH or SMC" in message
 
 
 def test_enumerate_names_an_unbounded_discrete_site():
@@ -42,7 +42,7 @@ def test_enumerate_stops_past_max_paths():
         Enumerate(geometric, max_paths=4).run(0.5)
     message = str(e.value)
     assert "model 'geometric' has more than max_paths=4" in message
-    assert "Enumerate(model, max_paths=...)" in message and "bound the recursion" in message
+    assert "Enumerate(model, max_paths=...)" in message and "on_limit='stop'" in message
 
 
 def test_search_accepts_the_old_max_tries():
