@@ -24,13 +24,17 @@ import torch
 from .. import poutine
 from ..distributions.point import Delta
 from ..runtime import Messenger, model_name
-from ..signals import ZeroProbability
+from ..signals import RunSignal, ZeroProbability
 from ..trace import describe_distribution
 from .errors import EnumerationError
 from .posterior import TracePosterior
 from .sites import score
 
 ORDERS = ("depth-first", "breadth-first", "most-probable-first")
+
+
+class _Requeued(RunSignal):
+    """Most-probable-first: a waiting path became more probable than this one, which was queued again."""
 
 
 class _Waiting:
@@ -41,15 +45,19 @@ class _Waiting:
         self.by_probability = order == "most-probable-first"
         if self.by_probability:
             self.items, self._tie = [], itertools.count()
+            self.pop = self._pop_best
         else:
             self.items = collections.deque()
-        self.pop = {"depth-first": self.items.pop, "breadth-first": self.items.popleft}.get(order, self._pop_best)
+            self.pop = self.items.pop if order == "depth-first" else self.items.popleft
 
     def push(self, prefix, log_prob):
         if self.by_probability:
             heapq.heappush(self.items, (-log_prob, next(self._tie), prefix))
         else:
             self.items.append(prefix)
+
+    def best_log_prob(self):
+        return -self.items[0][0] if self.items else -math.inf
 
     def _pop_best(self):
         return heapq.heappop(self.items)[2]
@@ -81,15 +89,20 @@ class _PathMessenger(Messenger):
             values = self.owner._support(msg)
             waiting, taken = self.waiting, self.taken
             if waiting.by_probability:
-                # Follow the most probable value now; queue the others by their prefix's probability.
+                # Follow the most probable value while this path stays the most probable prefix; queue the
+                # others by their prefix's probability. When a waiting prefix is more probable, queue every
+                # value and end this run, so that the best prefix runs next (WebPPL's likely-first).
                 scores = [_value_score(msg.fn, v) for v in values]
                 best = max(range(len(values)), key=scores.__getitem__)
                 value = values[best]
+                requeue = waiting.best_log_prob() > self.log_weight + scores[best]
                 for i, alternative in enumerate(values):
-                    if i != best and scores[i] > -math.inf:
+                    if (i != best or requeue) and scores[i] > -math.inf:
                         branch = dict(taken)
                         branch[name] = alternative
                         waiting.push(branch, self.log_weight + scores[i])
+                if requeue:
+                    raise _Requeued
             else:
                 value = values[0]
                 # Depth-first pops from the end: push in reverse so that the paths run in support order.
@@ -137,7 +150,9 @@ class Enumerate(TracePosterior):
     Summed over: distributions with a finite support (``Bernoulli``, ``Categorical``, ``Binomial``,
     ``OneHotCategorical``, ``Choice`` over any values, ``Delta``, ``Multinomial``, a nested
     marginal). A continuous latent site cannot be enumerated (an :class:`EnumerationError` names it).
-    A run in which every path has probability zero raises an :class:`EnumerationError` that says so and
+    Depth-first and breadth-first follow the first value of each choice until the run ends, so a model
+    whose first values recurse forever needs most-probable-first. A run in which every path has
+    probability zero raises an :class:`EnumerationError` that says so and
     names the sites where the paths ended. ``progress(posterior, done, None)`` reports the paths run so far.
 
     >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
@@ -186,6 +201,8 @@ class Enumerate(TracePosterior):
             except ZeroProbability as signal:
                 ended_at[signal.name] += 1
                 self.num_impossible += 1
+            except _Requeued:
+                pass
             else:
                 add(trace, path.log_weight, log_joint=path.log_weight)
             report(paths)
