@@ -214,7 +214,7 @@ class Enumerate(TracePosterior):
                 self.partial = True
                 break
             prefix = waiting.pop()
-        if not self.traces:
+        if not len(self):
             raise self._all_impossible(paths, ended_at)
         return paths
 

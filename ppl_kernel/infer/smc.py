@@ -35,7 +35,7 @@ from ..runtime import Messenger, model_name
 from ..signals import RunSignal, ZeroProbability
 from .errors import InferenceError
 from .posterior import TracePosterior
-from .sites import is_choice, score, score_reused
+from .sites import score, score_reused
 
 
 class _Checkpoint(RunSignal):
@@ -75,7 +75,7 @@ class _Advance(Messenger):
                 msg.value = value
 
     def postprocess_message(self, msg):
-        if msg.type != "sample" or is_choice(msg):
+        if msg.type != "sample" or msg.is_choice:
             return
         self.count += 1
         lp = score(msg)
@@ -185,7 +185,7 @@ class SMC(TracePosterior):
             particle.log_weight = -math.inf
             return
         advance = self._advance
-        particle.values = {s.name: s.value for s in trace if s.type == "sample" and is_choice(s)}
+        particle.values = {s.name: s.value for s in trace if s.is_choice}
         particle.fixed = advance.fixed
         particle.checkpoints = advance.count
         particle.trace = trace
@@ -210,11 +210,11 @@ class SMC(TracePosterior):
         if finished != particle.done:
             return particle  # the proposal changed how far the run gets: keep the current state
         old_trace = particle.trace
-        old_scores = {s.name: score(s) for s in old_trace if s.type == "sample" and is_choice(s)}
+        old_scores = {s.name: score(s) for s in old_trace if s.is_choice}
         new_values = {}
         log_accept = self._advance.fixed - particle.fixed + math.log(len(names))
         for site in trace:
-            if site.type != "sample" or not is_choice(site):
+            if not site.is_choice:
                 continue
             new_values[site.name] = site.value
             if site.name != target and site.name in old_scores:
