@@ -13,9 +13,10 @@ import torch
 
 from .. import poutine
 from ..runtime import model_name
+from ..signals import ZeroProbability
 from ..vectorize import NotBatchable, SequentialFallbackWarning, run_batched
 from .posterior import TracePosterior
-from .sites import evidence_log_weight, score
+from .sites import EvidenceWeight, nan_score_error, score
 
 
 class Importance(TracePosterior):
@@ -89,10 +90,19 @@ class Importance(TracePosterior):
 
     def _run_prior(self, args, kwargs):
         add, report, model = self.add, self._report, self.model
-        tracer = poutine.trace(model, calls=False)  # one handler for all runs; each run gets a fresh Trace
+        weight = EvidenceWeight(model)
+        tracer = poutine.trace(weight, calls=False)  # one handler pair for all runs; each run gets a fresh Trace
         for i in range(self.num_samples):
-            trace = tracer.get_trace(*args, **kwargs)
-            add(trace, evidence_log_weight(trace, model))
+            weight.start()
+            try:
+                trace = tracer.get_trace(*args, **kwargs)
+            except ZeroProbability:  # the run ended where it became impossible: weight zero
+                add(tracer.trace, -math.inf)
+            else:
+                log_weight = weight.log_weight
+                if log_weight != log_weight:
+                    raise nan_score_error(trace, model)
+                add(trace, log_weight)
             report(i + 1)
         return self.num_samples
 
@@ -100,7 +110,13 @@ class Importance(TracePosterior):
         model, guide = self.model, self.guide
         for i in range(self.num_samples):
             guide_trace = poutine.trace(guide, calls=False).get_trace(*args, **kwargs)
-            trace = poutine.trace(poutine.replay(model, trace=guide_trace), calls=False).get_trace(*args, **kwargs)
+            tracer = poutine.trace(EvidenceWeight(poutine.replay(model, trace=guide_trace)), calls=False)
+            try:
+                trace = tracer.get_trace(*args, **kwargs)
+            except ZeroProbability:  # the run ended where it became impossible: weight zero
+                self.add(tracer.trace, -math.inf)
+                self._report(i + 1)
+                continue
             log_weight = 0.0
             for site in trace:
                 if site.type != "sample":

@@ -5,9 +5,10 @@ import random
 
 from .. import poutine
 from ..runtime import model_name
+from ..signals import ZeroProbability
 from .errors import InferenceError
 from .posterior import TracePosterior
-from .sites import evidence_log_weight, score
+from .sites import EvidenceWeight, nan_score_error, score
 
 
 class Rejection(TracePosterior):
@@ -59,14 +60,22 @@ class Rejection(TracePosterior):
 
     def _run(self, args, kwargs):
         bound = self.max_log_weight
-        tracer = poutine.trace(self.model, calls=False)  # one handler for all runs; each run gets a fresh Trace
+        weight = EvidenceWeight(self.model)
+        tracer = poutine.trace(weight, calls=False)  # one handler pair for all runs; each run gets a fresh Trace
         self.tries = 0
         while len(self) < self.num_samples:
             if self.tries >= self.max_tries:
                 raise self._too_many_tries()
             self.tries += 1
-            trace = tracer.get_trace(*args, **kwargs)
-            log_weight = evidence_log_weight(trace, self.model)
+            weight.start()
+            try:
+                trace = tracer.get_trace(*args, **kwargs)
+            except ZeroProbability:  # the run ended where it became impossible: rejected
+                self._report(self.tries)
+                continue
+            log_weight = weight.log_weight
+            if log_weight != log_weight:
+                raise nan_score_error(trace, self.model)
             if log_weight > bound:
                 raise self._above_bound(trace, log_weight)
             if log_weight == -math.inf:

@@ -10,7 +10,8 @@ from the prior -- the one weighting rule that Importance, Rejection, the batched
 import math
 
 from ..errors import InvalidParameterError
-from ..runtime import model_name, site_log_prob_float
+from ..runtime import Messenger, model_name, site_log_prob_float
+from ..signals import ZeroProbability
 from ..trace import describe_distribution, short
 from .errors import InferenceError
 
@@ -39,6 +40,32 @@ def evidence_log_weight(trace, model=None):
     if total != total:
         raise nan_score_error(trace, model)
     return total
+
+
+class EvidenceWeight(Messenger):
+    """Adds up a run's evidence as it happens and ends the run at the first site of probability zero.
+
+    The same rule as :func:`evidence_log_weight`, applied during the run: at a ``factor`` of -inf or an
+    observation outside its distribution's support the run stops with a
+    :class:`~ppl_kernel.signals.ZeroProbability` signal, so that no user code runs past it (WebPPL does
+    the same). One instance serves a whole loop of runs: ``start()`` before each.
+    """
+
+    def __init__(self, fn=None):
+        super().__init__(fn)
+        self.log_weight = 0.0
+
+    def start(self):
+        self.log_weight = 0.0
+
+    def postprocess_message(self, msg):
+        if msg.type != "sample" or msg.is_choice:
+            return
+        lp = score(msg)
+        if lp == -math.inf:
+            self.log_weight = -math.inf
+            raise ZeroProbability(msg.name)
+        self.log_weight += lp
 
 
 def nan_score_error(trace, model=None):
