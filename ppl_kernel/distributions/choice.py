@@ -1,6 +1,9 @@
 """``Choice``: a categorical distribution over arbitrary values (WebPPL's ``Categorical({ps, vs})``)."""
 
+import bisect
+import itertools
 import math
+import random
 
 import torch
 
@@ -24,43 +27,62 @@ class Choice(TorchDistributionMixin, torch.distributions.Distribution):
     object_valued = True  # obs= may be any value, not only a number or tensor
 
     def __init__(self, values, probs=None, validate_args=None):
-        values = list(values)
+        # Plain Python numbers throughout: a model builds a fresh Choice at every sample statement, and
+        # torch's per-call overhead would cost more than the draw (values are looked up, not computed on).
+        values = values if isinstance(values, list) else list(values)
         if not values:
             raise ValueError("Choice: give at least one value, e.g. dist.Choice(['a', 'b'])")
         if probs is None:
-            probs = [1.0] * len(values)
-        probs = torch.as_tensor(probs, dtype=torch.float64).reshape(-1)
-        if probs.numel() != len(values):
-            raise ValueError(f"Choice: {len(values)} values but {probs.numel()} probabilities; give one per value.")
-        if bool((probs < 0).any()) or not bool(torch.isfinite(probs).all()) or probs.sum().item() <= 0:
-            raise ValueError(f"Choice: probabilities must be finite, non-negative and not all zero, got {probs.tolist()}")
+            weights = [1.0] * len(values)
+        else:
+            weights = probs.reshape(-1).tolist() if isinstance(probs, torch.Tensor) else [float(p) for p in probs]
+            if len(weights) != len(values):
+                raise ValueError(f"Choice: {len(values)} values but {len(weights)} probabilities; give one per value.")
+            if not all(0.0 <= w < math.inf for w in weights) or sum(weights) <= 0:
+                raise ValueError(f"Choice: probabilities must be finite, non-negative and not all zero, got {weights}")
+        total = math.fsum(weights)
         self.values = values
-        self.probs = probs / probs.sum()
-        self._index = {}
-        for i, v in enumerate(values):
-            self._index.setdefault(_key(v), []).append(i)
+        self.weights = [w / total for w in weights]
+        self._cumulative = list(itertools.accumulate(self.weights))
+        self._index = None
         super().__init__(torch.Size(), torch.Size(), validate_args=False)
+
+    @property
+    def probs(self):
+        """The normalised probabilities, parallel to ``values``, as a float64 tensor."""
+        return torch.tensor(self.weights, dtype=torch.float64)
+
+    def _draw_index(self):
+        # Python's random, as MH's proposals: seeded by pyro.set_rng_seed and poutine.seed alike.
+        i = bisect.bisect_right(self._cumulative, random.random() * self._cumulative[-1])
+        return min(i, len(self.values) - 1)
 
     def sample(self, sample_shape=torch.Size()):
         shape = torch.Size(sample_shape)
-        picks = torch.multinomial(self.probs, max(shape.numel(), 1), replacement=True).tolist()
         if not shape:
-            return self.values[picks[0]]
-        return [self.values[i] for i in picks]
+            return self.values[self._draw_index()]
+        return [self.values[self._draw_index()] for _ in range(shape.numel())]
 
     def log_prob(self, value):
-        p = sum(self.probs[i].item() for i in self._index.get(_key(value), ()))
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            for i, v in enumerate(self.values):
+                index.setdefault(_key(v), []).append(i)
+        p = sum(self.weights[i] for i in index.get(_key(value), ()))
         return torch.tensor(math.log(p) if p > 0 else -math.inf, dtype=torch.float64)
 
     def enumerate_support(self, expand=True):
         return list(self.values)
 
     def __repr__(self):
-        return f"Choice({self.values!r}, probs={[round(p, 4) for p in self.probs.tolist()]})"
+        return f"Choice({self.values!r}, probs={[round(p, 4) for p in self.weights]})"
 
 
 def _key(value):
     if isinstance(value, torch.Tensor):
+        if value.dim() == 0:
+            return value.item()  # tensor(2) is the value 2
         return ("tensor", tuple(value.reshape(-1).tolist()), tuple(value.shape))
     try:
         hash(value)

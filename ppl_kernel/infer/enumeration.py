@@ -124,8 +124,9 @@ class _PathMessenger(Messenger):
 
 
 def _value_score(fn, value):
-    lp = fn.log_prob(value if not isinstance(fn, torch.distributions.Distribution) or isinstance(value, str)
-                     else torch.as_tensor(value))
+    if not (hasattr(type(fn), "object_valued") and fn.object_valued):  # Choice and marginals take values as they are
+        value = torch.as_tensor(value)
+    lp = fn.log_prob(value)
     return float(lp.sum()) if isinstance(lp, torch.Tensor) else float(lp)
 
 

@@ -161,3 +161,11 @@ def test_a_model_that_catches_exception_cannot_swallow_the_end_of_an_impossible_
 def test_an_unknown_order_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="order must be one of 'depth-first', 'breadth-first', 'most-probable-first'"):
         Enumerate(three_flips, order="random")
+
+
+def test_most_probable_first_scores_numeric_choice_values():
+    def weighted():
+        return pyro.sample("n", dist.Choice([1, 2, 3], probs=[0.2, 0.5, 0.3]))
+
+    posterior = Enumerate(weighted, order="most-probable-first").run()
+    assert [tr.nodes["_RETURN"].value for tr in posterior.traces] == [2, 3, 1]  # by probability, highest first
