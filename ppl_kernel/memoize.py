@@ -20,6 +20,10 @@ from .errors import UnhashableArgumentError
 from .runtime import Messenger, get_stack, readable_name, run_scope
 
 
+_PLAIN = (str, int, float, bool, type(None))  # hashable by their value
+_MISSING = object()
+
+
 def mem(fn):
     """Stochastic memoization within one run: same arguments, same value; a fresh value in the next run.
 
@@ -49,14 +53,17 @@ class _Memoized:
         self._name = readable_name(getattr(fn, "__qualname__", None) or type(fn).__name__)
 
     def __call__(self, *args, **kwargs):
-        key = argument_key(self._name, "mem", args, kwargs)
-        table = run_scope().setdefault(self, {})
-        try:
-            return table[key]
-        except KeyError:
-            pass
+        plain = not kwargs and all(type(a) in _PLAIN for a in args)
+        key = args if plain else argument_key(self._name, "mem", args, kwargs)  # names, numbers: their own key
+        scope = run_scope()
+        table = scope.get(self)
+        if table is None:
+            table = scope[self] = {}
+        value = table.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
         if get_stack():  # inside a run: name the sites this call makes after its arguments
-            with _ArgumentNames(_describe(args, kwargs)):
+            with _ArgumentNames(_plain_suffix(args) if plain else _describe(args, kwargs)):
                 value = self.fn(*args, **kwargs)
         else:  # a plain call records no sites, so there is nothing to name
             value = self.fn(*args, **kwargs)
@@ -135,6 +142,12 @@ def _value_key(name, what, where, value):
             f"remembers one value per distinct arguments, so it must hash them: pass {fix}."
         ) from None
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_suffix(args):
+    """The site-name text of plain arguments, made once per distinct arguments (a model asks again every run)."""
+    return _describe(args, {})
 
 
 def _describe(args, kwargs):

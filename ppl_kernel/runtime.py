@@ -401,6 +401,11 @@ def site_log_prob_float(site):
     """
     if site._log_prob is None and site.mask is None and type(site.scale) in (float, int):
         lp = fast_log_prob(site.fn, site.value)
+        if lp is None:
+            # A distribution that scores in plain Python (Choice over any values) says so with log_prob_float.
+            float_score = getattr(type(site.fn), "log_prob_float", None)
+            if float_score is not None:
+                lp = float_score(site.fn, site.value)
         if lp is not None:
             return lp * site.scale
     lp = site.log_prob

@@ -64,13 +64,17 @@ class Choice(TorchDistributionMixin, torch.distributions.Distribution):
         return [self.values[self._draw_index()] for _ in range(shape.numel())]
 
     def log_prob(self, value):
+        return torch.tensor(self.log_prob_float(value), dtype=torch.float64)
+
+    def log_prob_float(self, value):
+        """``log_prob`` as a Python float (what inference's scoring reads, without making a tensor)."""
         index = self._index
         if index is None:
             index = self._index = {}
             for i, v in enumerate(self.values):
                 index.setdefault(_key(v), []).append(i)
         p = sum(self.weights[i] for i in index.get(_key(value), ()))
-        return torch.tensor(math.log(p) if p > 0 else -math.inf, dtype=torch.float64)
+        return math.log(p) if p > 0 else -math.inf
 
     def enumerate_support(self, expand=True):
         return list(self.values)

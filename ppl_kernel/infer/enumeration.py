@@ -22,6 +22,7 @@ import math
 import torch
 
 from .. import poutine
+from ..distributions import Bernoulli
 from ..distributions.point import Delta
 from ..runtime import Messenger, model_name
 from ..signals import RunSignal, ZeroProbability
@@ -31,6 +32,7 @@ from .posterior import TracePosterior
 from .sites import score
 
 ORDERS = ("depth-first", "breadth-first", "most-probable-first")
+_COIN_VALUES = {}  # dtype -> (0., 1.), shared by every coin: a site's value is never changed in place
 
 
 class _Requeued(RunSignal):
@@ -121,6 +123,15 @@ class _PathMessenger(Messenger):
         if lp == -math.inf:
             raise ZeroProbability(msg.name)
         self.log_weight += lp
+
+
+def _number_parameters(fn):
+    """True for a distribution not constructed yet whose parameters are all Python numbers."""
+    deferred = fn.__dict__.get("_deferred")
+    if deferred is None:
+        return False
+    args, kwargs = deferred
+    return all(type(a) in (int, float) for a in args) and all(type(v) in (int, float) for v in kwargs.values())
 
 
 def _value_score(fn, value):
@@ -221,6 +232,14 @@ class Enumerate(TracePosterior):
 
     def _support(self, msg):
         fn = msg.fn
+        if type(fn) is Bernoulli and _number_parameters(fn):
+            # A coin with a number for its probability: its values need no torch call, and leaving it
+            # unconstructed keeps its scoring on the fast scalar path.
+            dtype = torch.get_default_dtype()
+            values = _COIN_VALUES.get(dtype)
+            if values is None:
+                values = _COIN_VALUES[dtype] = (torch.tensor(0.0, dtype=dtype), torch.tensor(1.0, dtype=dtype))
+            return values
         if isinstance(fn, Delta):
             return [fn.v]
         if isinstance(fn, torch.distributions.Multinomial):
