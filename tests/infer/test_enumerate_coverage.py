@@ -169,3 +169,16 @@ def test_most_probable_first_scores_numeric_choice_values():
 
     posterior = Enumerate(weighted, order="most-probable-first").run()
     assert [tr.nodes["_RETURN"].value for tr in posterior.traces] == [2, 3, 1]  # by probability, highest first
+
+
+def test_an_unknown_on_limit_is_refused():
+    with pytest.raises(ValueError, match="on_limit must be 'raise' or 'stop', got 'warn'"):
+        Enumerate(three_flips, on_limit="warn")
+
+
+def test_a_batch_of_multinomials_asks_for_one_site_per_element():
+    def batch():
+        return pyro.sample("counts", dist.Multinomial(2, torch.tensor([[0.5, 0.5], [0.2, 0.8]])))
+
+    with pytest.raises(EnumerationError, match="site 'counts' is a batch of Multinomials"):
+        Enumerate(batch).run()

@@ -115,3 +115,13 @@ def test_progress_reports_runs_and_ends_with_a_final_call():
     calls = []
     SMC(hmm, num_particles=20, progress=lambda post, done, total: calls.append((done, post.running))).run(OBSERVATIONS)
     assert calls[0][0] == 0 and calls[-1] == (calls[-1][0], False) and calls[-1][0] >= 20 * len(OBSERVATIONS)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"num_particles": 0}, "num_particles must be a positive integer"),
+    ({"ess_threshold": 1.5}, "ess_threshold must be between 0 and 1"),
+    ({"rejuvenate": -1}, "rejuvenate must be an integer >= 0"),
+])
+def test_bad_options_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        SMC(hmm, **options)
