@@ -26,6 +26,7 @@ import torch
 
 from ..poutine.trace_messenger import TraceMessenger
 from ..runtime import model_name
+from ..signals import ZeroProbability
 from ..vectorize import NotBatchable, SequentialFallbackWarning
 from .errors import InferenceError
 from .mh_batched import BatchedChains, concatenate
@@ -34,12 +35,6 @@ from .sites import nan_score_error, score, score_reused
 
 _INIT_TRIES = 1000
 _NUM = (float, int)
-
-
-class _ZeroProbability(BaseException):
-    """The run reached probability zero: it ends at once, so no user code runs past that site.
-
-    A BaseException, so that a model's own ``except Exception`` cannot swallow it."""
 
 
 class _Regenerate(TraceMessenger):
@@ -63,7 +58,7 @@ class _Regenerate(TraceMessenger):
         self.drifted, self.proposal = False, 0.0  # proposal: log q(old | new) - log q(new | old) of a drift
         try:
             trace = self.get_trace(*args, **kwargs)
-        except _ZeroProbability:
+        except ZeroProbability:  # the run ended at a site of probability zero: no user code ran past it
             return None
         return _State(trace, self.choices, self.scores, self.fixed, self.reused + self.proposal)
 
@@ -106,7 +101,7 @@ class _Regenerate(TraceMessenger):
             self.fixed += lp
         self.scores[name] = lp
         if lp == -math.inf:
-            raise _ZeroProbability
+            raise ZeroProbability(name)
         if lp != lp:
             raise nan_score_error(self.trace, self.fn)  # names this site: the run ended at it
 
