@@ -62,3 +62,11 @@ class SkippedStepWarning(UserWarning):
 
 class UnhashableArgumentError(ModelError, TypeError):
     """``mem`` or ``cache`` got an argument it cannot remember values by (a list, a dict, an array)."""
+
+
+class ModelNotSendableError(ModelError, TypeError):
+    """``executor=...``: the model (or its arguments) holds something that cannot be pickled to a worker."""
+
+
+class RunsLostWarning(UserWarning):
+    """``executor=...``: a worker died and its chunk of the run could not be run again; the rest was kept."""

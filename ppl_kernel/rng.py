@@ -2,6 +2,11 @@
 
 Models may draw from any of the three (``random.random()`` in a stopping rule, ``np.random`` in data
 generation), so seeding one of them alone does not make runs repeat.
+
+Inference's own Python-level draws (MH's site and acceptance, Rejection's keep-or-not) come from
+:data:`inference_random`, a ``random.Random`` of their own, seeded and saved with the others: other code in
+the process that uses the ``random`` module between two steps of a chain (a Dask worker's event loop does,
+while a chunk runs in its thread) then cannot shift a seeded run.
 """
 
 import operator
@@ -11,6 +16,8 @@ import sys
 import torch
 
 from .errors import ArgumentTypeError
+
+inference_random = random.Random()
 
 
 def check_seed(seed, where):
@@ -35,20 +42,23 @@ def seed_all(seed):
     """Seed torch, ``random`` and NumPy (if it is loaded) with one integer."""
     torch.manual_seed(seed)
     random.seed(seed)
+    inference_random.seed(seed)
     np = sys.modules.get("numpy")
     if np is not None:
         np.random.seed(seed % 2**32)
 
 
 def get_state():
-    """The state of all three generators, for :func:`set_state`."""
+    """The state of all the generators, for :func:`set_state`."""
     np = sys.modules.get("numpy")
-    return torch.get_rng_state(), random.getstate(), (np.random.get_state() if np is not None else None)
+    return (torch.get_rng_state(), random.getstate(), inference_random.getstate(),
+            np.random.get_state() if np is not None else None)
 
 
 def set_state(state):
-    torch_state, random_state, numpy_state = state
+    torch_state, random_state, inference_state, numpy_state = state
     torch.set_rng_state(torch_state)
     random.setstate(random_state)
+    inference_random.setstate(inference_state)
     if numpy_state is not None:
         sys.modules["numpy"].random.set_state(numpy_state)

@@ -15,6 +15,7 @@ from .. import poutine
 from ..runtime import model_name
 from ..signals import ZeroProbability
 from ..vectorize import NotBatchable, SequentialFallbackWarning, run_batched
+from . import parallel
 from .posterior import TracePosterior
 from .sites import EvidenceWeight, nan_score_error, score
 
@@ -37,6 +38,10 @@ class Importance(TracePosterior):
     sample size. ``progress(posterior, done, total)`` is called a few times a second (see
     :mod:`ppl_kernel.infer.posterior`).
 
+    ``executor=`` (any ``concurrent.futures.Executor``) draws the samples in its workers, in ``chunks``
+    pieces (default 16); the merged weights are exactly those of the pieces (see
+    :mod:`ppl_kernel.infer.parallel`).
+
     >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel.infer import Importance, EmpiricalMarginal
     >>> pyro.set_rng_seed(0)
@@ -52,8 +57,13 @@ class Importance(TracePosterior):
     vectorized = False
     fallback_reason = None
 
-    def __init__(self, model, guide=None, num_samples=None, progress=None, vectorize=False):
+    def __init__(self, model, guide=None, num_samples=None, progress=None, vectorize=False, executor=None,
+                 chunks=None):
         super().__init__(model, progress)
+        parallel.check_executor("Importance", executor)
+        parallel.check_chunks("Importance", chunks)
+        self.executor, self.chunks = executor, chunks
+        self.lost_runs = 0
         if num_samples is None:
             num_samples = 10  # Pyro's default
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
@@ -71,6 +81,9 @@ class Importance(TracePosterior):
 
     def _run(self, args, kwargs):
         self.vectorized, self.fallback_reason = False, None
+        if self.executor is not None:
+            chunks = self.chunks or parallel.DEFAULT_CHUNKS
+            return parallel.run_split(self, args, kwargs, "samples", self.num_samples, chunks)
         if self.guide is not None:
             return self._run_guide(args, kwargs)
         if self.vectorize:
@@ -131,6 +144,20 @@ class Importance(TracePosterior):
             self.add(trace, log_weight)
             self._report(i + 1)
         return self.num_samples
+
+    # ---- chunks of samples on an executor (ppl_kernel.infer.parallel) ----------------------------------
+    def _chunk(self, size, offset):
+        return Importance(self.model, self.guide, num_samples=size, vectorize=self.vectorize)
+
+    def _run_chunk(self, args, kwargs):
+        self.run(*args, **kwargs)
+        return parallel.compact(self)
+
+    def _clear_chunks(self):
+        parallel.clear(self)
+
+    def _absorb(self, result, offset):
+        parallel.absorb(self, result)
 
     def get_log_normalizer(self):
         """Estimate of log p(data) = log of the mean weight (Pyro's name)."""

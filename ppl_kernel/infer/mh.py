@@ -19,15 +19,16 @@ model whose sites do not depend on its values run as one batched chain (``mh_bat
 """
 
 import math
-import random
 import warnings
 
 import torch
 
 from ..poutine.trace_messenger import TraceMessenger
+from ..rng import inference_random
 from ..runtime import model_name
 from ..signals import ZeroProbability
 from ..vectorize import NotBatchable, SequentialFallbackWarning
+from . import parallel
 from .errors import InferenceError
 from .mh_batched import BatchedChains, concatenate
 from .posterior import TracePosterior
@@ -243,6 +244,10 @@ class MH(TracePosterior):
     proposal (``lambda x: dist.LogNormal(x.log(), 0.2)``); its Hastings correction is applied, so
     asymmetric kernels are right.
 
+    ``executor=`` (any ``concurrent.futures.Executor``: ``ProcessPoolExecutor()``, a Dask client's
+    ``client.get_executor()``) runs the chains in its workers, ``chunks`` pieces of chains at a time
+    (default: one chain per piece); see :mod:`ppl_kernel.infer.parallel`.
+
     >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel.infer import MH, EmpiricalMarginal
     >>> pyro.set_rng_seed(0)
@@ -264,14 +269,18 @@ class MH(TracePosterior):
     """
 
     def __init__(self, model, num_samples=1000, warmup=0, thin=1, num_chains=1, progress=None, drift=None,
-                 vectorize=False):
+                 vectorize=False, executor=None, chunks=None):
         super().__init__(model, progress)
+        parallel.check_executor("MH", executor)
+        parallel.check_chunks("MH", chunks)
+        self.executor, self.chunks = executor, chunks
+        self.lost_runs = 0
         for what, value, least in (("num_samples", num_samples, 1), ("warmup", warmup, 0), ("thin", thin, 1),
                                    ("num_chains", num_chains, 1)):
             if not isinstance(value, int) or value < least:
                 raise ValueError(f"MH: {what} must be an integer >= {least}, got {value!r}")
         self.num_samples, self.warmup, self.thin, self.num_chains = num_samples, warmup, thin, num_chains
-        self._drift = _drift_chooser(drift)
+        self._drift, self._drift_given = _drift_chooser(drift), drift
         self.vectorize, self.vectorized, self.fallback_reason = bool(vectorize), False, None
         if self.vectorize and drift is not None:
             raise ValueError("MH: vectorize=True proposes from the prior; drift kernels run with vectorize=False")
@@ -294,6 +303,8 @@ class MH(TracePosterior):
 
     def _run(self, args, kwargs):
         self.vectorized, self.fallback_reason = False, None
+        if self.executor is not None:
+            return parallel.run_split(self, args, kwargs, "chains", self.num_chains, self.chunks or self.num_chains)
         if self.vectorize:
             try:
                 return self._run_batched(args, kwargs)
@@ -352,6 +363,26 @@ class MH(TracePosterior):
                 self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64, device=device), chain_ids)
         return done
 
+    # ---- chunks of chains on an executor (ppl_kernel.infer.parallel) -----------------------------------
+    def _chunk(self, size, offset):
+        return MH(self.model, self.num_samples, self.warmup, self.thin, num_chains=size, drift=self._drift_given,
+                  vectorize=self.vectorize)
+
+    def _run_chunk(self, args, kwargs):
+        self.run(*args, **kwargs)
+        result = parallel.compact(self)
+        result.stats = {"accepted": self.accepted, "proposed": self.proposed}
+        return result
+
+    def _clear_chunks(self):
+        parallel.clear(self)
+        self.accepted, self.proposed = [], []
+
+    def _absorb(self, result, offset):
+        parallel.absorb(self, result, chain_offset=offset)
+        self.accepted += result.stats["accepted"]
+        self.proposed += result.stats["proposed"]
+
     def _initial_state(self, args, kwargs):
         for _ in range(_INIT_TRIES):
             state = self._runner.run(_State.EMPTY, None, args, kwargs)
@@ -366,12 +397,12 @@ class MH(TracePosterior):
     def _propose(self, state, args, kwargs):
         """One MH step from ``state``: the new state if accepted, else None."""
         choices = state.choices
-        new = self._runner.run(state, choices[random.randrange(len(choices))], args, kwargs)
+        new = self._runner.run(state, choices[inference_random.randrange(len(choices))], args, kwargs)
         if new is None:  # the run reached probability zero
             return None
         log_accept = new.change + new.fixed - state.fixed + math.log(len(choices))
         if new.choices:
             log_accept -= math.log(len(new.choices))
-        if log_accept >= 0.0 or random.random() < math.exp(log_accept):
+        if log_accept >= 0.0 or inference_random.random() < math.exp(log_accept):
             return new
         return None

@@ -120,6 +120,21 @@ class TracePosterior:
         self.batched_trace, self._batched_first = trace, self.store.num_runs
         self.store.add_block(values, log_weights, chain_ids, sites=dict(trace.nodes))
 
+    def add_runs(self, store, chain_offset=0, log_joints=None):
+        """Add the runs of a :class:`~ppl_kernel.infer.store.RunStore` made elsewhere (a chunk of this run, in a
+        worker), after the runs held; chain ids shift by ``chain_offset``, ``log_joints`` maps the store's run
+        indices to log p(x, data) where known. The runs' traces are rebuilt by replay when read."""
+        first = self.store.num_runs
+        self.store.extend(store, chain_offset)
+        for run, log_joint in (log_joints or {}).items():
+            self._log_joints[first + run] = log_joint
+
+    def clear_runs(self):
+        """Forget the runs held (before runs made elsewhere are added again, in another order)."""
+        self.store = RunStore()
+        self._kept, self._log_joints = {}, {}
+        self.batched_trace = None
+
     def stop(self):
         """Ask a running ``.run`` to stop after the current model run (safe from another thread)."""
         self._stop_requested = True

@@ -10,7 +10,9 @@ and by default only the sites *not* given are returned (``return_sites=[...]`` p
 
 As in Pyro, a site observed with data (``obs=...``) keeps its data: pass ``None`` for the data to
 predict it. ``parallel=True`` runs all samples at once in an extra plate (the model must declare
-its batch dimensions with plates).
+its batch dimensions with plates). ``executor=`` (any ``concurrent.futures.Executor``) draws the samples
+in its workers, in ``chunks`` pieces (default 16), and stacks them in order (see
+:mod:`ppl_kernel.infer.parallel`).
 """
 
 import warnings
@@ -22,6 +24,7 @@ from ..poutine.trace_messenger import TraceMessenger
 from ..primitives import plate
 from ..runtime import model_name
 from ..trace import RETURN
+from . import parallel as _parallel  # the name 'parallel' is Predictive's vectorize switch
 
 
 def _returnable(trace):
@@ -42,7 +45,8 @@ class Predictive:
     (['y'], (50,), True)
     """
 
-    def __init__(self, model, posterior_samples=None, guide=None, num_samples=None, return_sites=(), parallel=False):
+    def __init__(self, model, posterior_samples=None, guide=None, num_samples=None, return_sites=(), parallel=False,
+                 executor=None, chunks=None):
         if not callable(model):
             raise TypeError(f"Predictive(model, ...): the model must be callable, got {model!r}")
         posterior_samples = {} if posterior_samples is None else dict(posterior_samples)
@@ -71,8 +75,14 @@ class Predictive:
         self.num_samples = int(num_samples)
         self.return_sites = return_sites
         self.parallel = bool(parallel)
+        _parallel.check_executor("Predictive", executor)
+        _parallel.check_chunks("Predictive", chunks)
+        self.executor, self.chunks = executor, chunks
+        self.lost_runs = 0
 
     def __call__(self, *args, **kwargs):
+        if self.executor is not None:
+            return self._call_in_chunks(args, kwargs)
         wanted = list(self.return_sites) if self.return_sites else None  # None: every site not excluded
         with torch.no_grad():
             if self.guide is None:
@@ -83,6 +93,36 @@ class Predictive:
             return self._run(self.model, draws, wanted, (), args, kwargs)
 
     forward = __call__
+
+    # ---- chunks of draws on an executor (ppl_kernel.infer.parallel) --------------------------------------
+    def _call_in_chunks(self, args, kwargs):
+        chunks = self.chunks or _parallel.DEFAULT_CHUNKS
+        _parallel.run_split(self, args, kwargs, "draws", self.num_samples, chunks)
+        parts = [self._parts[offset] for offset in sorted(self._parts)]
+        merged = {}
+        for part in parts:
+            for name, value in part.items():
+                merged.setdefault(name, []).append(value)
+        return {name: torch.cat(values) if all(torch.is_tensor(v) for v in values) else [x for v in values for x in v]
+                for name, values in merged.items()}
+
+    def _chunk(self, size, offset):
+        samples = {name: value[offset:offset + size] for name, value in self.posterior_samples.items()}
+        return Predictive(self.model, samples or None, self.guide, num_samples=size, return_sites=self.return_sites,
+                          parallel=self.parallel)
+
+    def _run_chunk(self, args, kwargs):
+        draws = self(*args, **kwargs)
+        return _parallel.ChunkResult(None, {}, self.num_samples, {"draws": draws})
+
+    def _clear_chunks(self):
+        self._parts = {}
+
+    def _absorb(self, result, offset):
+        self._parts[offset] = result.stats["draws"]
+
+    def _report(self, done):
+        pass  # Predictive has no progress callback
 
     def _run(self, fn, samples, wanted, exclude, args, kwargs):
         """Run ``fn`` conditioned on ``samples``; stack the values of ``wanted`` sites (None: all but ``exclude``)."""

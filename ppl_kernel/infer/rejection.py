@@ -1,11 +1,12 @@
 """Rejection sampling: run the model from its prior, keep a run with probability w / bound."""
 
 import math
-import random
 
 from .. import poutine
+from ..rng import inference_random
 from ..runtime import model_name
 from ..signals import ZeroProbability
+from . import parallel
 from .errors import InferenceError
 from .posterior import TracePosterior
 from .sites import EvidenceWeight, nan_score_error, score
@@ -26,6 +27,9 @@ class Rejection(TracePosterior):
     At most ``max_tries`` runs are made. ``progress(posterior, done, total)`` counts tries
     (``total`` is None).
 
+    ``executor=`` (any ``concurrent.futures.Executor``) draws the samples in its workers, in ``chunks``
+    pieces (default 16), each with its share of ``max_tries`` (see :mod:`ppl_kernel.infer.parallel`).
+
     >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel.infer import Rejection, EmpiricalMarginal
     >>> pyro.set_rng_seed(0)
@@ -38,8 +42,13 @@ class Rejection(TracePosterior):
     [tensor(1), tensor(2), tensor(3)]
     """
 
-    def __init__(self, model, num_samples=100, max_log_weight=0.0, max_tries=1_000_000, progress=None):
+    def __init__(self, model, num_samples=100, max_log_weight=0.0, max_tries=1_000_000, progress=None,
+                 executor=None, chunks=None):
         super().__init__(model, progress)
+        parallel.check_executor("Rejection", executor)
+        parallel.check_chunks("Rejection", chunks)
+        self.executor, self.chunks = executor, chunks
+        self.lost_runs = 0
         if not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"Rejection: num_samples must be a positive integer, got {num_samples!r}")
         self.num_samples = num_samples
@@ -59,6 +68,10 @@ class Rejection(TracePosterior):
         return math.log(len(self) / self.tries) + self.max_log_weight
 
     def _run(self, args, kwargs):
+        if self.executor is not None:
+            self.tries = 0
+            chunks = self.chunks or parallel.DEFAULT_CHUNKS
+            return parallel.run_split(self, args, kwargs, "samples", self.num_samples, chunks)
         bound = self.max_log_weight
         weight = EvidenceWeight(self.model)
         tracer = poutine.trace(weight, calls=False)  # one handler pair for all runs; each run gets a fresh Trace
@@ -80,10 +93,29 @@ class Rejection(TracePosterior):
                 raise self._above_bound(trace, log_weight)
             if log_weight == -math.inf:
                 pass
-            elif log_weight == bound or random.random() < math.exp(log_weight - bound):
+            elif log_weight == bound or inference_random.random() < math.exp(log_weight - bound):
                 self.add(trace, 0.0)
             self._report(self.tries)
         return self.tries
+
+    # ---- chunks of samples on an executor (ppl_kernel.infer.parallel) ----------------------------------
+    def _chunk(self, size, offset):
+        share = -(-self.max_tries * size // self.num_samples)  # this chunk's share of the tries, rounded up
+        return Rejection(self.model, size, self.max_log_weight, share)
+
+    def _run_chunk(self, args, kwargs):
+        self.run(*args, **kwargs)
+        result = parallel.compact(self)
+        result.stats = {"tries": self.tries}
+        return result
+
+    def _clear_chunks(self):
+        parallel.clear(self)
+        self.tries = 0
+
+    def _absorb(self, result, offset):
+        parallel.absorb(self, result)
+        self.tries += result.stats["tries"]
 
     def _above_bound(self, trace, log_weight):
         parts = [f"'{s.name}' ({score(s):+.3g})" for s in trace if s.type == "sample" and not s.is_choice]

@@ -76,6 +76,25 @@ class Column:
         else:
             self.blocks.append((first_row, tensor.detach()))
 
+    def extend(self, first_row, other):
+        """Add the values of column ``other`` (of another store), its runs shifted by ``first_row``."""
+        fits = (other.objects is None and not other.blocks and self.objects is None and not self.blocks
+                and (self.numbers is None and not self.rows
+                     or (other.shape, other.dtype, other.device) == (self.shape, self.dtype, self.device)))
+        if fits and other.numbers is not None:  # numbers onto numbers: the arrays are joined, no tensors made
+            if self.numbers is None:
+                self.shape, self.dtype, self.device, self.numel = other.shape, other.dtype, other.device, other.numel
+                self.numbers = array("d")
+            self.numbers.extend(other.numbers)
+            self.rows.extend(first_row + row for row in other.rows)
+            return
+        if other.blocks and not other.rows:  # batched blocks stay blocks while they can
+            for first, tensor in other.blocks:
+                self.add_block(first_row + first, tensor)
+            return
+        for row, value in zip(other.row_list(), other.values(), strict=True):
+            self.append(first_row + row, value)
+
     def _to_objects(self):
         if self.objects is not None and not self.blocks:
             return
@@ -247,6 +266,27 @@ class RunStore:
         self._segments.append([first, log_weights.detach(), ids.detach()])
         self._committed = first + n
         self._adding = None
+
+    def extend(self, other, chain_offset=0):
+        """Add every run of ``other`` after this store's runs, chain ids shifted by ``chain_offset``.
+
+        How runs made apart (a chunk of a run, in another process) join one posterior; the values, weights
+        and chains come out as if the runs had been added here one by one.
+        """
+        self._settle()
+        n = other.num_runs
+        self._adding = True
+        first = self._committed
+        for name, column in other.columns.items():
+            mine = self.columns.get(name)
+            if mine is None:
+                mine = self.columns[name] = Column(name, column.site)
+            mine.extend(first, column)
+        self.log_weights.extend(other.log_weights[:n])
+        self._blocks.extend((first + start, block) for start, block in other._blocks)
+        self.chain_ids.extend(chain + chain_offset for chain in other.chain_ids[:n])
+        self._committed = first + n
+        self._adding = False
 
     def _settle(self):
         """Roll back a run whose adding was interrupted, so that every column agrees with num_runs."""

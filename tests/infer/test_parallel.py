@@ -1,0 +1,242 @@
+"""executor=: chains and samples on a process pool and on a Dask LocalCluster (ppl_kernel.infer.parallel)."""
+
+import math
+import os
+import random
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import pytest
+import torch
+
+import ppl_kernel as pyro
+import ppl_kernel.distributions as dist
+from ppl_kernel.errors import ModelNotSendableError, RunsLostWarning
+from ppl_kernel.infer import MH, Importance, Predictive, Rejection
+
+from .stats import batch_means_se, snis_se
+
+distributed = pytest.importorskip("distributed")
+
+
+def normal_normal():
+    """x ~ N(0, 1), y ~ N(x, 1) observed at 1: the posterior of x is N(0.5, 1/2)."""
+    x = pyro.sample("x", dist.Normal(0.0, 1.0))
+    pyro.sample("y", dist.Normal(x, 1.0), obs=torch.tensor(1.0))
+    return x
+
+
+def two_dice():
+    a = pyro.sample("a", dist.Categorical(torch.ones(6)))
+    b = pyro.sample("b", dist.Categorical(torch.ones(6)))
+    pyro.factor("sum is 4", 0.0 if a + b + 2 == 4 else -math.inf)
+    return a + 1
+
+
+def dies_once(flag, after):
+    """normal_normal, except that the process running it dies at its ``after``-th run if ``flag`` is not there yet."""
+    runs = int(os.environ.get("PPL_TEST_RUNS", "0")) + 1
+    os.environ["PPL_TEST_RUNS"] = str(runs)
+    if runs == after and not os.path.exists(flag):
+        open(flag, "w").close()
+        os._exit(1)  # as an out-of-memory kill or a segfault would: no exception, no cleanup
+    return normal_normal()
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ProcessPoolExecutor(max_workers=2) as executor:
+        yield executor
+
+
+@pytest.fixture(scope="module")
+def dask_executor():
+    """A Dask cluster of two worker processes on 127.0.0.1 (no dashboard), closed after the module."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client.get_executor()
+
+
+def values(posterior, site):
+    return [float(v) for v in posterior.marginal(site).values]
+
+
+# ---- same posterior as one process ---------------------------------------------------------------------
+def test_mh_chains_on_a_process_pool_give_the_single_process_posterior(pool):
+    single = MH(normal_normal, num_samples=1000, warmup=50, num_chains=4).run()
+    split = MH(normal_normal, num_samples=1000, warmup=50, num_chains=4, executor=pool).run()
+    a, b = values(single, "x"), values(split, "x")
+    diff = sum(b) / len(b) - sum(a) / len(a)
+    # Both are means of 4 chains of 1000 correlated draws; their batch-means SEs add in quadrature.
+    se = math.hypot(batch_means_se(a), batch_means_se(b))
+    assert abs(diff) < 5 * se, (diff, se)
+    assert abs(sum(b) / len(b) - 0.5) < 5 * batch_means_se(b)  # and both are the exact posterior mean 0.5
+    assert sorted(set(split.chain_ids)) == [0, 1, 2, 3] and len(split) == 4000
+
+
+def test_importance_samples_on_dask_give_the_single_process_posterior(dask_executor):
+    single = Importance(normal_normal, num_samples=4000).run()
+    split = Importance(normal_normal, num_samples=4000, executor=dask_executor).run()
+    m1, m2 = single.marginal("x"), split.marginal("x")
+    # Self-normalised importance means; the delta-method SEs of the two independent runs add in quadrature.
+    se = math.hypot(snis_se(m1, lambda v: v), snis_se(m2, lambda v: v))
+    assert abs(m2.mean.item() - m1.mean.item()) < 5 * se
+    # log p(y=1) = log N(1; 0, 2) exactly; the estimate's SE is sd(w) / (mean(w) sqrt(N)) (delta method).
+    w = split.log_weights_tensor().exp()
+    se_log_z = float(w.std() / w.mean()) / math.sqrt(len(w))
+    exact = -0.5 * math.log(2 * math.pi * 2.0) - 1.0 / 4.0
+    assert abs(split.log_marginal_likelihood - exact) < 5 * se_log_z
+
+
+def test_rejection_on_a_process_pool_keeps_exactly_the_samples_asked_for(pool):
+    posterior = Rejection(two_dice, num_samples=300, executor=pool).run()
+    assert len(posterior) == 300
+    kept = [int(v) for v in posterior.marginal().values]
+    assert set(kept) <= {1, 2, 3}
+    # Each of the 3 first dice is 1/3 exactly; a count out of 300 has SE sqrt(300 * 1/3 * 2/3) ~ 8.2.
+    for face in (1, 2, 3):
+        assert abs(kept.count(face) - 100) < 5 * math.sqrt(300 * (1 / 3) * (2 / 3))
+    # Acceptance 3/36: the tries are a sum of geometric counts, 300 * 12 on average.
+    assert posterior.tries >= 300
+
+
+def test_predictive_draws_on_a_process_pool_keep_the_order_of_the_posterior_samples(pool):
+    def model():
+        w = pyro.sample("w", dist.Normal(0.0, 1.0))
+        return pyro.sample("y", dist.Normal(w, 0.001))
+
+    samples = {"w": torch.arange(40.0)}
+    out = Predictive(model, posterior_samples=samples, return_sites=["y"], executor=pool, chunks=3)()
+    assert out["y"].shape == (40,)
+    assert torch.allclose(out["y"], samples["w"], atol=0.01)  # y ~ N(w, 0.001) at each w, in order
+
+
+# ---- exact, repeatable merges ----------------------------------------------------------------------------
+def test_the_same_seed_and_chunking_repeat_the_run_exactly(pool):
+    pyro.set_rng_seed(3)
+    first = Importance(normal_normal, num_samples=500, executor=pool, chunks=5).run()
+    pyro.set_rng_seed(3)
+    again = Importance(normal_normal, num_samples=500, executor=pool, chunks=5).run()
+    assert values(first, "x") == values(again, "x")
+    assert first.log_weights == again.log_weights
+
+
+def test_the_merge_is_the_same_whichever_executor_ran_the_chunks(pool, dask_executor):
+    results = []
+    for executor in (pool, dask_executor, ThreadPoolExecutor(3)):
+        pyro.set_rng_seed(7)
+        posterior = MH(normal_normal, num_samples=100, num_chains=6, executor=executor).run()
+        results.append((values(posterior, "x"), posterior.chain_ids, posterior.accepted, posterior.get_ESS()))
+    assert results[0] == results[1] == results[2]
+
+
+def test_a_run_on_threads_leaves_the_callers_generators_as_they_were():
+    pyro.set_rng_seed(11)
+    torch.randint(0, 2**62, ())  # the one draw a run takes from the caller: its base seed
+    expected_torch, expected_random = torch.rand(3), random.random()
+    pyro.set_rng_seed(11)
+    with ThreadPoolExecutor(2) as threads:  # chunks seed the generators of this very process
+        Importance(normal_normal, num_samples=20, executor=threads, chunks=4).run()
+    assert torch.equal(torch.rand(3), expected_torch)
+    assert random.random() == expected_random
+
+
+# ---- models from a notebook or __main__ -------------------------------------------------------------
+def _defined_in_main(source, name, **names):
+    namespace = {"__name__": "__main__", "pyro": pyro, "dist": dist, "torch": torch, **names}
+    exec(source, namespace)
+    return namespace[name]
+
+
+def test_a_model_defined_in_main_reaches_dask_workers_by_value(dask_executor):
+    coin = _defined_in_main(
+        "def coin(n):\n"
+        "    p = pyro.sample('p', dist.Beta(1.0, 1.0))\n"
+        "    pyro.sample('k', dist.Binomial(n, p), obs=torch.tensor(7.0))\n"
+        "    return p\n",
+        "coin",
+    )
+    posterior = MH(coin, num_samples=600, warmup=50, num_chains=2, executor=dask_executor).run(10)
+    xs = values(posterior, "p")
+    # Beta(8, 4) has mean 2/3; the chains' mean has the batch-means SE.
+    assert abs(sum(xs) / len(xs) - 2 / 3) < 5 * batch_means_se(xs)
+
+
+# ---- what cannot be sent ----------------------------------------------------------------------------
+def test_a_model_closing_over_an_open_file_is_refused_naming_the_file(pool, tmp_path):
+    log = open(tmp_path / "log.txt", "w")
+
+    def noisy():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        log.write(f"{x}\n")
+        return x
+
+    with pytest.raises(ModelNotSendableError) as info:
+        Importance(noisy, num_samples=10, executor=pool).run()
+    log.close()
+    message = str(info.value)
+    assert "model 'noisy'" in message and "closure variable 'log'" in message
+    assert "TextIOWrapper" in message and "log.txt" in message and "executor=" in message
+
+
+def test_a_global_lock_of_a_main_model_is_refused_naming_the_global(pool):
+    model = _defined_in_main(
+        "def guarded():\n"
+        "    with lock:\n"
+        "        return pyro.sample('x', dist.Normal(0.0, 1.0))\n",
+        "guarded",
+        lock=threading.Lock(),
+    )
+    with pytest.raises(ModelNotSendableError, match=r"global 'lock' of 'guarded' is a _thread.lock"):
+        MH(model, num_samples=10, executor=pool).run()
+
+
+# ---- workers that die ----------------------------------------------------------------------------
+def test_a_dead_worker_in_a_process_pool_loses_the_chunks_it_could_not_finish(tmp_path):
+    # One worker runs the 4 one-chain chunks in order; a chain is 1 start + 50 steps = 51 runs, so run 120
+    # falls in the third chain. The pool breaks with its process: the third and fourth chains are lost.
+    os.environ.pop("PPL_TEST_RUNS", None)
+    with ProcessPoolExecutor(max_workers=1) as one:
+        with pytest.warns(RunsLostWarning, match=r"2 of 4 chains of model 'dies_once' were lost"):
+            posterior = MH(dies_once, num_samples=50, num_chains=4, executor=one).run(str(tmp_path / "flag"), 120)
+    assert posterior.lost_runs == 2
+    assert len(posterior) == 100 and sorted(set(posterior.chain_ids)) == [0, 1]
+    assert not posterior.partial
+
+
+def test_a_dead_dask_worker_costs_nothing_its_chunk_runs_again_with_its_seed(dask_executor, tmp_path):
+    pyro.set_rng_seed(5)
+    calm = MH(normal_normal, num_samples=50, num_chains=4, executor=dask_executor).run()
+    pyro.set_rng_seed(5)
+    # The first worker process to make its 30th run dies (once: the flag file stays); Dask starts a new one.
+    survived = MH(dies_once, num_samples=50, num_chains=4, executor=dask_executor).run(str(tmp_path / "flag"), 30)
+    assert (tmp_path / "flag").exists()
+    assert survived.lost_runs == 0
+    assert values(survived, "x") == values(calm, "x")
+
+
+# ---- live views ----------------------------------------------------------------------------------
+def test_progress_is_reported_as_chunks_finish_and_stop_keeps_the_finished_ones():
+    calls = []
+
+    def progress(posterior, done, total):
+        calls.append((done, total, len(posterior)))
+        if done > 0 and posterior.running:
+            posterior.stop()
+
+    def slow():
+        time.sleep(0.05)  # a chain of 1 + 5 runs takes 0.3 s, longer than the 0.25 s between progress calls
+        return normal_normal()
+
+    with ThreadPoolExecutor(1) as one:
+        posterior = MH(slow, num_samples=5, num_chains=8, executor=one, progress=progress).run()
+    assert calls[0] == (0, 8 * 5, 0)  # MH counts steps: 5 per chain
+    assert posterior.partial
+    assert 0 < len(posterior) < 8 * 5 and len(posterior) % 5 == 0  # whole chains only
+    assert calls[-1][2] == len(posterior)
+
+
+def test_an_executor_must_have_submit():
+    with pytest.raises(TypeError, match="concurrent.futures.Executor"):
+        MH(normal_normal, executor=4)
