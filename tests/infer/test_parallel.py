@@ -14,6 +14,7 @@ import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
 from ppl_kernel.errors import ModelNotSendableError, RunsLostWarning
 from ppl_kernel.infer import MH, Importance, Predictive, Rejection
+from ppl_kernel.infer.store import RunStore
 
 from .stats import batch_means_se, snis_se
 
@@ -76,8 +77,10 @@ def test_mh_chains_on_a_process_pool_give_the_single_process_posterior(pool):
 
 
 def test_importance_samples_on_dask_give_the_single_process_posterior(dask_executor):
-    single = Importance(normal_normal, num_samples=4000).run()
-    split = Importance(normal_normal, num_samples=4000, executor=dask_executor).run()
+    # Batched runs (vectorize=True) in each chunk: the chunks' tensors travel and join as blocks.
+    single = Importance(normal_normal, num_samples=4000, vectorize=True).run()
+    split = Importance(normal_normal, num_samples=4000, vectorize=True, executor=dask_executor).run()
+    assert len(split.store.column("x").blocks) == 16
     m1, m2 = single.marginal("x"), split.marginal("x")
     # Self-normalised importance means; the delta-method SEs of the two independent runs add in quadrature.
     se = math.hypot(snis_se(m1, lambda v: v), snis_se(m2, lambda v: v))
@@ -120,6 +123,33 @@ def test_the_same_seed_and_chunking_repeat_the_run_exactly(pool):
     again = Importance(normal_normal, num_samples=500, executor=pool, chunks=5).run()
     assert values(first, "x") == values(again, "x")
     assert first.log_weights == again.log_weights
+
+
+def test_stores_made_apart_extend_into_the_store_of_all_runs_added_in_order():
+    runs = [({"x": torch.tensor(0.5), "c": "heads"}, -1.0, 0), ({"x": torch.tensor(1.5)}, -2.0, 1),
+            ({"x": torch.tensor([1.0, 2.0]), "c": "tails"}, 0.0, 0), ({"c": "heads"}, -0.5, 1)]
+    whole = RunStore()
+    for values, log_weight, chain in runs:
+        whole.add(values, log_weight, chain)
+    first, second = RunStore(), RunStore()
+    for values, log_weight, chain in runs[:2]:
+        first.add(values, log_weight, chain)
+    for values, log_weight, chain in runs[2:]:
+        second.add(values, log_weight, chain)
+    first.extend(second)
+    batched = RunStore()
+    batched.add_block({"x": torch.tensor([3.0, 4.0])}, torch.tensor([-1.0, -3.0]))
+    first.extend(batched, chain_offset=2)
+    whole.add_block({"x": torch.tensor([3.0, 4.0])}, torch.tensor([-1.0, -3.0]), chain_id=2)
+    for name in ("x", "c"):
+        assert first.column(name).runs() == whole.column(name).runs()
+        assert [_key(v) for v in first.column(name).values()] == [_key(v) for v in whole.column(name).values()]
+    assert torch.equal(first.log_weight_tensor(), whole.log_weight_tensor())
+    assert first.chain_ids.tolist() == whole.chain_ids.tolist() == [0, 1, 0, 1, 2, 2]
+
+
+def _key(value):
+    return value.tolist() if isinstance(value, torch.Tensor) else value
 
 
 def test_the_merge_is_the_same_whichever_executor_ran_the_chunks(pool, dask_executor):
