@@ -47,7 +47,7 @@ import torch
 from .. import rng
 from ..errors import ModelNotSendableError, RunsLostWarning
 from ..params import get_param_store
-from ..runtime import Site, model_name
+from ..runtime import Site, model_name, readable_name
 
 DEFAULT_CHUNKS = 16  # pieces a sample-count run is cut into: enough to keep 16 workers busy
 _WAIT = 0.25  # seconds between looks at the futures while none finishes (the progress throttle's scale)
@@ -148,22 +148,24 @@ def _unpicklable_part(obj, cloudpickle, depth=8):
 
 def _parts(obj):
     """(label, part) pairs of what pickling ``obj`` pickles too: closures, globals, attributes, items."""
-    if isinstance(obj, types.FunctionType):
+    if isinstance(obj, ChunkTask):
+        yield from obj.parts()
+    elif isinstance(obj, types.FunctionType):
         code = obj.__code__
         for name, cell in zip(code.co_freevars, obj.__closure__ or (), strict=False):
             try:
-                yield f"closure variable '{name}' of '{obj.__qualname__}'", cell.cell_contents
+                yield f"closure variable '{name}' of '{readable_name(obj.__qualname__)}'", cell.cell_contents
             except ValueError:  # an empty cell
                 continue
         for name in _global_names(code):
             if name in obj.__globals__:
-                yield f"global '{name}' of '{obj.__qualname__}'", obj.__globals__[name]
+                yield f"global '{name}' of '{readable_name(obj.__qualname__)}'", obj.__globals__[name]
         for i, value in enumerate(obj.__defaults__ or ()):
-            yield f"default argument {i} of '{obj.__qualname__}'", value
+            yield f"default argument {i} of '{readable_name(obj.__qualname__)}'", value
         for name, value in (obj.__kwdefaults__ or {}).items():
-            yield f"default of '{name}' in '{obj.__qualname__}'", value
+            yield f"default of '{name}' in '{readable_name(obj.__qualname__)}'", value
         for name, value in obj.__dict__.items():
-            yield f"attribute '{name}' of '{obj.__qualname__}'", value
+            yield f"attribute '{name}' of '{readable_name(obj.__qualname__)}'", value
     elif isinstance(obj, types.MethodType):
         yield "the object of the method", obj.__self__
         yield "the method's function", obj.__func__
@@ -203,6 +205,18 @@ class ChunkTask:
         store = get_param_store()
         self.params = store.get_state() if len(store.keys()) else None
         self.driver_pid = os.getpid()
+
+    def parts(self):
+        """What the task sends, named as the user knows it (for the error when a part cannot be sent)."""
+        template = self.template
+        yield f"model '{model_name(template.model)}'", template.model
+        for i, arg in enumerate(self.args):
+            yield f"argument {i} of the run", arg
+        for name, arg in self.kwargs.items():
+            yield f"argument '{name}' of the run", arg
+        for name, value in vars(template).items():
+            if name != "model":
+                yield f"{type(template).__name__}'s {name}", value
 
 
 class ChunkResult:
@@ -296,7 +310,7 @@ def run_split(algorithm, args, kwargs, unit, total, chunks):
     seeds = chunk_seeds(base_seed(), len(sizes))
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]
     blob = pack(ChunkTask(algorithm._chunk(total, 0), args, kwargs), who,
-                f"model '{model_name(algorithm.model)}' (with its arguments)")
+                f"the run of model '{model_name(algorithm.model)}'")
     results = [None] * len(sizes)
     retried = set()
     futures = {}

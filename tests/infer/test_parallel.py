@@ -222,6 +222,15 @@ def test_a_global_lock_of_a_main_model_is_refused_naming_the_global(pool):
         MH(model, num_samples=10, executor=pool).run()
 
 
+def test_an_unpicklable_argument_of_the_run_is_refused_naming_the_argument(pool):
+    def model(lock):
+        with lock:
+            return pyro.sample("x", dist.Normal(0.0, 1.0))
+
+    with pytest.raises(ModelNotSendableError, match=r"argument 0 of the run is a _thread.lock"):
+        Rejection(model, num_samples=3, executor=pool).run(threading.Lock())
+
+
 # ---- workers that die ----------------------------------------------------------------------------
 def test_a_dead_worker_in_a_process_pool_loses_the_chunks_it_could_not_finish(tmp_path):
     # One worker runs the 4 one-chain chunks in order; a chain is 1 start + 50 steps = 51 runs, so run 120
