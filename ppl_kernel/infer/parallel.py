@@ -372,24 +372,14 @@ def _warn_lost(who, algorithm, unit, total, sizes, lost, error):
     kept = total - algorithm.lost_runs
     warnings.warn(
         f"{who}: {algorithm.lost_runs} of {total} {unit} of model '{model_name(algorithm.model)}' were lost: "
-        f"the worker running {len(lost)} of the {len(sizes)} chunks died ({type(error).__name__}: {error}) "
-        f"and the chunk could not be run again. The posterior holds the other {kept} {unit} "
+        f"{len(lost)} of the {len(sizes)} chunks of the run lost their worker ({type(error).__name__}: {error}) "
+        f"and could not be run again. The posterior holds the other {kept} {unit} "
         f"(posterior.lost_runs = {algorithm.lost_runs}). If the model itself ends its process (os._exit, "
         "a crash in native code, running out of memory), fix that; else run again, with a new executor "
         "if it is broken.",
         RunsLostWarning,
-        stacklevel=4,
+        stacklevel=5,  # the user's line: _warn_lost, run_split, the algorithm's _run, its run, the caller
     )
-
-
-def merged_stats(into, stats):
-    """Add a chunk's counts to the running totals (lists are concatenated, numbers summed)."""
-    for key, value in stats.items():
-        if isinstance(value, list):
-            into.setdefault(key, []).extend(value)
-        else:
-            into[key] = into.get(key, 0) + value
-    return into
 
 
 def check_chunks(who, chunks):
