@@ -12,8 +12,10 @@ import torch
 
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
+from ppl_kernel.optim import Adam
 from ppl_kernel.errors import ModelNotSendableError, RunsLostWarning
-from ppl_kernel.infer import MH, Importance, Predictive, Rejection
+from ppl_kernel.infer import MH, SVI, Importance, Predictive, Rejection, Trace_ELBO
+from ppl_kernel.infer.autoguide import AutoNormal
 from ppl_kernel.infer.store import RunStore
 
 from .stats import batch_means_se, snis_se
@@ -113,6 +115,24 @@ def test_predictive_draws_on_a_process_pool_keep_the_order_of_the_posterior_samp
     out = Predictive(model, posterior_samples=samples, return_sites=["y"], executor=pool, chunks=3)()
     assert out["y"].shape == (40,)
     assert torch.allclose(out["y"], samples["w"], atol=0.01)  # y ~ N(w, 0.001) at each w, in order
+
+
+def test_predictive_of_a_fitted_guide_on_dask_draws_from_the_fitted_parameters(dask_executor):
+    def model(y=None):
+        w = pyro.sample("w", dist.Normal(0.0, 10.0))
+        return pyro.sample("y", dist.Normal(w, 1.0), obs=y)
+
+    guide = AutoNormal(model)
+    svi = SVI(model, guide, Adam({"lr": 0.1}), Trace_ELBO())
+    for _ in range(200):
+        svi.step(torch.tensor(3.0))
+    # Dask's workers are fresh processes: the guide's parameters reach them only with the chunks.
+    split = Predictive(model, guide=guide, num_samples=400, executor=dask_executor)()["w"]
+    single = Predictive(model, guide=guide, num_samples=400)()["w"]
+    # Two independent means of 400 draws of the same fitted Normal: their SEs add in quadrature.
+    se = math.sqrt(float(single.var() + split.var()) / 400)
+    assert abs(float(split.mean() - single.mean())) < 5 * se
+    assert abs(float(split.mean()) - float(guide.median()["w"])) < 5 * math.sqrt(float(split.var()) / 400)
 
 
 # ---- exact, repeatable merges ----------------------------------------------------------------------------
