@@ -275,7 +275,7 @@ class RunStore:
         """
         self._settle()
         n = other.num_runs
-        self._adding = True
+        self._adding = threading.get_ident()
         first = self._committed
         for name, column in other.columns.items():
             mine = self.columns.get(name)
@@ -286,7 +286,7 @@ class RunStore:
         self._blocks.extend((first + start, block) for start, block in other._blocks)
         self.chain_ids.extend(chain + chain_offset for chain in other.chain_ids[:n])
         self._committed = first + n
-        self._adding = False
+        self._adding = None
 
     def _settle(self):
         """Roll back a run whose adding was interrupted, so that every column agrees with num_runs."""
