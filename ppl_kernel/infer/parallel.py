@@ -16,7 +16,10 @@ executor...) runs the chunks; this module is the one place that
   its ESS) is the same whichever worker ran what;
 - keeps the run alive when a worker dies: the chunk is tried once more, and if it is lost again (or the
   executor cannot take it) the run ends with the other chunks and says how many runs were lost
-  (``lost_runs``, and a :class:`~ppl_kernel.errors.RunsLostWarning`).
+  (``lost_runs``, and a :class:`~ppl_kernel.errors.RunsLostWarning`). Dask replaces a dead worker and runs
+  its chunk again, with the chunk's own seed, so the result is the one a calm run gives; the standard
+  library's ``ProcessPoolExecutor`` breaks as a whole when one of its processes dies, so there every chunk
+  not finished by then is reported lost (and the pool must be made anew).
 
 The progress callback fires as chunks finish; ``posterior.stop()`` (or a ``KeyboardInterrupt`` from the
 callback) cancels the chunks not yet started and keeps the finished ones.
