@@ -11,6 +11,7 @@ hold per-run tensors that die with the vmap).
 
 import random
 import sys
+import threading
 
 import torch
 from torch.distributions import constraints
@@ -156,7 +157,13 @@ def run_batched_with(model, num_runs, args, kwargs, inner=None, inputs=None, che
 
 class _RandomStates:
     """The random generators' states before a batched attempt: put back when it fails, so that the runs
-    made one by one instead draw exactly what they would have drawn without the attempt."""
+    made one by one instead draw exactly what they would have drawn without the attempt.
+
+    Whether the model drew from Python's or NumPy's global generator is read from their states; but when
+    other threads run (a Dask worker's event loop, which draws from ``random``), a changed state says
+    nothing about the model, so this thread's calls to those generators are watched instead (a profile
+    hook for this thread only, during the one batched execution).
+    """
 
     def __init__(self):
         self.numpy = sys.modules.get("numpy")
@@ -164,13 +171,31 @@ class _RandomStates:
         self.numpy_state = self.numpy.random.get_state() if self.numpy is not None else None
         self.torch = torch.get_rng_state()
         self.cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        self.watched = None
+        if threading.active_count() > 1 and sys.getprofile() is None:  # not under a profiler of the user's
+            generators = (random._inst,) + ((self.numpy.random.mtrand._rand,) if self.numpy is not None else ())
+            self.watched = []
+
+            def watch(frame, event, arg):
+                if event == "c_call" and getattr(arg, "__self__", None) in generators:
+                    self.watched.append(arg)
+
+            sys.setprofile(watch)
+
+    def _unwatch(self):
+        if self.watched is not None:
+            sys.setprofile(None)
 
     def python_or_numpy_drew(self):
+        self._unwatch()
+        if self.watched is not None:
+            return bool(self.watched)
         if random.getstate() != self.python:
             return True
         return self.numpy is not None and not (self.numpy.random.get_state()[1] == self.numpy_state[1]).all()
 
     def restore(self):
+        self._unwatch()
         random.setstate(self.python)
         if self.numpy is not None:
             self.numpy.random.set_state(self.numpy_state)

@@ -6,6 +6,7 @@ Statistical tolerances are 5 standard errors, derived next to each assertion.
 
 import math
 import random
+import threading
 import warnings
 
 import pytest
@@ -186,6 +187,39 @@ def test_python_random_would_be_one_draw_for_all_runs_so_it_falls_back():
 
     with pytest.raises(NotBatchable, match="draws from Python's random or NumPy"):
         run_batched(model, 10)
+
+
+def _while_another_thread_draws_from_random(action):
+    """``action()`` while a second thread draws from Python's random (as a Dask worker's event loop does)."""
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            random.random()
+
+    other = threading.Thread(target=draw)
+    other.start()
+    try:
+        return action()
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_another_threads_draws_from_python_random_do_not_make_a_batched_run_fall_back():
+    def model():
+        return pyro.sample("x", dist.Normal(0.0, 1.0))
+
+    traces = _while_another_thread_draws_from_random(lambda: [run_batched(model, 10) for _ in range(20)])
+    assert all(tr["x"].value.shape == (10,) for tr in traces)
+
+
+def test_a_model_drawing_from_python_random_falls_back_while_another_thread_draws_too():
+    def model():
+        return pyro.sample("x", dist.Normal(random.random(), 1.0))
+
+    with pytest.raises(NotBatchable, match="draws from Python's random or NumPy"):
+        _while_another_thread_draws_from_random(lambda: run_batched(model, 10))
 
 
 def test_a_returned_closure_could_hold_a_runs_values_so_it_falls_back():
