@@ -282,9 +282,15 @@ class RunStore:
             if mine is None:
                 mine = self.columns[name] = Column(name, column.site)
             mine.extend(first, column)
-        self.log_weights.extend(other.log_weights[:n])
-        self._blocks.extend((first + start, block) for start, block in other._blocks)
-        self.chain_ids.extend(chain + chain_offset for chain in other.chain_ids[:n])
+        for start, logw, ids in other._segments:
+            count = min(len(logw), n - start)
+            if count <= 0:
+                continue
+            if type(logw) is array:
+                chains = array("q", (chain + chain_offset for chain in ids[:count]))
+                self._segments.append([first + start, array("d", logw[:count]), chains])
+            else:
+                self._segments.append([first + start, logw[:count], ids[:count] + chain_offset])
         self._committed = first + n
         self._adding = None
 

@@ -160,12 +160,12 @@ def test_stores_made_apart_extend_into_the_store_of_all_runs_added_in_order():
     batched = RunStore()
     batched.add_block({"x": torch.tensor([3.0, 4.0])}, torch.tensor([-1.0, -3.0]))
     first.extend(batched, chain_offset=2)
-    whole.add_block({"x": torch.tensor([3.0, 4.0])}, torch.tensor([-1.0, -3.0]), chain_id=2)
+    whole.add_block({"x": torch.tensor([3.0, 4.0])}, torch.tensor([-1.0, -3.0]), chain_ids=2)
     for name in ("x", "c"):
         assert first.column(name).runs() == whole.column(name).runs()
         assert [_key(v) for v in first.column(name).values()] == [_key(v) for v in whole.column(name).values()]
     assert torch.equal(first.log_weight_tensor(), whole.log_weight_tensor())
-    assert first.chain_ids.tolist() == whole.chain_ids.tolist() == [0, 1, 0, 1, 2, 2]
+    assert first.chain_id_list() == whole.chain_id_list() == [0, 1, 0, 1, 2, 2]
 
 
 def _key(value):
