@@ -253,12 +253,16 @@ def test_an_unpicklable_argument_of_the_run_is_refused_naming_the_argument(pool)
 
 # ---- workers that die ----------------------------------------------------------------------------
 def test_a_dead_worker_in_a_process_pool_loses_the_chunks_it_could_not_finish(tmp_path):
-    # One worker runs the 4 one-chain chunks in order; a chain is 1 start + 50 steps = 51 runs, so run 120
-    # falls in the third chain. The pool breaks with its process: the third and fourth chains are lost.
+    # How many model runs one chain makes (its start and its steps), counted here in this process.
     os.environ.pop("PPL_TEST_RUNS", None)
+    MH(dies_once, num_samples=50).run(str(tmp_path / "never"), -1)
+    per_chain = int(os.environ.pop("PPL_TEST_RUNS"))
+    # One worker runs the 4 one-chain chunks in order and dies half-way through the third chain. The pool
+    # breaks with its process: the third and fourth chains are lost.
     with ProcessPoolExecutor(max_workers=1) as one:
         with pytest.warns(RunsLostWarning, match=r"2 of 4 chains of model 'dies_once' were lost"):
-            posterior = MH(dies_once, num_samples=50, num_chains=4, executor=one).run(str(tmp_path / "flag"), 120)
+            posterior = MH(dies_once, num_samples=50, num_chains=4, executor=one).run(
+                str(tmp_path / "flag"), 2 * per_chain + per_chain // 2)
     assert posterior.lost_runs == 2
     assert len(posterior) == 100 and sorted(set(posterior.chain_ids)) == [0, 1]
     assert not posterior.partial
