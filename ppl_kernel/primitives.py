@@ -339,6 +339,8 @@ class plate(Messenger):
         self.name = name
         self.size = int(size)
         self.subsample_size = self.size if subsample_size is None else int(subsample_size)
+        if subsample is None and self.subsample_size < self.size:
+            subsample = _draw_subsample(name, self.size, self.subsample_size, device)
         self._subsample = subsample
         self.dim = dim
         self.device = device
@@ -349,8 +351,6 @@ class plate(Messenger):
     def indices(self):
         if self._subsample is not None:
             return self._subsample
-        if self.subsample_size < self.size:
-            return torch.randperm(self.size, device=self.device)[: self.subsample_size]
         return torch.arange(self.size, device=self.device)
 
     def _allocate(self):
@@ -406,6 +406,22 @@ class plate(Messenger):
         batch_shape[dim] = self.subsample_size
         if tuple(batch_shape) != tuple(fn.batch_shape):
             msg.fn = fn.expand(torch.Size(batch_shape))
+
+
+def _random_minibatch(size, subsample_size, device=None):
+    return torch.randperm(size, device=device)[:subsample_size]
+
+
+def _draw_subsample(name, size, subsample_size, device):
+    """A plate's random minibatch, drawn once when the plate is made, as a site of type ``"subsample"``
+    named after the plate: ``trace`` records it and ``replay`` reuses it, so that a model replayed
+    against its guide (SVI) scores the very data the guide's minibatch chose, as in Pyro."""
+    stack = get_stack()
+    if not stack:
+        return _random_minibatch(size, subsample_size, device)
+    msg = Site("subsample", name, _random_minibatch, (size, subsample_size, device), {})
+    apply_stack(msg, stack)
+    return msg.value
 
 
 class _SequentialFrame(Messenger):

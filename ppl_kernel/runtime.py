@@ -16,6 +16,7 @@ import numbers
 import os
 import re
 import threading
+import types
 
 import torch
 
@@ -198,8 +199,14 @@ def default_process(msg):
         msg.value = msg.fn(*msg.args, **msg.kwargs)
 
 
-def apply_stack(msg, stack):
-    """Run ``msg`` through ``stack``: innermost handler first, then back out (as minipyro)."""
+def apply_stack(msg, stack=None):
+    """Run ``msg`` through ``stack`` (the calling thread's, by default): innermost handler first, then
+    back out (as minipyro)."""
+    if stack is None:
+        stack = _local.stack
+        if not stack:
+            default_process(msg)
+            return msg
     if len(stack) == 1:
         # The common case (a lone trace, MH's or Importance's recorder) without the loop machinery:
         # bench_core's "one-handler shortcut" row measures what it saves against apply_each alone.
@@ -234,8 +241,51 @@ class Messenger:
             model()
         poutine.scale(model, scale=2.0)()
 
-    and, with no function, as a decorator: ``@poutine.scale(scale=2.0)``.
+    and, with no function, as a decorator: ``@poutine.scale(scale=2.0)`` (on a method too).
+
+    A subclass written as in Pyro's effect-handlers tutorial works unchanged: methods named
+    ``_pyro_<type>`` (``_pyro_sample``, ``_pyro_param``) see each site on its way in, and
+    ``_pyro_post_<type>`` on its way out; or it overrides ``_process_message`` /
+    ``_postprocess_message``.
+
+    >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> class Doubler(Messenger):
+    ...     def _pyro_sample(self, msg):
+    ...         msg["value"] = torch.tensor(2.0)
+    >>> with Doubler():
+    ...     pyro.sample("x", dist.Normal(0.0, 1.0)).item()
+    2.0
     """
+
+    fn = None  # Pyro subclasses' __init__ need not call Messenger.__init__
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Only subclasses written Pyro's way pay for the name-based dispatch; ours override
+        # process_message directly and keep the hot path free of a getattr per site.
+        pyro_style = any(name.startswith("_pyro_") for name in dir(cls))
+        if cls.process_message is Messenger.process_message and (
+                pyro_style or cls._process_message is not Messenger._process_message):
+            cls.process_message = Messenger._dispatch_process
+        if cls.postprocess_message is Messenger.postprocess_message and (
+                pyro_style or cls._postprocess_message is not Messenger._postprocess_message):
+            cls.postprocess_message = Messenger._dispatch_postprocess
+
+    def _dispatch_process(self, msg):
+        self._process_message(msg)
+
+    def _dispatch_postprocess(self, msg):
+        self._postprocess_message(msg)
+
+    def _process_message(self, msg):
+        method = getattr(self, "_pyro_" + msg.type, None)
+        if method is not None:
+            method(msg)
+
+    def _postprocess_message(self, msg):
+        method = getattr(self, "_pyro_post_" + msg.type, None)
+        if method is not None:
+            method(msg)
 
     def __init__(self, fn=None):
         if fn is not None:
@@ -252,6 +302,12 @@ class Messenger:
 
     def postprocess_message(self, msg):
         pass
+
+    def __get__(self, instance, owner=None):
+        # A handler decorating a method: bind it like a function, so that the model gets its self.
+        if instance is None or self.fn is None:
+            return self
+        return types.MethodType(self, instance)
 
     def __enter__(self):
         stack = _local.stack

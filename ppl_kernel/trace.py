@@ -208,8 +208,8 @@ class Trace:
 
     # ---- renderings -------------------------------------------------------------------------------
     def site_line(self, site):
-        if site.type == "param":
-            return f"{site.name} : param = {short(site.value)}"
+        if site.type != "sample":  # param, a plate's minibatch (subsample), a user's effectful operation
+            return f"{site.name} : {site.type} = {short(site.value)}"
         dist_text = describe_distribution(site.fn)
         mark = "  (observed)" if site.is_observed else ""
         try:

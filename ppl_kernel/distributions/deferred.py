@@ -65,6 +65,11 @@ class Deferred(TorchDistributionMixin):
         self._torch_class.__init__(self, *[_coerce(a) for a in args], **kwargs)
 
     def expand(self, batch_shape, _instance=None):
+        # torch's expand copies the parameters it finds in the instance's __dict__ (Bernoulli: probs or
+        # logits): a deferred instance has none there yet, so it is materialized first.
+        deferred = self.__dict__.pop("_deferred", None)
+        if deferred is not None:
+            self.materialize(deferred)
         if _instance is None:
             _instance = type(self).__new__(type(self))
         return self._torch_class.expand(self, batch_shape, _instance)

@@ -173,7 +173,8 @@ class Trace_ELBO:
                 score_sites = [site] if score_sites is None else score_sites + [site]
         surrogate = model_lp if reparam_lp is None else (reparam_lp.neg() if model_lp is None else model_lp - reparam_lp)
         if score_sites is None:
-            return surrogate, surrogate
+            # No sample site at all (a model of params only): the ELBO is 0, as in Pyro.
+            return (0.0 if surrogate is None else surrogate), surrogate
         elbo = surrogate.detach() - score_lp.detach() if surrogate is not None else -score_lp.detach()
         if with_surrogate:
             # The score terms replace the sites' own -log q terms, whose expected gradient is zero.
@@ -231,11 +232,14 @@ class Trace_ELBO:
         return elbo, surrogate
 
     def differentiable_loss(self, model, guide, *args, **kwargs):
-        """A tensor whose gradient estimates that of ``-ELBO`` (its value is ``-ELBO`` when all sites are reparameterized)."""
-        surrogate = self._sum_particles(model, guide, args, kwargs)[1]
+        """``-ELBO`` as a tensor whose gradient estimates that of ``-ELBO`` (pathwise and score-function terms)."""
+        elbo, surrogate = self._sum_particles(model, guide, args, kwargs)
+        loss = -elbo / self.num_particles
         if surrogate is None:  # nothing was sampled or observed
-            return torch.zeros(())
-        return surrogate * (-1.0 / self.num_particles)
+            return torch.tensor(loss)
+        surrogate = surrogate * (-1.0 / self.num_particles)
+        # The value is the loss itself (as Pyro's): score-function terms change only the gradient.
+        return surrogate + (loss - surrogate.detach())
 
     def loss_and_grads(self, model, guide, *args, **kwargs):
         """Estimate ``-ELBO`` (returned as a float) and add its gradient to every parameter's ``.grad``."""

@@ -5,6 +5,7 @@ Each is usable as ``with poutine.X(...):`` and as ``poutine.X(model, ...)``.
 
 from ..runtime import Messenger, apply_stack, get_stack  # noqa: F401
 from ..trace import CallNode, Trace  # noqa: F401
+from . import messenger, runtime  # noqa: F401  (Pyro's module paths: poutine.messenger.Messenger)
 from .block_messenger import BlockMessenger, block  # noqa: F401
 from .condition_messenger import (  # noqa: F401
     ConditionMessenger, DoMessenger, SubstituteMessenger, UnconditionMessenger, condition, do, substitute,

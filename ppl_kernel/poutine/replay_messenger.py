@@ -6,6 +6,8 @@ from ..runtime import Messenger, handler_function
 class ReplayMessenger(Messenger):
     """Sites named in ``trace`` take its values; sites it lacks are sampled afresh; observed sites keep their data.
 
+    A subsampled plate of the same name takes the trace's minibatch.
+
     >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel import poutine
     >>> model = lambda: pyro.sample("x", dist.Normal(0.0, 1.0))
@@ -36,6 +38,12 @@ class ReplayMessenger(Messenger):
             msg.value = guide.value
             msg.infer = guide.infer
             msg.done = True
+        elif msg.type == "subsample" and self.trace is not None:
+            # A subsampled plate takes the replayed run's minibatch (its indices), as in Pyro.
+            recorded = self.trace.nodes.get(msg.name)
+            if recorded is not None and recorded.type == "subsample":
+                msg.value = recorded.value
+                msg.done = True
         elif msg.type == "param" and self.params is not None and msg.name in self.params:
             site = self.params[msg.name]
             msg.value = site.value if hasattr(site, "value") else site
