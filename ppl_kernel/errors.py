@@ -48,6 +48,10 @@ class EnumerationError(InferenceError):
     """Enumerate met a site it cannot sum over (continuous or unbounded), or more paths than allowed."""
 
 
+class DiscreteLatentError(InferenceError):
+    """HMC/NUTS met a discrete latent site: gradients cannot move it."""
+
+
 class GuideError(ModelError, ValueError):
     """The guide does not fit the model: it samples a site the model lacks, or one the model observes."""
 

@@ -10,6 +10,7 @@ from .enumeration import Enumerate, Search  # noqa: F401
 from .errors import EnumerationError, InferenceError  # noqa: F401
 from .importance import Importance  # noqa: F401
 from .marginal import Marginal  # noqa: F401
+from .mcmc import HMC, MCMC, NUTS  # noqa: F401
 from .mh import MH  # noqa: F401
 from .posterior import ABSENT, EmpiricalMarginal, TracePosterior  # noqa: F401
 from .predictive import Predictive  # noqa: F401

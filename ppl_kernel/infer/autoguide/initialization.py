@@ -23,6 +23,21 @@ def init_to_feasible(site):
     return transform(torch.zeros_like(transform.inv(site.value.detach())))
 
 
+def init_to_uniform(site=None, radius=2.0):
+    """Uniform in ``(-radius, radius)`` on the unconstrained reals, mapped into the support (Pyro's MCMC default).
+
+    >>> import ppl_kernel.distributions as dist
+    >>> from ppl_kernel.runtime import Site
+    >>> 0.0 < init_to_uniform(Site("sample", "p", dist.Beta(2.0, 2.0), (), {}, torch.tensor(0.3))).item() < 1.0
+    True
+    """
+    if site is None:
+        return functools.partial(init_to_uniform, radius=radius)
+    transform = biject_to(site.fn.support)
+    u = transform.inv(site.value.detach())
+    return transform(torch.rand_like(u) * (2 * radius) - radius)
+
+
 def init_to_sample(site):
     """A fresh draw from the prior."""
     return site.fn.sample().detach()
