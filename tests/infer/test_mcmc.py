@@ -8,7 +8,7 @@ import torch
 
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
-from ppl_kernel.infer import HMC, MCMC, NUTS
+from ppl_kernel.infer import HMC, MCMC, NUTS, EmpiricalMarginal
 from ppl_kernel.infer.errors import DiscreteLatentError, InferenceError
 from ppl_kernel.infer.mcmc.diagnostics import effective_sample_size, split_gelman_rubin
 from ppl_kernel.infer.mcmc.util import initialize_model
@@ -194,12 +194,14 @@ def test_stop_keeps_the_draws_so_far():
     assert 0 < mcmc.get_samples()["mu"].shape[0] < 100
 
 
-def test_traces_of_the_draws_carry_the_sampled_values():
-    mcmc = MCMC(NUTS(normal_normal), num_samples=5, warmup_steps=5)
+def test_draws_are_stored_for_empirical_marginal():
+    mcmc = MCMC(NUTS(normal_normal), num_samples=5, warmup_steps=5, num_chains=2)
     mcmc.run(DATA)
     draws = mcmc.get_samples()["mu"]
-    assert [tr["mu"].value.item() for tr in mcmc.traces] == pytest.approx(draws.tolist())
-    assert mcmc.log_weights == [0.0] * 5
+    marginal = EmpiricalMarginal(mcmc, "mu")
+    assert marginal.mean.item() == pytest.approx(draws.mean().item(), rel=1e-5)
+    assert mcmc.store.chain_ids.tolist() == [0] * 5 + [1] * 5
+    assert mcmc.log_weights == [0.0] * 10
 
 
 def test_effective_sample_size_of_an_ar1_chain():

@@ -1,20 +1,20 @@
 """``MCMC``: run a kernel (``NUTS``, ``HMC``) for some chains and read the draws, as in Pyro.
 
-Chains run one after another in this process. Progress is reported through the same callback as
-every other algorithm here (``progress(mcmc, done, total)``, a few times a second, ``done``
-counting iterations of all chains including warmup), so ``LiveProgress`` draws the chains' draws
-as they come; it reads ``mcmc.traces``, which are built (one model run per draw) only when read.
+Chains run one after another in this process. Each draw after warmup is added to ``mcmc.store``
+(the :class:`~ppl_kernel.infer.store.RunStore` every posterior keeps, weight 1, with its chain id), so
+``EmpiricalMarginal(mcmc, "site")`` reads the draws and ``LiveProgress`` draws them as they come:
+progress is reported through the same callback as every other algorithm (``progress(mcmc, done,
+total)``, a few times a second, ``done`` counting iterations of all chains including warmup).
 """
 
 import time
 
 import torch
 
-from ...poutine.condition_messenger import SubstituteMessenger
-from ...poutine.trace_messenger import TraceMessenger
 from ...runtime import model_name
 from ...settings import validation_suspended
 from ..errors import InferenceError
+from ..store import RunStore
 from .diagnostics import effective_sample_size, format_summary, split_gelman_rubin
 from .hmc import initial_point
 from .model_density import ModelDensity, PotentialDensity
@@ -75,9 +75,7 @@ class MCMC:
     def _reset(self):
         self._draws = [[] for _ in range(self.num_chains)]  # flat unconstrained positions, per chain
         self._chain_stats = []
-        self._samples = None
-        self._traces = []
-        self._traced = 0
+        self.store = RunStore()
         self.density = None
 
     # ---- running ---------------------------------------------------------------------------------
@@ -119,7 +117,7 @@ class MCMC:
                 for i in range(iterations):
                     z = kernel.step(i)
                     if i >= self.warmup_steps:
-                        self._draws[chain].append(z.detach())
+                        self._keep(chain, z.detach())
                     if self.hook_fn is not None:
                         stage = "Warmup" if i < self.warmup_steps else "Sample"
                         self.hook_fn(kernel, density.constrain(z.detach()), stage, i)
@@ -130,6 +128,13 @@ class MCMC:
                     "accept_prob": kernel.mean_accept_prob,
                     "step_size": kernel.step_size,
                 })
+
+    def _keep(self, chain, z):
+        self._draws[chain].append(z)
+        if self.kernel.model is not None:
+            with torch.no_grad():
+                values = self.density.constrain(z)
+            self.store.add(values, 0.0, chain, self.density.prototype.nodes)
 
     def _start(self, chain):
         if self.initial_params is None:
@@ -222,26 +227,10 @@ class MCMC:
         """Print, per site element, mean, std, median, the ``prob`` HPD interval, n_eff and split R-hat."""
         print("\n" + self.format_summary(prob) + "\n")
 
-    # ---- traces, for live views and EmpiricalMarginal-style reading -----------------------------------
-    @property
-    def traces(self):
-        """A trace of the model at each draw so far (built on first read: one model run per draw)."""
-        if self.density is None or self.kernel.model is None:
-            return []
-        draws = [z for chain in self._draws for z in chain]
-        with torch.no_grad():
-            for z in draws[self._traced:]:
-                values = self.density.constrain(z)
-                tracer = TraceMessenger(SubstituteMessenger(self.kernel.model, data=values), calls=False)
-                tracer(*self._args, **self._kwargs)
-                self._traces.append(tracer.trace)
-        self._traced = len(draws)
-        return self._traces
-
     @property
     def log_weights(self):
-        """Every MCMC draw weighs the same (log-weight 0)."""
-        return [0.0] * self._traced
+        """Every MCMC draw weighs the same (log-weight 0), one per stored draw."""
+        return self.store.log_weight_list()
 
     def __repr__(self):
         draws = sum(len(d) for d in self._draws)
