@@ -28,7 +28,7 @@ from .primitives import (  # noqa: F401
 from .memoize import cache, mem  # noqa: F401
 from .trace import Trace  # noqa: F401
 from .model_graph import render_model  # noqa: F401
-from . import infer, optim  # noqa: F401  (pyro.infer.SVI, pyro.optim.Adam right after import, as in Pyro)
+from . import infer, nn, optim  # noqa: F401  (pyro.infer.SVI, pyro.optim.Adam right after import, as in Pyro)
 from . import vectorize  # noqa: F401  (the module of batched execution: ppl_kernel.vectorize.run_batched)
 
 __version__ = "0.1.0"

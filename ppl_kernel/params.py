@@ -79,6 +79,16 @@ class ParamStore:
         self._transforms[name] = _transform_of(constraint)
         self._names[id(unconstrained)] = name
 
+    def adopt(self, name, leaf, constraint=None):
+        """Hold ``leaf`` itself (a module's ``nn.Parameter``, already unconstrained) as ``name``: an
+        optimizer stepping the store then moves the module's own tensor, as in Pyro's ``PyroModule``."""
+        constraint = constraints.real if constraint is None else constraint
+        self._forget(name)
+        self._params[name] = leaf
+        self._constraints[name] = constraint
+        self._transforms[name] = _transform_of(constraint)
+        self._names[id(leaf)] = name
+
     def _forget(self, name):
         old = self._params.pop(name, None)
         if old is not None:
