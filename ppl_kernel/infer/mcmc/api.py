@@ -13,7 +13,7 @@ import torch
 
 from ...runtime import model_name
 from ...settings import validation_suspended
-from ..errors import InferenceError
+from ...errors import InferenceError
 from ..store import RunStore
 from .diagnostics import effective_sample_size, format_summary, split_gelman_rubin
 from .hmc import initial_point

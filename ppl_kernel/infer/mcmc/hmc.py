@@ -14,7 +14,7 @@ import torch
 
 from ...runtime import model_name
 from ..autoguide.initialization import init_to_uniform
-from ..errors import InferenceError
+from ...errors import InferenceError
 from .adaptation import DualAveraging, MassMatrix, WelfordCovariance, adaptation_windows
 
 _MAX_DELTA_ENERGY = 1000.0  # an energy error above this is a divergence (Stan's and Pyro's threshold)

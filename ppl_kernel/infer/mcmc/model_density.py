@@ -14,7 +14,7 @@ from torch.distributions import biject_to
 
 from ...poutine.trace_messenger import TraceMessenger
 from ...runtime import Messenger, model_name
-from ..errors import DiscreteLatentError, InferenceError
+from ...errors import DiscreteLatentError, InferenceError
 
 
 def _is_latent(site):
