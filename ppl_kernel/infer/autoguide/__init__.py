@@ -9,7 +9,7 @@
 ['w']
 """
 
-from .guides import AutoDelta, AutoGuide, AutoMultivariateNormal, AutoNormal  # noqa: F401
+from .guides import AutoDelta, AutoDiagonalNormal, AutoGuide, AutoMultivariateNormal, AutoNormal  # noqa: F401
 from .initialization import (  # noqa: F401
     init_to_feasible, init_to_mean, init_to_median, init_to_sample, init_to_uniform, init_to_value,
 )

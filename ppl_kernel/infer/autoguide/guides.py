@@ -280,6 +280,25 @@ class AutoMultivariateNormal(AutoGuide):
                            constraint=constraints.lower_cholesky)
         return loc, scale_tril
 
+    def _latent_distribution(self):
+        loc, scale_tril = self._params()
+        return MultivariateNormal(loc, scale_tril=scale_tril, validate_args=False)
+
+    def _marginal_scale(self):
+        """The standard deviation of each unconstrained latent element under the guide."""
+        return get_param_store()[f"{self.prefix}.scale_tril"].pow(2).sum(-1).sqrt()
+
+    def quantiles(self, quantiles, *args, **kwargs):
+        """Each site's marginal guide quantiles (e.g. ``[0.05, 0.5, 0.95]``), stacked along a new first dim."""
+        self._ready(args, kwargs)
+        if not self.sites:
+            return {}
+        with torch.no_grad():
+            loc = get_param_store()[f"{self.prefix}.loc"]
+            q = torch.as_tensor(quantiles, dtype=loc.dtype, device=loc.device).reshape(-1, 1)
+            latent = torch.distributions.Normal(loc, self._marginal_scale()).icdf(q)
+            return {site.name: site.constrain(u) for site, u in self._unpack(latent)}
+
     def _create_params(self):
         if self.sites:
             self._params()
@@ -297,9 +316,7 @@ class AutoMultivariateNormal(AutoGuide):
     def forward(self, *args, **kwargs):
         if not self.sites:
             return {}
-        loc, scale_tril = self._params()
-        latent = sample(f"_{self.prefix}_latent", MultivariateNormal(loc, scale_tril=scale_tril, validate_args=False),
-                        infer={"is_auxiliary": True})
+        latent = sample(f"_{self.prefix}_latent", self._latent_distribution(), infer={"is_auxiliary": True})
         result = {}
         for site, unconstrained in self._unpack(latent):
             if site.transform is None:
@@ -320,3 +337,31 @@ class AutoMultivariateNormal(AutoGuide):
             return {}
         loc = get_param_store()[f"{self.prefix}.loc"]
         return {site.name: site.constrain(u) for site, u in self._unpack(loc)}
+
+
+class AutoDiagonalNormal(AutoMultivariateNormal):
+    """A Normal with a diagonal covariance over all latent sites jointly, unconstrained (Pyro's
+    ``AutoDiagonalNormal``): parameters ``AutoDiagonalNormal.loc`` and ``AutoDiagonalNormal.scale``.
+
+    >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> pyro.clear_param_store()
+    >>> def model():
+    ...     pyro.sample("w", dist.Normal(torch.zeros(2), 1.0).to_event(1))
+    ...     pyro.sample("s", dist.HalfNormal(1.0))
+    >>> guide = AutoDiagonalNormal(model)
+    >>> sorted(guide()), tuple(pyro.param("AutoDiagonalNormal.scale").shape)
+    (['s', 'w'], (3,))
+    """
+
+    def _params(self):
+        loc = param(f"{self.prefix}.loc", self._init_loc)
+        scale = param(f"{self.prefix}.scale", lambda: torch.full_like(loc, self.init_scale),
+                      constraint=constraints.positive)
+        return loc, scale
+
+    def _latent_distribution(self):
+        loc, scale = self._params()
+        return Independent(Normal(loc, scale, validate_args=False), 1)
+
+    def _marginal_scale(self):
+        return get_param_store()[f"{self.prefix}.scale"]
