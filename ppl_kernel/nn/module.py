@@ -110,6 +110,12 @@ class PyroModule(torch.nn.Module, metaclass=_PyroModuleMeta):
             if isinstance(child, PyroModule):
                 child._pyro_set_supermodule(_make_name(name, key), context)
 
+    def add_module(self, name, module):
+        # nn.Sequential and nn.ModuleList register children here, not through __setattr__: name them too.
+        if isinstance(module, PyroModule):
+            module._pyro_set_supermodule(self._pyro_get_fullname(name), self._pyro_context)
+        super().add_module(name, module)
+
     def _pyro_get_fullname(self, name):
         return _make_name(self._pyro_name, name)
 
