@@ -49,8 +49,24 @@ def check_model_guide_match(model_trace, guide_trace, model, guide):
                 f"observes (its value is data there). A guide proposes only the model's latent sites: remove "
                 f"'{name}' from the guide."
             )
+        model_event, guide_event = _event_dim(model_site.fn), _event_dim(site.fn)
+        if model_event is not None and guide_event is not None and model_event != guide_event:
+            raise GuideError(
+                f"Model and guide event_dims disagree at site '{name}': model '{model_name(model)}' has "
+                f"{model_event} event dims ({type(model_site.fn).__name__}, event shape "
+                f"{tuple(model_site.fn.event_shape)}), guide '{model_name(guide)}' has {guide_event} "
+                f"({type(site.fn).__name__}, event shape {tuple(site.fn.event_shape)}). Make them agree, e.g. "
+                ".to_event(1) on the one whose vector is a batch, or a plate around both."
+            )
     return [n for n, s in model_nodes.items()
             if s.is_latent and n not in guide_trace.nodes]
+
+
+def _event_dim(fn):
+    try:
+        return len(fn.event_shape)
+    except (AttributeError, TypeError, NotImplementedError):  # not a distribution object
+        return None
 
 
 class _Frames:

@@ -1,10 +1,11 @@
 """What Trace_ELBO's entry points return, as in Pyro."""
 
+import pytest
 import torch
 
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
-from ppl_kernel.infer import SVI, Trace_ELBO
+from ppl_kernel.infer import SVI, GuideError, Trace_ELBO
 
 
 def model():
@@ -35,3 +36,14 @@ def test_svi_on_a_model_without_sample_sites_has_zero_loss():
 
     svi = SVI(params_only, params_only, pyro.optim.Adam({"lr": 0.1}), Trace_ELBO())
     assert svi.step() == 0.0
+
+
+def test_model_and_guide_event_dims_must_agree():
+    def vector_model():
+        pyro.sample("w", dist.Normal(torch.zeros(3), 1.0).to_event(1))
+
+    def batch_guide():
+        pyro.sample("w", dist.Normal(torch.zeros(3), 1.0))
+
+    with pytest.raises(GuideError, match=r"event_dims disagree at site 'w'.*1 event dims.*has 0.*to_event"):
+        Trace_ELBO().loss(vector_model, batch_guide)
