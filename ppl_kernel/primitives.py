@@ -407,6 +407,29 @@ class plate(Messenger):
         if tuple(batch_shape) != tuple(fn.batch_shape):
             msg.fn = fn.expand(torch.Size(batch_shape))
 
+    def postprocess_message(self, msg):
+        # pyro.param(name, ..., event_dim=k) inside the plate has one entry per datum at the plate's dim
+        # (left of its k event dims): a subsampled plate hands out its minibatch's rows, as Pyro's does.
+        if msg.type != "param" or self._allocated_dim is None:
+            return
+        event_dim = msg.args[3]
+        if event_dim is None:
+            return
+        dim = self._allocated_dim - event_dim
+        value = msg.value
+        shape = value.shape
+        if len(shape) < -dim or shape[dim] == 1:
+            return
+        if shape[dim] != self.size:
+            raise ValueError(
+                f"param '{msg.name}' inside plate '{self.name}' (size {self.size}, dim {self._allocated_dim}) has "
+                f"shape {tuple(shape)}: with event_dim={event_dim} its size at dim {dim} must be the plate's full "
+                f"size {self.size} (or 1 to broadcast). Give the parameter one entry per datum, e.g. "
+                f"torch.zeros({self.size}), or fix event_dim."
+            )
+        if self.subsample_size < self.size:
+            msg.value = value.index_select(dim, self._indices)
+
 
 def _random_minibatch(size, subsample_size, device=None):
     return torch.randperm(size, device=device)[:subsample_size]

@@ -1,5 +1,6 @@
 """A subsampled plate's minibatch is a site: the model replayed against the guide uses the guide's."""
 
+import pytest
 import torch
 
 import ppl_kernel as pyro
@@ -60,3 +61,29 @@ def test_elbo_of_a_subsampled_model_matches_the_full_data_kl():
     # sqrt(Var[(z^2 (1 - 0.01)/0.02)]) ~= 0.99 / 0.02 * 0.01 * sqrt(2) = 0.70 nats, so a particle has sd
     # 20 * sqrt(5) * 0.70 = 31; over 200 particles the mean's sd is 2.2; 5 sd = 11.
     assert abs(loss - 100 * kl.item()) < 11.0
+
+
+def test_a_per_datum_param_in_a_subsampled_plate_is_the_minibatchs_slice():
+    with pyro.plate("data", 100, subsample_size=5) as idx:
+        locs = pyro.param("locs", torch.arange(100.0), event_dim=0)
+    assert torch.equal(locs, idx.to(locs.dtype))
+
+
+def test_a_per_datum_param_with_event_dims_is_sliced_left_of_them():
+    with pyro.plate("data", 10, subsample_size=3) as idx:
+        table = pyro.param("table", torch.arange(20.0).reshape(10, 2), event_dim=1)
+    assert torch.equal(table, torch.arange(20.0).reshape(10, 2)[idx])
+
+
+def test_the_sliced_param_still_trains_the_whole_parameter():
+    with pyro.plate("data", 10, subsample_size=3) as idx:
+        locs = pyro.param("locs", torch.zeros(10), event_dim=0)
+    locs.sum().backward()
+    grad = pyro.get_param_store().get_unconstrained("locs").grad
+    assert grad[idx].tolist() == [1.0, 1.0, 1.0] and grad.sum().item() == 3.0
+
+
+def test_a_per_datum_param_of_the_wrong_size_is_an_error_naming_the_plate():
+    with pytest.raises(ValueError, match=r"param 'locs' inside plate 'data' \(size 100.*shape \(50,\)"):
+        with pyro.plate("data", 100, subsample_size=5):
+            pyro.param("locs", torch.zeros(50), event_dim=0)
