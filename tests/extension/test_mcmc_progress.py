@@ -24,7 +24,7 @@ def test_live_progress_panels_hold_every_draw_of_every_chain():
     panel = next(p for p in w.panels if p["name"] == "p")
     assert panel["runs"] == 80
     assert abs(panel["mean"] - mcmc.get_samples()["p"].mean().item()) < 1e-6
-    assert "MCMC of coin_with_data" in w.title
+    assert w.title == "posterior of coin_with_data"
 
 
 def test_a_stopped_run_shows_stopped_with_the_draws_so_far():
