@@ -200,7 +200,7 @@ def test_draws_are_stored_for_empirical_marginal():
     draws = mcmc.get_samples()["mu"]
     marginal = EmpiricalMarginal(mcmc, "mu")
     assert marginal.mean.item() == pytest.approx(draws.mean().item(), rel=1e-5)
-    assert mcmc.store.chain_ids.tolist() == [0] * 5 + [1] * 5
+    assert mcmc.chain_ids == [0] * 5 + [1] * 5
     assert mcmc.log_weights == [0.0] * 10
 
 

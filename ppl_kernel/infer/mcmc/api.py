@@ -228,6 +228,11 @@ class MCMC:
         print("\n" + self.format_summary(prob) + "\n")
 
     @property
+    def chain_ids(self):
+        """The chain of each stored draw."""
+        return self.store.chain_id_list()
+
+    @property
     def log_weights(self):
         """Every MCMC draw weighs the same (log-weight 0), one per stored draw."""
         return self.store.log_weight_list()
