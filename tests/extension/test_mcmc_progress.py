@@ -30,12 +30,11 @@ def test_live_progress_panels_hold_every_draw_of_every_chain():
 def test_a_stopped_run_shows_stopped_with_the_draws_so_far():
     live = LiveProgress(display=False)
 
-    def stop_early(mcmc, done, total):
-        live(mcmc, done, total)
-        if done >= 30:
+    def stop_early(kernel, params, stage, i):  # every iteration (progress calls are throttled)
+        if i >= 30:
             mcmc.stop()
 
-    mcmc = MCMC(NUTS(coin_with_data), num_samples=100, warmup_steps=20, progress=stop_early)
+    mcmc = MCMC(NUTS(coin_with_data), num_samples=100, warmup_steps=20, progress=live, hook_fn=stop_early)
     mcmc.run()
     assert live.widget.status == "stopped"
-    assert live.widget.runs == mcmc.get_samples()["p"].shape[0]
+    assert live.widget.runs == mcmc.get_samples()["p"].shape[0] == 11
