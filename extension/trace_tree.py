@@ -16,7 +16,8 @@ is shown that way from the start.
 
 DOM markers (stable, for browser tests and styling):
 
-- ``div.ppl-tree`` the root, ``data-run`` counts the runs shown (1, then +1 per resample);
+- ``div.ppl-tree.ppl-tree-live`` the root (``div.ppl-tree.ppl-tree-static`` in the static tree, which has
+  the same classes below it but no ``data-`` attributes and no buttons), ``data-run`` counts the runs shown (1, then +1 per resample);
 - ``button.ppl-resample``, ``button.ppl-expand-all``, ``button.ppl-collapse-all``;
 - ``details.ppl-call[data-call=NAME]`` one call (``data-depth``); its ``summary`` holds
   ``span.ppl-call-sig`` (``geometric(p=0.5, t=1)``) and ``span.ppl-call-ret``; click the summary
