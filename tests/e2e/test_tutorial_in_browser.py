@@ -62,8 +62,9 @@ WEATHER_STATE = """(previous) => {
     if (h.querySelector('.ppl-hist-title')?.textContent !== 'weather') continue;
     const count = h.querySelector('div.ppl-panel[data-site="cloudy"] span.ppl-panel-count');
     if (!count) return null;
+    const bar = h.querySelector('progress.ppl-progress');
     const state = {status: h.dataset.status, runs: Number(h.querySelector('span.ppl-hist-runs').dataset.runs),
-                   cloudy: Number(count.dataset.runs)};
+                   cloudy: Number(count.dataset.runs), bar: bar && bar.style.display !== 'none' ? [bar.value, bar.max] : null};
     if (state.cloudy > 0 && state.cloudy !== previous) return state;
   }
   return null;
@@ -239,14 +240,19 @@ def switch_theme(page, name):
 
 
 def save_notebook(page, path):
-    """File > Save Notebook; waits until the file on disk has changed."""
+    """File > Save Notebook; returns the notebook as written, once the file has changed and is whole."""
     before = path.stat().st_mtime_ns
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Save Notebook$")).click()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and path.stat().st_mtime_ns == before:
+    while time.monotonic() < deadline:
+        if path.stat().st_mtime_ns != before:
+            try:  # the server may still be writing it
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:
+                pass
         time.sleep(0.2)
-    assert path.stat().st_mtime_ns != before, f"{path.name} was not saved"
+    pytest.fail(f"{path.name} was not saved within 30 s")
 
 
 def test_tutorial_runs_in_jupyterlab(browser, lab, artifacts):
@@ -268,8 +274,7 @@ def test_tutorial_runs_in_jupyterlab(browser, lab, artifacts):
         stages.shot("live-dark")
         check_contrast(page, "live, switched to the dark theme")
         switch_theme(page, "JupyterLab Light")
-        save_notebook(page, lab.root / NOTEBOOK)
-        saved = json.loads((lab.root / NOTEBOOK).read_text())
+        saved = save_notebook(page, lab.root / NOTEBOOK)
         kept = {"".join(c["source"]).split("\n")[0]: [set(o.get("data", {})) for o in c["outputs"]]
                 for c in saved["cells"] if c["cell_type"] == "code"}
         for source, outputs in kept.items():
@@ -322,6 +327,7 @@ def run_tutorial(page, lab, stages):
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     stages.shot("weather-sampling")
     assert first["status"] == "running" and 0 < first["cloudy"] < WEATHER_RUNS, first
+    assert first["bar"] == [first["runs"], WEATHER_RUNS], first  # the progress bar: runs drawn of runs asked
     assert second["cloudy"] != first["cloudy"], (first, second)
     assert second["status"] == "running" and second["cloudy"] < WEATHER_RUNS, (
         f"the panel changed only once sampling had finished: {first} then {second}")
@@ -422,9 +428,14 @@ def open_notebook(context, server, name):
     """A new page showing only ``name`` (``?reset``: no tabs restored from an earlier visit)."""
     page = context.new_page()
     page.goto(f"{server.url}/lab/tree/{name}?reset")
+    wait_for_cells(page, name)
+    return page
+
+
+def wait_for_cells(page, name):
+    """Until the notebook shows all its code cells (JupyterLab attaches them a few at a time)."""
     n = len(code_cells(name))
     until(page, f"n => document.querySelectorAll('{VISIBLE} .jp-CodeCell').length === n", n)
-    return page
 
 
 def saved_pictures(path):
@@ -475,7 +486,7 @@ def test_saved_tutorials_reopen_in_a_fresh_jupyterlab(browser, lab, artifacts, t
                     if theme != "JupyterLab Light" and name == names[0]:
                         switch_theme(page, theme)
                         page.reload()  # drawn afresh in the dark theme, as a notebook opened in it is
-                        until(page, f"() => document.querySelectorAll('{VISIBLE} .jp-CodeCell').length > 0")
+                        wait_for_cells(page, name)
                     check_reopened(page, name, expected[name], theme, artifacts)
                     page.close()
             finally:
@@ -490,8 +501,9 @@ def check_reopened(page, name, expected, theme, artifacts):
     for i in range(cells.count()):  # a reader scrolls through: each output is drawn as it comes into view
         cells.nth(i).scroll_into_view_if_needed()
     until(page, f"n => document.querySelectorAll('{VISIBLE} .jp-RenderedVegaLite svg').length === n", figures)
-    until(page, f"n => document.querySelectorAll('{VISIBLE} div.ppl-tree-static details.ppl-call').length >= n", trees)
-    assert page.locator(f"{VISIBLE} div.ppl-tree-static").count() == trees
+    until(page, f"n => document.querySelectorAll('{VISIBLE} div.ppl-tree-static').length === n", trees)
+    calls = page.locator(f"{VISIBLE} div.ppl-tree-static").evaluate_all("ts => ts.map(t => t.querySelectorAll('details.ppl-call').length)")
+    assert all(calls), f"{name}: a call tree without calls: {calls}"
     assert page.evaluate(PROBLEMS) == [], name
     tag = "dark" if "Dark" in theme else "light"
     page.screenshot(path=str(artifacts / f"reopened-{tag}-{name}.png"), full_page=True)
