@@ -9,6 +9,9 @@ DOM markers (stable, for browser tests and styling):
 - ``div.ppl-hist`` the widget root; ``data-status`` is ``running``, ``done``, ``stopped``,
   ``interrupted`` or ``error``; ``span.ppl-hist-runs`` (``data-runs``) is the number of runs drawn.
 - ``button.ppl-stop`` the Stop button (shown while a background run is going).
+- ``progress.ppl-progress`` (``max``: the runs planned, ``value``: the runs drawn) and ``span.ppl-eta``
+  ("about 12 s left"; ``data-seconds``), shown while a run with a known size is going; the time left
+  is estimated in the page from the rate it has seen, after a second of runs.
 - ``div.ppl-panel[data-site=NAME]`` one panel (``data-kind`` is ``bars`` or ``hist``);
   inside it ``span.ppl-panel-count`` (``data-runs``: runs that made the site),
   ``span.ppl-panel-mean``, ``span.ppl-panel-sd``; bars are ``rect.ppl-bar`` with ``data-label``

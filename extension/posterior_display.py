@@ -132,9 +132,10 @@ def display_marginal(marginal):
 
 
 def trace_bundle(trace):
-    from .trace_tree import TraceTreeWidget
+    """A displayed Trace: its call tree as static HTML (a trace needs no kernel to be read again)."""
+    from .trace_tree import static_tree_bundle
 
-    return TraceTreeWidget(trace)._repr_mimebundle_()
+    return static_tree_bundle(trace)
 
 
 def register(shell):

@@ -4,12 +4,20 @@ Each call shows its function's name and arguments (and what it returned); each s
 the call that made it with its distribution, value, log-probability and an ``observed`` mark.
 Calls collapse and expand; "resample" draws a new run (the user sees the recursion depth or the
 branch change). It also shows traces that inference returns: give it a trace and, to resample,
-a function returning another one (``posterior.sample_trace``). Without a browser it falls back
-to the trace's own text (Gen-style, ``str(trace)``) and HTML (``trace._repr_html_()``).
+a function returning another one (``posterior.sample_trace``).
+
+What the notebook keeps: a widget view needs its model in a running kernel, and JupyterLab 4 shows
+"Error displaying widget: model not found" for it in a reopened notebook (it ranks the widget above
+the HTML beside it). So the widget is interactive while its cell is the last one run; when the next
+cell starts, its output is replaced by :func:`static_tree_bundle` of the run it shows: self-contained
+HTML (calls fold with ``<details>``, colours inherited from the theme, only markup and styles that
+JupyterLab's sanitizer keeps for an untrusted notebook) and the trace's text. A displayed ``Trace``
+is shown that way from the start.
 
 DOM markers (stable, for browser tests and styling):
 
-- ``div.ppl-tree`` the root, ``data-run`` counts the runs shown (1, then +1 per resample);
+- ``div.ppl-tree.ppl-tree-live`` the root (``div.ppl-tree.ppl-tree-static`` in the static tree, which has
+  the same classes below it but no ``data-`` attributes and no buttons), ``data-run`` counts the runs shown (1, then +1 per resample);
 - ``button.ppl-resample``, ``button.ppl-expand-all``, ``button.ppl-collapse-all``;
 - ``details.ppl-call[data-call=NAME]`` one call (``data-depth``); its ``summary`` holds
   ``span.ppl-call-sig`` (``geometric(p=0.5, t=1)``) and ``span.ppl-call-ret``; click the summary
@@ -26,7 +34,9 @@ DOM markers (stable, for browser tests and styling):
 ('coin', ['c'])
 """
 
+import html
 import pathlib
+import weakref
 
 import anywidget
 import traitlets
@@ -76,6 +86,107 @@ def tree_state(trace):
         flat.children = list(trace)
         return call_state(trace, flat)
     return call_state(trace, root)
+
+
+# ---- the static tree: what a saved notebook shows ----------------------------------------------------
+# Styles are inline (a reopened notebook is untrusted: no <style>, no scripts) and use no colour of
+# their own: text inherits the theme's, secondary text is dimmed with opacity, so light and dark read.
+_BOX = "font-family: monospace; font-size: 13px; line-height: 1.45"
+_INDENT = "margin-left: 1.4em"
+_DIM = "opacity: 0.78"
+
+
+def _site_html(site):
+    parts = [f'<span class="ppl-site-name" style="font-weight: bold">{html.escape(site["name"])}</span> ~ '
+             f'<span class="ppl-site-dist">{html.escape(site["dist"])}</span> = '
+             f'<span class="ppl-site-value">{html.escape(site["value"])}</span>']
+    if site.get("log_prob") is not None:
+        parts.append(f' <span class="ppl-site-logp" style="{_DIM}">log p = {html.escape(site["log_prob"])}</span>')
+    if site.get("observed"):
+        parts.append(' <i class="ppl-observed">observed</i>')
+    return f'<div class="ppl-site" style="{_INDENT}">{"".join(parts)}</div>'
+
+
+def tree_html(state, title="", info=""):
+    """A :func:`tree_state` as self-contained HTML: each call a ``<details open>`` that folds on a click.
+
+    Built with an explicit stack, so a deep recursion does not hit Python's recursion limit.
+
+    >>> state = {"kind": "call", "name": "f", "signature": "f()", "returned": True, "ret": "1", "depth": 0,
+    ...          "path": "0", "children": [{"kind": "site", "name": "x", "dist": "Bernoulli(0.5)",
+    ...                                     "value": "1", "log_prob": "-0.6931", "observed": False}]}
+    >>> text = tree_html(state, "f")
+    >>> text.count("<details"), "x</span> ~ " in text
+    (1, True)
+    """
+    head = f'<b class="ppl-tree-title">{html.escape(title)}</b>'
+    if info:
+        head += f' <span class="ppl-tree-info" style="{_DIM}">{html.escape(info)}</span>'
+    out = [f'<div class="ppl-tree ppl-tree-static" style="{_BOX}"><div class="ppl-tree-head">{head}</div>']
+    stack = [state] if state and state.get("kind") == "call" else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):  # a closing tag, queued when its call was opened
+            out.append(item)
+            continue
+        if item["kind"] == "site":
+            out.append(_site_html(item))
+            continue
+        ret = f'<span class="ppl-call-ret"> → {html.escape(item["ret"])}</span>' if item.get("returned") else ""
+        out.append(f'<details open class="ppl-call" style="{_INDENT if item["depth"] else ""}">'
+                   f'<summary class="ppl-call-head" style="cursor: pointer">'
+                   f'<span class="ppl-call-sig" style="font-weight: bold">{html.escape(item["signature"])}</span>'
+                   f'{ret}</summary>')
+        closing = "</details>"
+        if item.get("pending"):
+            closing = (f'<div class="ppl-more" style="{_INDENT}; {_DIM}">… {item["pending"]} more not shown here: '
+                       f'print(trace) shows them all</div></details>')
+        stack.append(closing)
+        stack.extend(reversed(item["children"]))
+    out.append("</div>")
+    return "".join(out)
+
+
+def _info(trace):
+    try:
+        return f"{len(trace)} sites, log p = {format_number(trace.log_prob_sum().item())}"
+    except Exception:  # an unscorable site: show the tree anyway
+        return f"{len(trace)} sites"
+
+
+def _trace_text(trace):
+    if trace.root is not None and trace.root.children:
+        return str(trace)
+    return "\n".join(map(trace.site_line, trace))
+
+
+def static_tree_bundle(trace, title=None):
+    """The mimebundle of one run's call tree that every front end draws with no kernel: HTML and text.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> bundle = static_tree_bundle(poutine.trace(lambda: pyro.sample("c", dist.Bernoulli(0.5))).get_trace())
+    >>> sorted(bundle), "<details open" in bundle["text/html"]
+    (['text/html', 'text/plain'], True)
+    """
+    title = title or (trace.root.name if trace.root is not None else "trace")
+    return {"text/html": tree_html(tree_state(trace), title, _info(trace)), "text/plain": _trace_text(trace)}
+
+
+# Trees shown interactively, still to be replaced by their static picture when the next cell runs.
+_LIVE_TREES = weakref.WeakSet()
+
+
+def finish_live_trees(*_info):
+    """Replace every interactive tree's output by the static picture of the run it shows (IPython calls
+    this before each cell runs; see the module docstring)."""
+    for tree in list(_LIVE_TREES):
+        tree.finish()
+
+
+def _finish_before_next_cell(shell):
+    if finish_live_trees not in shell.events.callbacks["pre_run_cell"]:
+        shell.events.register("pre_run_cell", finish_live_trees)
 
 
 class TraceTreeWidget(anywidget.AnyWidget):
@@ -146,6 +257,29 @@ class TraceTreeWidget(anywidget.AnyWidget):
             return poutine.trace(model).get_trace(*args, **kwargs)
 
         return cls(draw(), resample=draw, title=model_name(model))
+
+    def static_bundle(self):
+        """HTML and text of the run shown now (what the output becomes when the next cell runs)."""
+        return {"text/html": tree_html(self.tree, self.title, self.info), "text/plain": _trace_text(self.trace)}
+
+    def _ipython_display_(self):
+        from IPython import get_ipython
+        from IPython.display import display
+
+        data, meta = self._repr_mimebundle_()
+        data["text/html"] = self.static_bundle()["text/html"]
+        self._handle = display(data, metadata=meta, raw=True, display_id=True)
+        shell = get_ipython()
+        if shell is not None and hasattr(shell, "events"):
+            _finish_before_next_cell(shell)
+            _LIVE_TREES.add(self)
+
+    def finish(self):
+        """End the interactive view: its output becomes the static picture of the run shown now."""
+        _LIVE_TREES.discard(self)
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle is not None:
+            handle.update(self.static_bundle(), raw=True)
 
     def __repr__(self):
         return f"<TraceTreeWidget {self.title!r}: run {self.run}>"

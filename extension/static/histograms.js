@@ -175,6 +175,12 @@ function groupView(group, byName, ofRuns, weighted, pageSize, pages) {
   return box;
 }
 
+function duration(seconds) {
+  if (seconds < 60) return `${Math.max(1, Math.ceil(seconds))} s`;
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes} min ${Math.round(seconds - 60 * minutes)} s`;
+}
+
 function render({ model, el: host }) {
   const root = el("div", "ppl-hist");
   const head = el("div", "ppl-hist-head");
@@ -182,8 +188,11 @@ function render({ model, el: host }) {
   const runs = el("span", "ppl-hist-runs");
   const status = el("span", "ppl-hist-status");
   const stop = el("button", "ppl-stop", "Stop");
+  const progress = el("progress", "ppl-progress");
+  const eta = el("span", "ppl-eta");
   const message = el("div", "ppl-hist-message");
-  head.append(title, runs, status, stop);
+  head.append(title, runs, progress, eta, status, stop);
+  let since = null;  // [time, runs] when this view first saw the run going: the rate behind the time left
   const body = el("div", "ppl-hist-body");
   root.append(head, message, body);
   host.appendChild(root);
@@ -196,6 +205,22 @@ function render({ model, el: host }) {
     const n = model.get("runs"), target = model.get("target");
     runs.textContent = target ? `${n} / ${target} runs` : `${n} runs`;
     runs.dataset.runs = n;
+    const going = st === "running" && target > 0;
+    progress.style.display = going ? "" : "none";
+    if (going) { progress.max = target; progress.value = Math.min(n, target); }
+    eta.textContent = "";
+    delete eta.dataset.seconds;
+    if (going) {
+      const now = performance.now();
+      if (since === null || n < since[1]) since = [now, n];
+      const seconds = (now - since[0]) / 1000, done = n - since[1];
+      // Estimated only after a second of runs: the first frames' rate says little.
+      if (seconds >= 1 && done > 0) {
+        const left = (target - n) * seconds / done;
+        eta.dataset.seconds = left.toFixed(1);
+        eta.textContent = `about ${duration(left)} left`;
+      }
+    }
     status.textContent = st;
     stop.style.display = model.get("stoppable") && st === "running" ? "" : "none";
     stop.disabled = model.get("stop_requested");

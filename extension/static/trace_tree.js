@@ -36,7 +36,7 @@ function callView(node, open) {
 }
 
 function render({ model, el: host }) {
-  const root = el("div", "ppl-tree");
+  const root = el("div", "ppl-tree ppl-tree-live");
   const head = el("div", "ppl-tree-head");
   const title = el("span", "ppl-tree-title");
   const info = el("span", "ppl-tree-info");

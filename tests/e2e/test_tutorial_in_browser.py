@@ -1,4 +1,4 @@
-"""The first tutorial, run in JupyterLab in a real browser: what a user sees, not what the kernel sends.
+"""The tutorials, run in JupyterLab in a real browser: what a user sees, not what the kernel sends.
 
 Kernel-side tests pass even when a widget shows nothing in the page (a missing front-end package,
 a JavaScript error, a message the browser rejects). This opens ``01_models.ipynb`` in headless
@@ -9,6 +9,12 @@ and folds on click, and no cell shows an error. Screenshots of each stage go to
 
 The DOM markers read here are documented in ``extension/histogram_widget.py`` and
 ``extension/trace_tree.py``.
+
+Then every tutorial in ``notebooks/`` is run from the Run menu and saved, and the saved notebooks are
+opened in a fresh JupyterLab (a new server, a new kernel that knows none of the widgets): every figure
+and call tree must show, and no output may say "Error displaying widget" or "model not found". In
+JupyterLab's dark theme, live and reopened, every label of a figure and of a call tree must keep the
+WCAG AA contrast (4.5:1) against the background it is drawn on.
 """
 
 import json
@@ -18,7 +24,7 @@ import time
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from .conftest import NOTEBOOKS
+from .conftest import NOTEBOOKS, LabServer
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +62,9 @@ WEATHER_STATE = """(previous) => {
     if (h.querySelector('.ppl-hist-title')?.textContent !== 'weather') continue;
     const count = h.querySelector('div.ppl-panel[data-site="cloudy"] span.ppl-panel-count');
     if (!count) return null;
+    const bar = h.querySelector('progress.ppl-progress');
     const state = {status: h.dataset.status, runs: Number(h.querySelector('span.ppl-hist-runs').dataset.runs),
-                   cloudy: Number(count.dataset.runs)};
+                   cloudy: Number(count.dataset.runs), bar: bar && bar.style.display !== 'none' ? [bar.value, bar.max] : null};
     if (state.cloudy > 0 && state.cloudy !== previous) return state;
   }
   return null;
@@ -90,6 +97,9 @@ PROBLEMS = """() => {
   for (const h of document.querySelectorAll('div.ppl-hist[data-status="error"], div.ppl-hist[data-status="interrupted"]')) {
     found.push(`histograms ${h.dataset.status}: ${h.querySelector('.ppl-hist-message')?.textContent}`);
   }
+  for (const o of document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output')) {
+    if (/model not found/i.test(o.textContent)) found.push(`widget model missing: ${o.textContent.slice(0, 500)}`);
+  }
   for (const e of document.querySelectorAll('div.ppl-tree-error')) {
     if (e.textContent) found.push(`trace tree error: ${e.textContent}`);
   }
@@ -100,8 +110,8 @@ PROBLEMS = """() => {
 OUTPUT_AREA = "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' jp-OutputArea ')][1]"
 
 
-def code_cells():
-    nb = json.loads((NOTEBOOKS / NOTEBOOK).read_text())
+def code_cells(notebook=NOTEBOOK):
+    nb = json.loads((NOTEBOOKS / notebook).read_text())
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
 
 
@@ -161,6 +171,90 @@ def mark_counts(marks):
     return out
 
 
+# The WCAG contrast ratio of every label of a figure (SVG text) and of a call tree (HTML text) against
+# what is behind it: the nearest background drawn (a Vega background rect, else an element's
+# background colour), with the text's own alpha and its ancestors' opacity blended in.
+CONTRAST = """() => {
+  const rgba = c => { const m = /rgba?\\(([^)]*)\\)/.exec(c || ''); if (!m) return null;
+                      const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+                      return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const blend = (fg, a, bg) => [0, 1, 2].map(i => fg[i] * a + bg[i] * (1 - a));
+  const behind = el => {
+    let layers = [];
+    for (let e = el; e && e !== document.documentElement; e = e.parentElement) {
+      if (e.tagName.toLowerCase() === 'svg') {
+        const rect = e.querySelector('rect.background, path.background');
+        const fill = rect && rgba(getComputedStyle(rect).fill);
+        if (fill && fill[3] > 0) { layers.push(fill); if (fill[3] >= 1) break; }
+      }
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let bg = [255, 255, 255];
+    for (const l of layers.reverse()) bg = blend(l, l[3], bg);
+    return bg;
+  };
+  const opacity = el => { let o = 1; for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity); return o; };
+  const out = [];
+  const labels = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedVegaLite svg text')]
+    .concat([...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .ppl-tree-static *')]
+            .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())));
+  for (const e of labels) {
+    if (!e.textContent.trim()) continue;
+    const style = getComputedStyle(e);
+    const svg = e instanceof SVGElement;
+    const fg = rgba(svg ? style.fill : style.color);
+    if (!fg) continue;
+    const a = fg[3] * opacity(e) * (svg ? Number(style.fillOpacity || 1) : 1);
+    if (a === 0 || style.visibility === 'hidden' || style.display === 'none') continue;  // not drawn (e.g. a tick
+    // label that Vega hid because it would overlap its neighbour)
+    const bg = behind(e.parentElement);
+    const text = blend(fg, a, bg);
+    const [l1, l2] = [lum(text), lum(bg)].sort((x, y) => y - x);
+    out.push({text: e.textContent.trim().slice(0, 60), ratio: (l1 + 0.05) / (l2 + 0.05),
+              fg: text.map(Math.round), bg: bg.map(Math.round)});
+  }
+  return out;
+}"""
+AA = 4.5  # WCAG 2.1 AA, normal text
+
+
+def check_contrast(page, where):
+    """Every label on the page reads at WCAG AA contrast; fails listing the worst ones."""
+    labels = page.evaluate(CONTRAST)
+    assert labels, f"{where}: no figure or tree labels on the page to check"
+    poor = sorted((label for label in labels if label["ratio"] < AA), key=lambda label: label["ratio"])
+    assert poor == [], f"{where}: {len(poor)} of {len(labels)} labels below {AA}:1, worst first: {poor[:8]}"
+
+
+def switch_theme(page, name):
+    """Settings > Theme > ``name``, as a user would; waits until the page has taken it."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(name)}$")).click()
+    light = "false" if "Dark" in name else "true"
+    page.wait_for_function("light => document.body.dataset.jpThemeLight === light", arg=light, timeout=30_000)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def save_notebook(page, path):
+    """File > Save Notebook; returns the notebook as written, once the file has changed and is whole."""
+    before = path.stat().st_mtime_ns
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Save Notebook$")).click()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if path.stat().st_mtime_ns != before:
+            try:  # the server may still be writing it
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:
+                pass
+        time.sleep(0.2)
+    pytest.fail(f"{path.name} was not saved within 30 s")
+
+
 def test_tutorial_runs_in_jupyterlab(browser, lab, artifacts):
     console = []
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -174,13 +268,13 @@ def test_tutorial_runs_in_jupyterlab(browser, lab, artifacts):
     stages = Stages(page, artifacts)
     try:
         run_tutorial(page, lab, stages)
-        # Save as a user would (File > Save Notebook) and wait until the file on disk holds the figures.
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Save Notebook$")).click()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "application/vnd.vegalite.v5+json" not in (lab.root / NOTEBOOK).read_text():
-            time.sleep(0.2)
-        saved = json.loads((lab.root / NOTEBOOK).read_text())
+        check_contrast(page, "live, light theme")
+        # Dark theme, switched while the notebook is open: what was drawn in the light theme stays legible.
+        switch_theme(page, "JupyterLab Dark")
+        stages.shot("live-dark")
+        check_contrast(page, "live, switched to the dark theme")
+        switch_theme(page, "JupyterLab Light")
+        saved = save_notebook(page, lab.root / NOTEBOOK)
         kept = {"".join(c["source"]).split("\n")[0]: [set(o.get("data", {})) for o in c["outputs"]]
                 for c in saved["cells"] if c["cell_type"] == "code"}
         for source, outputs in kept.items():
@@ -233,6 +327,7 @@ def run_tutorial(page, lab, stages):
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     stages.shot("weather-sampling")
     assert first["status"] == "running" and 0 < first["cloudy"] < WEATHER_RUNS, first
+    assert first["bar"] == [first["runs"], WEATHER_RUNS], first  # the progress bar: runs drawn of runs asked
     assert second["cloudy"] != first["cloudy"], (first, second)
     assert second["status"] == "running" and second["cloudy"] < WEATHER_RUNS, (
         f"the panel changed only once sampling had finished: {first} then {second}")
@@ -278,8 +373,8 @@ def run_tutorial(page, lab, stages):
     running = {s["cloudy"] for s in states if s["status"] == "running" and s["cloudy"]}
     assert len(running) >= 2, states
 
-    # --- the call trees ---------------------------------------------------------------------------
-    trees = page.locator("div.ppl-tree")
+    # --- the call trees: by now each is the static picture it leaves in the notebook -----------------
+    trees = page.locator(".jp-NotebookPanel div.ppl-tree-static")
     assert trees.count() == sum(c.startswith("%trace") for c in cells)
     for i in range(trees.count()):
         t = trees.nth(i)
@@ -298,39 +393,134 @@ def run_tutorial(page, lab, stages):
 
 
 def check_trace_tree(page, stages):
-    tree = page.locator("div.ppl-tree").filter(
+    """The tutorial's ``%trace --seed 11 geometric(...)`` flips heads twice: three calls, nested; a click
+    on a call's summary folds it and a second click unfolds it (plain ``<details>``, no kernel needed)."""
+    tree = page.locator(".jp-NotebookPanel div.ppl-tree-static").filter(
         has=page.locator(".ppl-tree-title", has_text=re.compile(r"^geometric$")))
     assert tree.count() == 1
     tree.scroll_into_view_if_needed()
-    root = tree.locator("details.ppl-call[data-call='geometric'][data-depth='0']")
-    nested = root.locator("details.ppl-call[data-call='geometric'][data-depth='1']")
-    root.wait_for(state="visible", timeout=LONG)
-    stages.shot("geometric-tree-first-run", tree)
-    # One run stops at the first flip with probability 1/2: resample (the widget's own button) until
-    # the recursion shows. 40 tries fail to nest with probability 2**-40.
-    for _ in range(40):
-        if nested.count():
-            break
-        run = int(tree.get_attribute("data-run"))
-        tree.locator("button.ppl-resample").click()
-        page.wait_for_function("([el, n]) => Number(el.dataset.run) > n", arg=[tree.element_handle(), run],
-                               timeout=30_000)
-    assert nested.count() >= 1, "40 runs of geometric(0.5) never recursed"
-    assert root.locator(":scope > div.ppl-site[data-site='x_0']").count() == 1
-    assert nested.first.locator(":scope > div.ppl-site[data-site='x_1']").count() == 1
-    assert re.fullmatch(r"geometric\(p=0\.5, t=1\)", nested.first.locator(":scope > summary .ppl-call-sig")
-                        .text_content()), nested.first.locator(":scope > summary").text_content()
-    assert nested.first.is_visible()
+    root = tree.locator(":scope > details.ppl-call")
+    nested = root.locator(":scope > details.ppl-call")
+    innermost = nested.locator(":scope > details.ppl-call")
+    assert root.count() == 1 and nested.count() == 1 and innermost.count() == 1
+    assert [s.text_content() for s in root.locator(":scope > div.ppl-site .ppl-site-name").all()] == ["x_0"]
+    assert [s.text_content() for s in nested.locator(":scope > div.ppl-site .ppl-site-name").all()] == ["x_1"]
+    assert re.fullmatch(r"geometric\(p=.*, t=1\)", nested.locator(":scope > summary .ppl-call-sig").text_content())
+    assert innermost.is_visible()
     stages.shot("geometric-tree-nested", tree)
 
-    # Click the outer call: it folds (details closed, nested call hidden), click again: it unfolds.
     summary = root.locator(":scope > summary")
     summary.click()
     page.wait_for_function("el => !el.open", arg=root.element_handle(), timeout=10_000)
-    assert not nested.first.is_visible()
-    assert root.locator(":scope > summary .ppl-call-sig").is_visible()
+    assert not nested.is_visible() and summary.is_visible()
     stages.shot("geometric-tree-collapsed", tree)
     summary.click()
     page.wait_for_function("el => el.open", arg=root.element_handle(), timeout=10_000)
-    assert nested.first.is_visible()
+    assert innermost.is_visible()
     stages.shot("geometric-tree-expanded", tree)
+
+
+OTHER_TUTORIALS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb") if p.name != NOTEBOOK)
+VISIBLE = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
+def open_notebook(context, server, name):
+    """A new page showing only ``name`` (``?reset``: no tabs restored from an earlier visit)."""
+    page = context.new_page()
+    page.goto(f"{server.url}/lab/tree/{name}?reset")
+    wait_for_cells(page, name)
+    return page
+
+
+def wait_for_cells(page, name):
+    """Until the notebook shows all its code cells (JupyterLab attaches them a few at a time)."""
+    n = len(code_cells(name))
+    until(page, f"n => document.querySelectorAll('{VISIBLE} .jp-CodeCell').length === n", n)
+
+
+def saved_pictures(path):
+    """How many Vega-Lite figures and static call trees the notebook file holds."""
+    outputs = [o for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    figures = sum("application/vnd.vegalite.v5+json" in o.get("data", {}) for o in outputs)
+    trees = sum("ppl-tree-static" in "".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+    widgets = sum("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    return figures, trees, widgets
+
+
+@pytest.mark.parametrize("name", OTHER_TUTORIALS)
+def test_tutorial_runs_in_jupyterlab_and_saves(browser, lab, artifacts, name):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(ERROR_RECORDER)
+    try:
+        page = open_notebook(context, lab, name)
+        until(page, f"() => document.querySelector(\"{VISIBLE} .jp-Notebook-ExecutionIndicator[data-status='idle']\")")
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        n = len(code_cells(name))
+        until(page, f"""n => {{ const p = [...document.querySelectorAll('{VISIBLE} .jp-CodeCell .jp-InputPrompt')];
+                                return p.length === n && p.every(e => /^\\[\\d+\\]:$/.test(e.textContent.trim())); }}""", n)
+        until(page, f"() => document.querySelector(\"{VISIBLE} .jp-Notebook-ExecutionIndicator[data-status='idle']\")")
+        assert page.evaluate(PROBLEMS) == []
+        page.screenshot(path=str(artifacts / f"live-light-{name}.png"), full_page=True)
+        save_notebook(page, lab.root / name)
+    finally:
+        context.close()
+
+
+# Known exceptions, named so that a fix is noticed (strict xfail): a tutorial whose saved outputs still hold
+# widget views that no kernel can draw once the notebook is reopened.
+KNOWN_WIDGETS = {
+    "07_exploring_by_hand.ipynb": "interact()'s ipywidgets sliders stay widget views (extension/model_sliders.py): "
+                                  "reopened, they show 'Error displaying widget'",
+}
+
+
+@pytest.fixture(scope="module")
+def reopened(lab, tmp_path_factory):
+    """A fresh JupyterLab (new server, new kernels that know none of the old widgets) serving the notebooks
+    as the tests above saved them."""
+    names = [NOTEBOOK] + OTHER_TUTORIALS
+    unsaved = [n for n in names if (lab.root / n).read_bytes() == (NOTEBOOKS / n).read_bytes()]
+    if unsaved:
+        pytest.skip(f"not run and saved by the tests above: {unsaved}")
+    server = LabServer(tmp_path_factory.mktemp("reopened"), notebooks=lab.root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WIDGETS[n]))
+                                  if n in KNOWN_WIDGETS else n for n in [NOTEBOOK] + OTHER_TUTORIALS])
+def test_saved_tutorial_reopens_in_a_fresh_jupyterlab(browser, reopened, artifacts, name):
+    expected = saved_pictures(reopened.root / name)
+    assert expected[2] == 0, f"{name} was saved with {expected[2]} widget views, which a reopened notebook cannot draw"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(ERROR_RECORDER)
+    try:
+        page = open_notebook(context, reopened, name)
+        switch_theme(page, "JupyterLab Light")  # the theme is a server setting: the test before may have left dark
+        check_reopened(page, name, expected, "JupyterLab Light", artifacts)
+        switch_theme(page, "JupyterLab Dark")
+        page.reload()  # drawn afresh in the dark theme, as a notebook opened in it is
+        wait_for_cells(page, name)
+        check_reopened(page, name, expected, "JupyterLab Dark", artifacts)
+        switch_theme(page, "JupyterLab Light")
+    finally:
+        context.close()
+
+
+def check_reopened(page, name, expected, theme, artifacts):
+    figures, trees, _ = expected
+    cells = page.locator(f"{VISIBLE} .jp-Cell")
+    for i in range(cells.count()):  # a reader scrolls through: each output is drawn as it comes into view
+        cells.nth(i).scroll_into_view_if_needed()
+    until(page, f"n => document.querySelectorAll('{VISIBLE} .jp-RenderedVegaLite svg').length === n", figures)
+    until(page, f"n => document.querySelectorAll('{VISIBLE} div.ppl-tree-static').length === n", trees)
+    calls = page.locator(f"{VISIBLE} div.ppl-tree-static").evaluate_all("ts => ts.map(t => t.querySelectorAll('details.ppl-call').length)")
+    assert all(calls), f"{name}: a call tree without calls: {calls}"
+    assert page.evaluate(PROBLEMS) == [], name
+    tag = "dark" if "Dark" in theme else "light"
+    page.screenshot(path=str(artifacts / f"reopened-{tag}-{name}.png"), full_page=True)
+    if figures or trees:
+        check_contrast(page, f"{name} reopened, {theme}")

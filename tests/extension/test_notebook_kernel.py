@@ -21,6 +21,10 @@ def executed():
         nbformat.v4.new_code_cell(GEOMETRIC.format(opts='--args "torch.tensor([0.5])" --samples 400 --seed 1')),
         nbformat.v4.new_code_cell("print(len(weather_runs), weather_runs.partial)"),
         nbformat.v4.new_code_cell("weather_runs"),
+        nbformat.v4.new_code_cell("%trace --seed 0 geometric(torch.tensor([0.5]))"),
+        nbformat.v4.new_code_cell("from ppl_kernel import poutine\n"
+                                  "poutine.trace(geometric).get_trace(torch.tensor([0.5]))"),
+        nbformat.v4.new_code_cell("print('a later cell')"),
     ]
     NotebookClient(nb, timeout=180, kernel_name="python3", store_widget_state=True).execute()
     return nb
@@ -66,3 +70,20 @@ def test_a_posterior_displays_itself_as_a_static_figure_titled_with_its_model(ex
     assert not any(WIDGET_VIEW in o.get("data", {}) for o in outputs)
     static = [o for o in outputs if {"image/png", VEGALITE} <= set(o.get("data", {}))]
     assert static and static[0]["data"]["text/plain"].startswith("weather: 500 runs from the prior")
+
+
+def test_a_trace_tree_becomes_static_html_when_the_next_cell_runs(executed):
+    outputs = executed.cells[5].outputs
+    assert not any(WIDGET_VIEW in o.get("data", {}) for o in outputs), outputs
+    (tree,) = [o for o in outputs if "text/html" in o.get("data", {})]
+    html = tree["data"]["text/html"]
+    # The root call folds with <details>, its first site is geometric's first flip.
+    assert html.count("<details open") >= 1 and '<span class="ppl-call-sig" style="font-weight: bold">geometric(' in html
+    assert '<span class="ppl-site-name" style="font-weight: bold">x_0</span>' in html
+    assert tree["data"]["text/plain"].startswith("geometric(")
+
+
+def test_a_displayed_trace_is_static_html_from_the_start(executed):
+    outputs = executed.cells[6].outputs
+    assert not any(WIDGET_VIEW in o.get("data", {}) for o in outputs), outputs
+    assert any("<details open" in o.get("data", {}).get("text/html", "") for o in outputs), outputs
