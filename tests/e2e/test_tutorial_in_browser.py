@@ -318,7 +318,6 @@ def run_tutorial(page, lab, stages):
 
     # --- the weather histograms change while sampling runs ---------------------------------------
     first = until(page, WEATHER_STATE, None)
-    second = until(page, WEATHER_STATE, first["cloudy"])
     weather = page.locator("div.ppl-hist").filter(
         has=page.locator(".ppl-hist-title", has_text=re.compile(r"^weather$")))
     # The page as the user sees it mid-run (scrolled to the widget; the notebook lays out cells above it
@@ -328,9 +327,6 @@ def run_tutorial(page, lab, stages):
     stages.shot("weather-sampling")
     assert first["status"] == "running" and 0 < first["cloudy"] < WEATHER_RUNS, first
     assert first["bar"] == [first["runs"], WEATHER_RUNS], first  # the progress bar: runs drawn of runs asked
-    assert second["cloudy"] != first["cloudy"], (first, second)
-    assert second["status"] == "running" and second["cloudy"] < WEATHER_RUNS, (
-        f"the panel changed only once sampling had finished: {first} then {second}")
 
     # When the run ends its widget gives way to the static figure (titled "weather: 5000 runs ...").
     until(page, "() => ![...document.querySelectorAll('div.ppl-hist')].some(h => "
@@ -370,8 +366,14 @@ def run_tutorial(page, lab, stages):
     # The recorder saw the live widget change while it ran.
     states = [s for s in page.evaluate("() => window.__pplStates") if s["title"] == "weather"]
     (stages.folder / "weather-states.json").write_text(json.dumps(states, indent=1))
-    running = {s["cloudy"] for s in states if s["status"] == "running" and s["cloudy"]}
-    assert len(running) >= 2, states
+    running = [s for s in states if s["status"] == "running" and s["cloudy"]]
+    ended = [s["t"] for s in states if s["status"] not in ("running", None)]
+    assert running and ended, states
+    # Live means frames while it runs (issue 18): the first at once, then at least 4 a second until the end.
+    # A short run (a quiet machine draws 5000 runs in well under a second) may show only its first frame;
+    # one frame of slack for the throttle's phase.
+    seconds = (ended[0] - running[0]["t"]) / 1000
+    assert len({s["cloudy"] for s in running}) >= max(1, int(4 * seconds) - 1), (seconds, states)
 
     # --- the call trees: by now each is the static picture it leaves in the notebook -----------------
     trees = page.locator(".jp-NotebookPanel div.ppl-tree-static")
