@@ -43,6 +43,10 @@ def parse_definition(text):
     rest = text[m.end():].strip()
     if not rest:
         return name, ""
+    if rest.startswith("(") and rest.count("(") != rest.count(")"):
+        raise DefinitionError(
+            f"unbalanced parentheses in '{text}'; close the argument list, e.g. %%model {name}(p, t=None)"
+        )
     if not (rest.startswith("(") and rest.endswith(")")):
         raise DefinitionError(
             f"after the name '{name}' expected its arguments in parentheses, got '{rest}'; "
@@ -57,41 +61,6 @@ def parse_definition(text):
             f"write them as in a def line, e.g. %%model {name}(p, t=None)"
         ) from None
     return name, args
-
-
-def split_magic_line(line):
-    """Split the ``%%model`` line into the definition (``NAME`` or ``NAME(...)``) and the options after it.
-
-    >>> split_magic_line("geometric(p, t=None) --samples 10")
-    ('geometric(p, t=None)', '--samples 10')
-    """
-    line = line.strip()
-    m = _NAME.match(line)
-    end = m.end() if m else 0
-    rest = line[end:].lstrip()
-    if m and rest.startswith("("):
-        depth = 0
-        start = len(line) - len(rest)
-        for i in range(start, len(line)):
-            ch = line[i]
-            if ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-                if depth == 0:
-                    return line[: i + 1], line[i + 1:].strip()
-        raise DefinitionError(
-            f"unbalanced parentheses in '{line}'; close the argument list, e.g. %%model geometric(p, t=None)"
-        )
-    if not m:  # no name at all: hand the whole line back so the caller reports it
-        head, _, tail = line.partition(" ")
-        return head, tail.strip()
-    if rest and not rest.startswith("-"):
-        raise DefinitionError(
-            f"after the name '{m.group(0)}' expected its arguments in parentheses or options, got '{rest}'; "
-            f"write e.g. %%model {m.group(0)}(p, t=None) --samples 100"
-        )
-    return line[:end], rest
 
 
 def model_source(name, args, body):

@@ -90,7 +90,8 @@ return pyro.sample("y", dist.Normal(0.0, {scale}), obs=1.0)
     ("%%model f(p, ", "unbalanced parentheses"),
     ("%%model f(p,,q)", "not a valid Python signature"),
     ("%%model f [p]", "expected its arguments in parentheses"),
-    ("%%model f --samples many", "argument -n/--samples: invalid int value: 'many'"),
+    ("%%model f --samples many", "argument -n/--samples: the number of runs must be an integer, got 'many'"),
+    ("%%model f --samples 1e6", "must be an integer, got '1e6'; write 1000000"),
     ("%%model f --colour red", "unrecognized arguments: --colour red"),
 ])
 def test_bad_magic_line_raises_usage_error_with_the_usage(shell, line, message):
