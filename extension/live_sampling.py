@@ -61,14 +61,15 @@ class LiveSampling:
         self.posterior._args, self.posterior._kwargs = self.args, self.kwargs
         self.data = HistogramData() if live else None
         self.widget = HistogramWidget(title=self.title, target=self.num_samples) if live else None
+        self._stop = threading.Event()
         if self.widget is not None:
-            self.widget.observe(self._on_stop_button, names="stop_requested")
+            # ipywidgets keeps every open widget alive: its Stop button holds the event, never this run.
+            self.widget.observe(_stop_button(self._stop), names="stop_requested")
         self.display = display
         self.on_done = on_done
         self.status = "pending"
         self.error = None
         self.thread = None
-        self._stop = threading.Event()
         self._ingested = 0
         self._widget_handle = None
         self._static_handle = None
@@ -112,10 +113,6 @@ class LiveSampling:
         if self.thread is not None:
             self.thread.join(timeout)
         return self.posterior
-
-    def _on_stop_button(self, change):
-        if change["new"]:
-            self._stop.set()
 
     def _background(self):
         try:
@@ -202,6 +199,14 @@ class LiveSampling:
             self._static_handle.update({"text/plain": f"{self.title}: {n} runs ({status}) {message}"}, raw=True)
         if self.on_done is not None:
             self.on_done(posterior)
+
+
+def _stop_button(event):
+    def on_stop(change):
+        if change["new"]:
+            event.set()
+
+    return on_stop
 
 
 def _describe(error):

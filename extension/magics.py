@@ -8,8 +8,10 @@ arguments are given (``--args "0.5"``). ``%sample`` samples an existing model or
 
 Every run's result is a :class:`ppl_kernel.infer.TracePosterior` (the type inference returns);
 ``-o NAME`` stores it in the namespace when the run ends, stopped or interrupted runs included.
-Background runs are listed in ``ModelMagics.runs`` (reach it through
-``get_ipython().magics_manager.registry["ModelMagics"]``).
+Runs still going and the newest run are listed in ``ModelMagics.runs`` (reach it through
+``get_ipython().magics_manager.registry["ModelMagics"]``); a finished run is kept only where the
+user stores it. A background run keeps the definitions it started with
+(:mod:`ppl_kernel_jupyter.model_snapshot`).
 
 Example cells (after ``%load_ext ppl_kernel``)::
 
@@ -33,6 +35,7 @@ from IPython.display import display
 from .cell_function import DefinitionError, compile_cell_function, parse_definition
 from .live_sampling import LiveSampling
 from .magic_line import parse_magic_line, run_count, unquote
+from .model_snapshot import snapshot_model
 from .trace_tree import TraceTreeWidget
 from .user_traceback import ModelSyntaxError, show_user_frames
 
@@ -66,7 +69,7 @@ def _required_parameters(fn):
 
 @magics_class
 class ModelMagics(Magics):
-    """The notebook layer's magics. ``runs`` keeps every sampling run started from a magic."""
+    """The notebook layer's magics. ``runs``: the sampling runs still going, and the newest one."""
 
     def __init__(self, shell):
         super().__init__(shell)
@@ -143,8 +146,11 @@ class ModelMagics(Magics):
 
     def _sample(self, fn, args, kwargs, num_samples, seed, background, output):
         __tracebackhide__ = True  # IPython hides this frame in tracebacks
+        if background:  # the run keeps the definitions of now, whatever the user redefines meanwhile
+            fn = snapshot_model(fn, self.shell.user_ns)
         run = LiveSampling(fn, args, kwargs, num_samples=num_samples, seed=seed, on_done=self._store(output))
-        self.runs.append(run)
+        # Runs still going, and the newest: a finished run lives on only where the user stored it (-o).
+        self.runs = [r for r in self.runs if r.status in ("pending", "running")] + [run]
         if background:
             run.start()
             return run
