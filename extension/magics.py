@@ -144,11 +144,12 @@ class ModelMagics(Magics):
 
         return store
 
-    def _sample(self, fn, args, kwargs, num_samples, seed, background, output):
+    def _sample(self, fn, args, kwargs, num_samples, seed, background, output, prior=False):
         __tracebackhide__ = True  # IPython hides this frame in tracebacks
         if background:  # the run keeps the definitions of now, whatever the user redefines meanwhile
             fn = snapshot_model(fn, self.shell.user_ns)
-        run = LiveSampling(fn, args, kwargs, num_samples=num_samples, seed=seed, on_done=self._store(output))
+        run = LiveSampling(fn, args, kwargs, num_samples=num_samples, seed=seed, on_done=self._store(output),
+                           prior=prior)
         # Runs still going, and the newest: a finished run lives on only where the user stored it (-o).
         self.runs = [r for r in self.runs if r.status in ("pending", "running")] + [run]
         if background:
@@ -210,6 +211,9 @@ class ModelMagics(Magics):
     @argument("--background", action="store_true",
               help="sample in a background thread, with a Stop button; the notebook stays usable")
     @argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name")
+    @argument("--prior", action="store_true",
+              help="sample the prior: leave out the observations (by default a conditioned model shows its "
+                   "posterior given them, by importance weighting)")
     @argument("--trace", action="store_true", help="also show the call tree of one run")
     @argument("--no-show", action="store_true", dest="no_show", help="define the function only")
     @argument("--interact", default=None,
@@ -269,7 +273,7 @@ class ModelMagics(Magics):
                 ppl_kernel.set_rng_seed(opts.seed)
             self._show_tree(fn, args, kwargs)
         if num > 0:
-            self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output))
+            self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output), opts.prior)
         return None
 
     # ---- %sample ----------------------------------------------------------------------------------
@@ -282,10 +286,15 @@ class ModelMagics(Magics):
     @argument("--seed", type=int, default=None, help="random seed for the runs (repeatable results)")
     @argument("--background", action="store_true", help="sample in a background thread with a Stop button")
     @argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name")
+    @argument("--prior", action="store_true",
+              help="sample the prior: leave out the observations (by default a conditioned model shows its "
+                   "posterior given them, by importance weighting)")
     def sample(self, line):
         """Sample a model N times (default 1000) with live histograms: ``%sample geometric(0.5) 2000``.
 
-        Options go before or after the model: ``%sample weather 500 --seed 0 -o runs``.
+        Options go before or after the model: ``%sample weather 500 --seed 0 -o runs``. A model with
+        observations (``obs=``, ``factor``, ``poutine.condition``) shows its posterior given them, each run
+        weighted by its likelihood; ``--prior`` shows its prior.
         """
         __tracebackhide__ = True
         usage = self.sample.parser.format_usage()
@@ -302,7 +311,7 @@ class ModelMagics(Magics):
         if num < 0:
             raise UsageError(f"%sample: the number of runs must be 0 or more, got {num}.\n{usage}")
         fn, args, kwargs = self._resolve(expr, "sample")
-        self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output))
+        self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output), opts.prior)
         return None
 
     # ---- %trace -----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ import gc
 import time
 import weakref
 
+import torch
+
 from .conftest import cell, last_run
 
 COIN = "%%model coin_{i} --samples 200 {opts}\nreturn pyro.sample('c', dist.Normal(0.0, 1.0))\n"
@@ -60,3 +62,63 @@ def test_redefining_a_model_while_it_samples_in_the_background_does_not_mix_defi
 
     tr = poutine.trace(shell.user_ns["geo"]).get_trace()
     assert "y_0" in tr.nodes
+
+
+NORMAL = "%%model noisy --no-show\nreturn pyro.sample('x', dist.Normal(0.0, 1.0)) + pyro.sample('g', dist.Gamma(2.0, 1.0))\n"
+
+
+def test_a_seeded_background_run_repeats_while_the_notebook_reseeds_and_draws(shell):
+    cell(shell, NORMAL)
+    cell(shell, "%sample noisy 3000 --seed 5 -o alone")
+    cell(shell, "%sample noisy 3000 --seed 5 --background -o beside")
+    run = last_run(shell)
+    while run.thread.is_alive():  # the notebook keeps seeding and drawing from torch's default generator
+        cell(shell, "pyro.set_rng_seed(0); noisy(); poutine.seed(noisy, rng_seed=1)()")
+    run.wait(30)
+    alone, beside = shell.user_ns["alone"], shell.user_ns["beside"]
+    assert len(beside) == 3000
+    assert torch.equal(alone.store.column("x").tensor(), beside.store.column("x").tensor())
+    assert torch.equal(alone.store.column("g").tensor(), beside.store.column("g").tensor())
+
+
+def test_a_background_run_does_not_move_the_notebooks_random_stream(shell):
+    cell(shell, NORMAL)
+    cell(shell, "pyro.set_rng_seed(3); expected = [noisy() for _ in range(5)]")
+    cell(shell, "pyro.set_rng_seed(3)")
+    cell(shell, "%sample noisy 2000 --background")
+    cell(shell, "got = [noisy() for _ in range(5)]")
+    last_run(shell).wait(30)
+    assert shell.user_ns["got"] == shell.user_ns["expected"]
+
+
+INTERRUPTED_IN_A_CALLBACK = """\
+%%model collected --samples 1000 -o collected_runs
+runs[0] += 1
+if runs[0] == 120:
+    # A kernel interrupt that arrives while garbage collection runs a weakref callback: Python can
+    # only print it ("Exception ignored"), unless the run loop picks it up.
+    thing = Thing()
+    ref = weakref.ref(thing, interrupt)
+    del thing
+return pyro.sample("x", dist.Normal(0.0, 1.0))
+"""
+
+
+def test_an_interrupt_inside_a_weakref_callback_stops_the_run(shell):
+    cell(shell, """\
+import weakref
+
+import torch
+class Thing:
+    pass
+def interrupt(_):
+    raise KeyboardInterrupt
+runs = [0]
+""")
+    result = cell(shell, INTERRUPTED_IN_A_CALLBACK)
+    assert result.error_in_exec is None
+    posterior = shell.user_ns["collected_runs"]
+    assert posterior.partial and len(posterior) == 120
+    widget = last_run(shell).widget
+    # The display agrees with the posterior it leaves.
+    assert widget.status == "interrupted" and widget.runs == 120 and widget.panel("x")["runs"] == 120
