@@ -47,7 +47,7 @@ y = 1 / 0
 return x
 """)
     assert isinstance(error, ZeroDivisionError)
-    assert "Cell In[" in shown and "line 3" in shown and "----> 3 y = 1 / 0" in shown
+    assert "Cell In[" in shown and "line 3" in shown and "----> 3     y = 1 / 0" in shown
     for internal in ("extension/", "ppl_kernel/", "torch/", "interactiveshell.py"):
         assert internal not in shown, internal
 
@@ -69,7 +69,7 @@ def test_an_invalid_parameter_error_names_the_site_and_shows_the_users_line(shel
 return pyro.sample("x", dist.Normal(0.0, -1.0))
 """)
     assert "site" in str(error) or "scale" in str(error)
-    assert "----> 2 return pyro.sample" in shown
+    assert "----> 2     return pyro.sample" in shown
 
 
 @pytest.mark.parametrize("scale", ["0.0", "-1.0"])
