@@ -87,13 +87,8 @@ class LiveSampling:
         self._reference = None  # panel weights are exp(log-weight - reference): only relative weights count
         self._widget_handle = None
         self._static_handle = None
+        self.flushes = 0  # times the panels were sent while sampling
         self.sampling_cpu_seconds = self.sampling_seconds = 0.0
-
-    @property
-    def flushes(self):
-        """How many times the panels were sent while sampling."""
-        throttle = getattr(self.posterior, "progress_throttle", None)
-        return throttle.frames if throttle is not None else 0
 
     @property
     def refresh_seconds(self):
@@ -186,8 +181,11 @@ class LiveSampling:
             self.sampling_seconds = time.monotonic() - wall
 
     def _progress(self, posterior, done, total):
+        if self._stop_asked:  # asked before the run began (the run clears earlier requests when it starts)
+            posterior.stop()
         if self.widget is not None and posterior.running:  # the end is drawn by _finish, with its status
             self.refresh()
+            self.flushes += 1
 
     def refresh(self, status=None, message=None):
         """Add the runs stored since the last refresh to the panels and send them (one message)."""
