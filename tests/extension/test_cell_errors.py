@@ -74,13 +74,13 @@ return pyro.sample("x", dist.Normal(0.0, -1.0))
 
 @pytest.mark.parametrize("scale", ["0.0", "-1.0"])
 def test_an_observed_site_with_an_invalid_scale_is_an_error_in_a_model_cell(shell, capsys, scale):
-    # %%model's live sampling never scores a run, so the observed site's parameters are checked when it is sampled.
+    # The observed site's parameters are checked when it is sampled, before the run is weighted by its score.
     error, shown = run_failing(shell, capsys, f"""%%model observed_bad_scale --samples 3
 return pyro.sample("y", dist.Normal(0.0, {scale}), obs=1.0)
 """)
     assert isinstance(error, InvalidParameterError)
     assert "site 'y': parameter 'scale' of Normal must satisfy GreaterThan" in str(error)
-    assert "----> 2 return pyro.sample" in shown
+    assert "----> 2     return pyro.sample" in shown  # the cell's line 2, shown in the def form
 
 
 @pytest.mark.parametrize("line, message", [
