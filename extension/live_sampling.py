@@ -192,7 +192,8 @@ class LiveSampling:
         store = self.posterior.store
         end = store.num_runs
         if end > self._ingested:
-            log_weights = store.log_weights[self._ingested:end]
+            all_log_weights = store.log_weight_tensor()[:end]
+            log_weights = all_log_weights[self._ingested:].tolist()
             finite = [lw for lw in log_weights if lw != -math.inf]
             if finite and self._reference is None:
                 self._reference = max(finite)
@@ -200,7 +201,7 @@ class LiveSampling:
                 # Start over with a reference that keeps every weight finite.
                 self.data = HistogramData()
                 self._ingested = 0
-                log_weights = store.log_weights[:end]
+                log_weights = all_log_weights.tolist()
                 self._reference = max(lw for lw in log_weights if lw != -math.inf)
             reference = self._reference
             weights = [0.0 if lw == -math.inf else math.exp(lw - reference) for lw in log_weights]
