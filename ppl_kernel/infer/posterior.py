@@ -223,7 +223,7 @@ class TracePosterior:
         if self.progress is None:
             return
         if force or self.progress_throttle.ready():
-            self.progress_throttle.call(self.progress, self, done, self._total)
+            self.progress_throttle.call(self.progress, self, done, self._total, scheduled=not force)
 
     # ---- reading ---------------------------------------------------------------------------------
     def marginal(self, sites=None):

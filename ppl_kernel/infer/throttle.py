@@ -41,8 +41,12 @@ class Throttle:
         """True when the next frame is due."""
         return self.clock() >= self._next
 
-    def call(self, draw, *args):
-        """Draw a frame now (``draw(*args)``) and schedule the next one after it; returns what draw returns."""
+    def call(self, draw, *args, scheduled=True):
+        """Draw a frame now (``draw(*args)``) and schedule the next one after it; returns what draw returns.
+
+        ``scheduled=False`` draws outside the rhythm (the start and the end of a run): the next frame is
+        as due as it was, so the first frame with data still comes at once.
+        """
         start = self.clock()
         try:
             return draw(*args)
@@ -51,5 +55,5 @@ class Throttle:
             cost = end - start
             self.frames += 1
             self.seconds += cost
-            # Slow down when drawing is costly, but keep the view alive.
-            self._next = end + min(max(self.interval, cost / self.max_share), self.max_wait)
+            if scheduled:  # slow down when drawing is costly, but keep the view alive
+                self._next = end + min(max(self.interval, cost / self.max_share), self.max_wait)
