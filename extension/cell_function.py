@@ -19,6 +19,7 @@ itself by name (recursion), exactly as a ``def`` typed in a cell would.
 import ast
 import keyword
 import re
+import sys
 import textwrap
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -43,6 +44,10 @@ def parse_definition(text):
     rest = text[m.end():].strip()
     if not rest:
         return name, ""
+    if rest.startswith("(") and rest.count("(") != rest.count(")"):
+        raise DefinitionError(
+            f"unbalanced parentheses in '{text}'; close the argument list, e.g. %%model {name}(p, t=None)"
+        )
     if not (rest.startswith("(") and rest.endswith(")")):
         raise DefinitionError(
             f"after the name '{name}' expected its arguments in parentheses, got '{rest}'; "
@@ -59,44 +64,20 @@ def parse_definition(text):
     return name, args
 
 
-def split_magic_line(line):
-    """Split the ``%%model`` line into the definition (``NAME`` or ``NAME(...)``) and the options after it.
-
-    >>> split_magic_line("geometric(p, t=None) --samples 10")
-    ('geometric(p, t=None)', '--samples 10')
-    """
-    line = line.strip()
-    m = _NAME.match(line)
-    end = m.end() if m else 0
-    rest = line[end:].lstrip()
-    if m and rest.startswith("("):
-        depth = 0
-        start = len(line) - len(rest)
-        for i in range(start, len(line)):
-            ch = line[i]
-            if ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-                if depth == 0:
-                    return line[: i + 1], line[i + 1:].strip()
-        raise DefinitionError(
-            f"unbalanced parentheses in '{line}'; close the argument list, e.g. %%model geometric(p, t=None)"
-        )
-    if not m:  # no name at all: hand the whole line back so the caller reports it
-        head, _, tail = line.partition(" ")
-        return head, tail.strip()
-    if rest and not rest.startswith("-"):
-        raise DefinitionError(
-            f"after the name '{m.group(0)}' expected its arguments in parentheses or options, got '{rest}'; "
-            f"write e.g. %%model {m.group(0)}(p, t=None) --samples 100"
-        )
-    return line[:end], rest
+_INDENT = "    "
 
 
 def model_source(name, args, body):
     """The function as a reader would write it: ``def name(args):`` and the indented body."""
-    return f"def {name}({args}):\n" + textwrap.indent(body.rstrip("\n") or "pass", "    ") + "\n"
+    return f"def {name}({args}):\n" + textwrap.indent(body.rstrip("\n") or "pass", _INDENT) + "\n"
+
+
+def _indent_columns(tree, width):
+    for node in ast.walk(tree):
+        if getattr(node, "col_offset", None) is not None:
+            node.col_offset += width
+        if getattr(node, "end_col_offset", None) is not None:
+            node.end_col_offset += width
 
 
 def compile_cell_function(shell, magic_line, name, args, body):
@@ -106,13 +87,17 @@ def compile_cell_function(shell, magic_line, name, args, body):
     ``%%``), kept so the cached text is what the user sees. Raises SyntaxError pointing at the cell.
     """
     cell_text = f"%%model {magic_line}\n{body}"
-    number = getattr(shell, "execution_count", 0)
-    filename = shell.compile.cache(cell_text, number, raw_code=cell_text)
+    number = _running_cell_number(shell)
+    # Tracebacks show the function as a reader would write it (the def line, then the body indented), line
+    # for line with the cell: a traceback formatter that parses the source (IPython 9's) needs Python there.
+    source = model_source(name, args, body)
+    filename = shell.compile.cache(source, number, raw_code=cell_text)
     try:
         body_tree = ast.parse(body, filename=filename) if body.strip() else ast.Module([ast.Pass()], [])
     except SyntaxError as e:
         raise _at_cell_line(e, filename, cell_text, 1) from None
     ast.increment_lineno(body_tree, 1)  # body line 1 is cell line 2
+    _indent_columns(body_tree, len(_INDENT))  # columns as in the shown source, for the marks under a failing call
     header = ast.parse(f"def {name}({args}): pass").body[0]
     header.body = body_tree.body or [ast.Pass(lineno=2, col_offset=0, end_lineno=2, end_col_offset=0)]
     header.end_lineno = max(getattr(header.body[-1], "end_lineno", None) or 2, 2)
@@ -124,9 +109,25 @@ def compile_cell_function(shell, magic_line, name, args, body):
     namespace = shell.user_ns
     exec(code, namespace)
     fn = namespace[name]
-    fn.__ppl_source__ = model_source(name, args, body)
+    fn.__ppl_source__ = source
     fn.__ppl_cell__ = filename
     return fn
+
+
+def _running_cell_number(shell):
+    """The number of the cell being run (``In[n]``), read from the code that called the magic.
+
+    ``shell.execution_count`` is not it everywhere: IPython 9 counts the cell before running it, so
+    it already holds the next cell's number.
+    """
+    numbers = getattr(shell.compile, "_filename_map", {})
+    frame = sys._getframe(1)
+    while frame is not None:
+        number = numbers.get(frame.f_code.co_filename)
+        if number is not None:
+            return number
+        frame = frame.f_back
+    return getattr(shell, "execution_count", 0)
 
 
 def _at_cell_line(error, filename, cell_text, shift):

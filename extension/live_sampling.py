@@ -1,11 +1,15 @@
 """Sample a model many times while its histograms fill in, then keep the runs as a posterior.
 
-:class:`LiveSampling` runs ``model(*args)`` ``num_samples`` times under ``poutine.trace`` (sites
-only, no call tree: it is the fast path) and collects the traces in a
-:class:`ppl_kernel.infer.TracePosterior`, the type inference returns. While it runs, the
-:class:`~ppl_kernel_jupyter.histogram_widget.HistogramWidget` is refreshed at most ``1 / interval`` times a
-second (and less often if drawing the state takes long: at most ~5% of the time goes to it), so
-the kernel never comes near Jupyter's IOPub rate limit and sampling keeps >= 80% of its speed.
+:class:`LiveSampling` runs the model through the core's one run loop: ``Importance(model,
+num_samples).run(*args)`` with a ``progress`` callback (see :mod:`ppl_kernel.infer.posterior`), which
+calls it at once and then a few times a second (:class:`ppl_kernel.infer.throttle.Throttle`, the one
+redraw rule). Each call adds the runs stored since the last one to the
+:class:`~ppl_kernel_jupyter.histogram_data.HistogramData` and sends the panels (one message).
+
+A model without evidence gives every run weight 1: the panels show its prior. A conditioned model
+(``obs=`` sites, ``factor``, ``poutine.condition``) gives each run its likelihood weight, so the panels
+show the posterior given the evidence, with the effective sample size; ``prior=True`` (``--prior``)
+samples the prior instead, with the observations left out (``poutine.uncondition``).
 
 Two ways to run:
 
@@ -14,8 +18,11 @@ Two ways to run:
   (the core's handler stack is per thread). ``stop()`` does what the button does.
 
 Either way what was drawn so far is kept: ``.posterior`` holds the runs with ``partial = True``.
-At the end the static output below the widget is replaced by a PNG of the histograms and a text
-summary, which is what a saved notebook, nbconvert and a terminal show.
+A run with a ``seed`` draws from its own ``torch.Generator`` (as does every background run), so that
+seeding elsewhere in the notebook neither rewinds it nor is rewound by it
+(:func:`ppl_kernel.settings.drawing_from`). At the end the static output below the widget is replaced
+by a PNG of the histograms and a text summary, which is what a saved notebook, nbconvert and a
+terminal show.
 
 >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
 >>> def coin():
@@ -26,13 +33,20 @@ summary, which is what a saved notebook, nbconvert and a terminal show.
 (50, 50, 'done')
 """
 
+import contextlib
+import math
+import re
 import threading
 import time
 import traceback
+import weakref
 
-from ppl_kernel import poutine, set_rng_seed
-from ppl_kernel.infer import TracePosterior
+import torch
+
+from ppl_kernel import poutine
+from ppl_kernel.infer import Importance
 from ppl_kernel.runtime import model_name
+from ppl_kernel.settings import drawing_from
 
 from .histogram_data import HistogramData
 from .histogram_figure import static_bundle
@@ -40,40 +54,47 @@ from .histogram_widget import HistogramWidget
 from .static_output import widget_bundle
 from .user_traceback import user_frames_only
 
-MAX_DRAW_SHARE = 0.05  # at most this share of the time goes to refreshing the widget
-MAX_WAIT = 2.0  # seconds: the longest the view goes without a refresh
+_REBASE = 600.0  # a log-weight this far above the reference would overflow exp(): rebuild the panels
 
 
 class LiveSampling:
     """Draw runs of ``model(*args, **kwargs)`` with live histograms; the result is a TracePosterior."""
 
     def __init__(self, model, args=(), kwargs=None, num_samples=1000, seed=None, title=None, live=True,
-                 interval=0.25, display=True, on_done=None):
+                 display=True, on_done=None, prior=False):
         self.model = model
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
         self.num_samples = int(num_samples)
         self.seed = seed
+        self.prior = prior
         self.title = title or model_name(model)
-        self.interval = interval
-        self.posterior = TracePosterior(model)
-        # trace_with_calls re-runs a stored trace with these arguments (for the trace-tree view).
-        self.posterior._args, self.posterior._kwargs = self.args, self.kwargs
+        self.posterior = Importance(poutine.uncondition(model) if prior else model, num_samples=self.num_samples,
+                                    progress=self._progress)
         self.data = HistogramData() if live else None
         self.widget = HistogramWidget(title=self.title, target=self.num_samples) if live else None
         if self.widget is not None:
-            self.widget.observe(self._on_stop_button, names="stop_requested")
+            # ipywidgets keeps every open widget alive: its Stop button holds a weak reference, never this run.
+            self.widget.observe(_stop_button(weakref.WeakMethod(self.stop)), names="stop_requested")
         self.display = display
         self.on_done = on_done
         self.status = "pending"
         self.error = None
         self.thread = None
-        self._stop = threading.Event()
+        self.generator = None
+        self._stop_asked = False
         self._ingested = 0
+        self._reference = None  # panel weights are exp(log-weight - reference): only relative weights count
         self._widget_handle = None
         self._static_handle = None
-        self.flushes = 0
-        self.sampling_cpu_seconds = self.sampling_seconds = self.refresh_seconds = 0.0
+        self.flushes = 0  # times the panels were sent while sampling
+        self.sampling_cpu_seconds = self.sampling_seconds = 0.0
+
+    @property
+    def refresh_seconds(self):
+        """Seconds spent refreshing the panels while sampling."""
+        throttle = getattr(self.posterior, "progress_throttle", None)
+        return throttle.seconds if throttle is not None else 0.0
 
     # ---- control ---------------------------------------------------------------------------------
     def run(self):
@@ -85,15 +106,12 @@ class LiveSampling:
         __tracebackhide__ = True
         self._begin(stoppable=False)
         try:
-            self._sample()
-        except KeyboardInterrupt:
-            self._finish("interrupted", "interrupted: the runs drawn so far are kept")
+            self._sample(own_generator=self.seed is not None)
         except Exception as e:
             self.error = e
             self._finish("error", _describe(e))
             raise e.with_traceback(user_frames_only(e.__traceback__)) from None
-        else:
-            self._finish("stopped" if self._stop.is_set() else "done")
+        self._finish(self._end_status())
         return self.posterior
 
     def start(self):
@@ -105,7 +123,8 @@ class LiveSampling:
 
     def stop(self):
         """Ask the run to end after the current model run (what the Stop button does)."""
-        self._stop.set()
+        self._stop_asked = True
+        self.posterior.stop()
 
     def wait(self, timeout=None):
         """Block until a background run has ended; returns the posterior."""
@@ -113,20 +132,21 @@ class LiveSampling:
             self.thread.join(timeout)
         return self.posterior
 
-    def _on_stop_button(self, change):
-        if change["new"]:
-            self._stop.set()
-
     def _background(self):
         try:
-            self._sample()
+            self._sample(own_generator=True)  # a background run never shares the notebook's random stream
         except Exception as e:  # shown in the widget and the static output; the thread just ends
             self.error = e
             self._finish("error", _describe(e), _user_traceback_text(e))
         else:
-            self._finish("stopped" if self._stop.is_set() else "done")
+            self._finish(self._end_status())
 
-    # ---- the loop --------------------------------------------------------------------------------
+    def _end_status(self):
+        if not self.posterior.partial:
+            return "done"
+        return "stopped" if self._stop_asked else "interrupted"
+
+    # ---- the run ---------------------------------------------------------------------------------
     def _begin(self, stoppable):
         self.status = "running"
         if self.widget is not None:
@@ -144,54 +164,56 @@ class LiveSampling:
                     {"text/plain": f"{self.title}: sampling {self.num_samples} runs…"}, raw=True, display_id=True
                 )
 
-    def _sample(self):
+    def _sample(self, own_generator):
+        if own_generator:
+            self.generator = torch.Generator()
+            if self.seed is not None:
+                self.generator.manual_seed(self.seed)
+            else:
+                self.generator.seed()  # a fresh random seed, not a draw from the notebook's generator
         start, wall = time.process_time(), time.monotonic()
         try:
-            self._loop()
+            with drawing_from(self.generator) if own_generator else contextlib.nullcontext():
+                self.posterior.run(*self.args, **self.kwargs)
         finally:
             # Seconds spent sampling, refreshes included (the benches read them; the end picture is not).
             self.sampling_cpu_seconds = time.process_time() - start
             self.sampling_seconds = time.monotonic() - wall
 
-    def _loop(self):
-        if self.seed is not None:
-            set_rng_seed(self.seed)
-        tracer = poutine.trace(self.model, calls=False)
-        run = tracer.get_trace
-        args, kwargs = self.args, self.kwargs
-        add = self.posterior.add
-        stopped = self._stop.is_set
-        live = self.widget is not None
-        clock = time.monotonic
-        next_draw = clock() + self.interval
-        done = len(self.posterior)
-        n = self.num_samples
-        while done < n and not stopped():
-            add(run(*args, **kwargs))
-            done += 1
-            if live and clock() >= next_draw:
-                t0 = clock()
-                self.refresh()
-                t1 = clock()
-                self.refresh_seconds += t1 - t0
-                # Slow down when drawing is costly, but keep the view alive (at least every MAX_WAIT s).
-                next_draw = t1 + min(max(self.interval, (t1 - t0) / MAX_DRAW_SHARE), MAX_WAIT)
+    def _progress(self, posterior, done, total):
+        if self._stop_asked:  # asked before the run began (the run clears earlier requests when it starts)
+            posterior.stop()
+        if self.widget is not None and posterior.running:  # the end is drawn by _finish, with its status
+            self.refresh()
+            self.flushes += 1
 
     def refresh(self, status=None, message=None):
-        """Add the runs drawn since the last refresh to the panels and send them (one message)."""
-        end = len(self.posterior)
-        self.data.add_runs(self.posterior.store, self._ingested, end)
-        self._ingested = end
+        """Add the runs stored since the last refresh to the panels and send them (one message)."""
+        store = self.posterior.store
+        end = store.num_runs
+        if end > self._ingested:
+            all_log_weights = store.log_weight_tensor()[:end]
+            log_weights = all_log_weights[self._ingested:].tolist()
+            finite = [lw for lw in log_weights if lw != -math.inf]
+            if finite and self._reference is None:
+                self._reference = max(finite)
+            if finite and max(finite) - self._reference > _REBASE:
+                # Start over with a reference that keeps every weight finite.
+                self.data = HistogramData()
+                self._ingested = 0
+                log_weights = all_log_weights.tolist()
+                self._reference = max(lw for lw in log_weights if lw != -math.inf)
+            reference = self._reference
+            weights = [0.0 if lw == -math.inf else math.exp(lw - reference) for lw in log_weights]
+            self.data.add_runs(store, self._ingested, end, weights)
+            self._ingested = end
         self.widget.show(self.data.state(), status=status, message=message)
-        self.flushes += 1
 
     def _finish(self, status, message="", details=""):
         posterior = self.posterior
         n = len(posterior)  # adding a run is atomic: a run cut short by an interrupt is not counted
-        posterior.partial = status != "done"
         self.status = status
         if self.widget is not None:
-            self._ingested = min(self._ingested, n)
             self.refresh(status=status, message=message)
             self.widget.stoppable = False
             if self._widget_handle is not None:
@@ -200,8 +222,18 @@ class LiveSampling:
                 self._widget_handle.update(widget_bundle(self.widget, static), raw=True)
         elif self._static_handle is not None:
             self._static_handle.update({"text/plain": f"{self.title}: {n} runs ({status}) {message}"}, raw=True)
+        posterior.progress = None  # the posterior outlives this view: a later .run() draws nothing here
         if self.on_done is not None:
             self.on_done(posterior)
+
+
+def _stop_button(weak_stop):
+    def on_stop(change):
+        stop = weak_stop()
+        if change["new"] and stop is not None:
+            stop()
+
+    return on_stop
 
 
 def _describe(error):
@@ -230,4 +262,18 @@ def _cell_label(filename):
 
 
 def _user_traceback_text(error):
-    return "".join(traceback.format_exception(type(error), error, user_frames_only(error.__traceback__)))
+    """The user's frames as IPython prints them (``Cell In[3], line 4``, with the lines), as plain text."""
+    tb = user_frames_only(error.__traceback__)
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            lines = shell.InteractiveTB.structured_traceback(type(error), error, tb, tb_offset=0)
+            return _ANSI.sub("", "\n".join(lines))
+    except Exception:  # no IPython, or its formatter failed: Python's own text
+        pass
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -24,15 +24,15 @@ import base64
 import io
 import math
 import pathlib
-import time
 
 import anywidget
 import traitlets
 
+from ppl_kernel.infer.throttle import Throttle
+
 from .static_output import widget_bundle
 
 MAX_POINTS = 500  # points sent to the browser: the curve is thinned to about this many
-INTERVAL = 0.25  # seconds between redraws while running
 
 
 class LossCurveWidget(anywidget.AnyWidget):
@@ -60,7 +60,7 @@ class LossCurve:
         self.widget = LossCurveWidget(title=title)
         self._display = display
         self._handle = None
-        self._last_draw = 0.0
+        self._throttle = Throttle()  # the notebook layer's one redraw rule
 
     def __enter__(self):
         if self._display:
@@ -74,10 +74,8 @@ class LossCurve:
 
     def __call__(self, step, loss):
         self.history.append((int(step), float(loss)))
-        now = time.perf_counter()
-        if now - self._last_draw >= INTERVAL:
-            self._last_draw = now
-            self._push("running")
+        if self._throttle.ready():
+            self._throttle.call(self._push, "running")
 
     def _thinned(self):
         stride = max(1, math.ceil(len(self.history) / MAX_POINTS))

@@ -8,8 +8,10 @@ arguments are given (``--args "0.5"``). ``%sample`` samples an existing model or
 
 Every run's result is a :class:`ppl_kernel.infer.TracePosterior` (the type inference returns);
 ``-o NAME`` stores it in the namespace when the run ends, stopped or interrupted runs included.
-Background runs are listed in ``ModelMagics.runs`` (reach it through
-``get_ipython().magics_manager.registry["ModelMagics"]``).
+Runs still going and the newest run are listed in ``ModelMagics.runs`` (reach it through
+``get_ipython().magics_manager.registry["ModelMagics"]``); a finished run is kept only where the
+user stores it. A background run keeps the definitions it started with
+(:mod:`ppl_kernel_jupyter.model_snapshot`).
 
 Example cells (after ``%load_ext ppl_kernel``)::
 
@@ -24,46 +26,35 @@ Example cells (after ``%load_ext ppl_kernel``)::
 
 import ast
 import inspect
-import re
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, kwds, magic_arguments
 from IPython.display import display
 
-from .cell_function import DefinitionError, compile_cell_function, parse_definition, split_magic_line
+from .cell_function import DefinitionError, compile_cell_function, parse_definition
 from .live_sampling import LiveSampling
+from .magic_line import parse_magic_line, run_count, unquote
+from .model_snapshot import snapshot_model
 from .trace_tree import TraceTreeWidget
 from .user_traceback import ModelSyntaxError, show_user_frames
 
 DEFAULT_SAMPLES = 1000
-_PLACEHOLDER = "_"  # stands for the positional part when parsing the options with magic_arguments
 
 
-def _unquote(text):
-    # IPython splits magic lines without removing quotes: --args "0.5, t=1" arrives quoted.
-    if text is not None and len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    return text
-
-
-def _split_leading_options(line):
-    """``--seed 1 -o r geometric(0.5) 100`` -> (``--seed 1 -o r``, ``geometric(0.5) 100``).
-
-    Options come first; the rest is Python code and is kept verbatim (quotes, spaces).
-    """
-    with_value = {"-o", "--output", "--seed"}
-    rest = line.strip()
-    options = []
-    while rest.startswith("-"):
-        head, _, tail = rest.partition(" ")
-        options.append(head)
-        rest = tail.lstrip()
-        if head in with_value and "=" not in head:
-            value, _, tail = rest.partition(" ")
-            options.append(value)
-            rest = tail.lstrip()
-    return " ".join(options), rest
+def _split_count(words, magic_name, usage):
+    """``["geometric(0.5)", "300"]`` -> (``"geometric(0.5)"``, 300); no trailing number: (code, None)."""
+    if len(words) >= 2:
+        try:
+            last = ast.literal_eval(words[-1])
+        except (SyntaxError, ValueError):
+            last = None
+        if isinstance(last, (int, float)) and not isinstance(last, bool):
+            try:
+                return " ".join(words[:-1]), run_count(words[-1])
+            except Exception as e:  # argparse.ArgumentTypeError: say it as a usage error
+                raise UsageError(f"%{magic_name}: {e}.\n{usage}") from None
+    return " ".join(words), None
 
 
 def _required_parameters(fn):
@@ -78,7 +69,7 @@ def _required_parameters(fn):
 
 @magics_class
 class ModelMagics(Magics):
-    """The notebook layer's magics. ``runs`` keeps every sampling run started from a magic."""
+    """The notebook layer's magics. ``runs``: the sampling runs still going, and the newest one."""
 
     def __init__(self, shell):
         super().__init__(shell)
@@ -87,22 +78,11 @@ class ModelMagics(Magics):
         self.sliders = []  # the ModelSliders of --interact cells
 
     # ---- helpers ----------------------------------------------------------------------------------
-    def _parse(self, magic, options, usage_name):
-        if {"-h", "--help"} & set(options.split()):
-            print(magic.__doc__)  # the docstring with the options, as magic_arguments formats it
-            return None
-        try:
-            return parse_argstring(magic, f"{_PLACEHOLDER} {options}".strip())
-        except SystemExit:  # --help: argparse printed the help already
-            return None
-        except UsageError as e:
-            raise UsageError(f"{usage_name}: {e}\n{magic.parser.format_usage()}") from None
-
     def _call_args(self, text, where):
         """Evaluate ``--args "0.5, t=1"`` in the user's namespace into (args, kwargs)."""
         if text is None:
             return None
-        capture = lambda *a, **k: (a, k)
+        capture = lambda *a, **k: (a, k)  # noqa: E731
         try:
             return eval(f"__ppl_capture__({text})", self.shell.user_ns, {"__ppl_capture__": capture})
         except Exception as e:
@@ -164,10 +144,14 @@ class ModelMagics(Magics):
 
         return store
 
-    def _sample(self, fn, args, kwargs, num_samples, seed, background, output):
-        __tracebackhide__ = True
-        run = LiveSampling(fn, args, kwargs, num_samples=num_samples, seed=seed, on_done=self._store(output))
-        self.runs.append(run)
+    def _sample(self, fn, args, kwargs, num_samples, seed, background, output, prior=False):
+        __tracebackhide__ = True  # IPython hides this frame in tracebacks
+        if background:  # the run keeps the definitions of now, whatever the user redefines meanwhile
+            fn = snapshot_model(fn, self.shell.user_ns)
+        run = LiveSampling(fn, args, kwargs, num_samples=num_samples, seed=seed, on_done=self._store(output),
+                           prior=prior)
+        # Runs still going, and the newest: a finished run lives on only where the user stored it (-o).
+        self.runs = [r for r in self.runs if r.status in ("pending", "running")] + [run]
         if background:
             run.start()
             return run
@@ -214,19 +198,24 @@ class ModelMagics(Magics):
         return tree
 
     # ---- %%model ----------------------------------------------------------------------------------
+    @no_var_expand  # the line is code: "$x" and "{x}" in it are Python, not IPython's substitutions
     @cell_magic
     @magic_arguments()
-    @argument("definition", help="the function: NAME or NAME(ARGS), e.g. weather or geometric(p, t=None)")
-    @argument("-n", "--samples", type=int, default=None,
+    @kwds(epilog="NAME or NAME(ARGS) names the function, e.g. weather or geometric(p, t=None); the options may "
+                 "stand before or after it.")
+    @argument("-n", "--samples", type=run_count, default=None,
               help=f"runs to sample and show (default {DEFAULT_SAMPLES} for a model without required "
                    "arguments or with --args; 0 defines only)")
     @argument("--args", default=None, help='arguments to sample with, as inside a call: --args "0.5, t=0"')
     @argument("--seed", type=int, default=None, help="random seed for the runs (repeatable results)")
-    @argument("--trace", action="store_true", help="also show the call tree of one run")
-    @argument("--no-show", action="store_true", dest="no_show", help="define the function only")
     @argument("--background", action="store_true",
               help="sample in a background thread, with a Stop button; the notebook stays usable")
     @argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name")
+    @argument("--prior", action="store_true",
+              help="sample the prior: leave out the observations (by default a conditioned model shows its "
+                   "posterior given them, by importance weighting)")
+    @argument("--trace", action="store_true", help="also show the call tree of one run")
+    @argument("--no-show", action="store_true", dest="no_show", help="define the function only")
     @argument("--interact", default=None,
               help='sliders for arguments, re-sampling as they move: --interact "p=(0, 1, 0.05)"')
     def model(self, line, cell):
@@ -246,16 +235,14 @@ class ModelMagics(Magics):
         """
         __tracebackhide__ = True
         usage = self.model.parser.format_usage()
+        parsed = parse_magic_line(self.model, line, "%%model")
+        if parsed is None:
+            return None
+        opts, words = parsed
         try:
-            if {"-h", "--help"} & set(line.split()):
-                return self._parse(self.model, "--help", "%%model")
-            definition, options = split_magic_line(line)
-            name, signature = parse_definition(definition)
+            name, signature = parse_definition(" ".join(words))
         except DefinitionError as e:
             raise UsageError(f"%%model: {e}\n{usage}") from None
-        opts = self._parse(self.model, options, "%%model")
-        if opts is None:
-            return None
         try:
             fn = compile_cell_function(self.shell, line, name, signature, cell)
         except SyntaxError as e:
@@ -263,10 +250,10 @@ class ModelMagics(Magics):
         if opts.no_show:
             return None
         where = f"%%model {name}"
-        call = self._call_args(_unquote(opts.args), where)
+        call = self._call_args(unquote(opts.args), where)
         missing = _required_parameters(fn)
         if opts.interact is not None:
-            return self._interact(fn, where, _unquote(opts.interact), call, missing, opts)
+            return self._interact(fn, where, unquote(opts.interact), call, missing, opts)
         if call is None and missing:
             if opts.samples or opts.trace:
                 raise UsageError(
@@ -286,49 +273,64 @@ class ModelMagics(Magics):
                 ppl_kernel.set_rng_seed(opts.seed)
             self._show_tree(fn, args, kwargs)
         if num > 0:
-            self._sample(fn, args, kwargs, num, opts.seed, opts.background, opts.output)
+            self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output), opts.prior)
         return None
 
     # ---- %sample ----------------------------------------------------------------------------------
+    @no_var_expand
     @line_magic
     @magic_arguments()
-    @argument("model", help="a model (weather) or a call of one (geometric(0.5)), optionally followed by N")
-    @argument("--seed", type=int, default=None, help="random seed for the runs")
+    @kwds(epilog="MODEL [N]: a model (weather) or a call of one (geometric(0.5)), then how many runs "
+                 f"(default {DEFAULT_SAMPLES}); the options may stand before or after them.")
+    @argument("-n", "--samples", type=run_count, default=None, help="runs to sample (the same as N)")
+    @argument("--seed", type=int, default=None, help="random seed for the runs (repeatable results)")
     @argument("--background", action="store_true", help="sample in a background thread with a Stop button")
     @argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name")
+    @argument("--prior", action="store_true",
+              help="sample the prior: leave out the observations (by default a conditioned model shows its "
+                   "posterior given them, by importance weighting)")
     def sample(self, line):
         """Sample a model N times (default 1000) with live histograms: ``%sample geometric(0.5) 2000``.
 
-        Options come before the model: ``%sample --seed 0 -o runs weather 500``.
+        Options go before or after the model: ``%sample weather 500 --seed 0 -o runs``. A model with
+        observations (``obs=``, ``factor``, ``poutine.condition``) shows its posterior given them, each run
+        weighted by its likelihood; ``--prior`` shows its prior.
         """
         __tracebackhide__ = True
-        options, rest = _split_leading_options(line)
-        opts = self._parse(self.sample, options, "%sample")
-        if opts is None:
+        usage = self.sample.parser.format_usage()
+        parsed = parse_magic_line(self.sample, line, "%sample")
+        if parsed is None:
             return None
-        if not rest:
-            raise UsageError(f"%sample: which model? e.g. %sample weather 1000\n{self.sample.parser.format_usage()}")
-        m = re.fullmatch(r"(.*?)\s+(\d+)", rest, flags=re.S)
-        expr, num = (m.group(1), int(m.group(2))) if m else (rest, DEFAULT_SAMPLES)
+        opts, words = parsed
+        if not words:
+            raise UsageError(f"%sample: which model? e.g. %sample weather 1000\n{usage}")
+        expr, num = _split_count(words, "sample", usage)
+        if num is not None and opts.samples is not None and num != opts.samples:
+            raise UsageError(f"%sample: two numbers of runs ({num} and --samples {opts.samples}); give one.\n{usage}")
+        num = num if num is not None else opts.samples if opts.samples is not None else DEFAULT_SAMPLES
+        if num < 0:
+            raise UsageError(f"%sample: the number of runs must be 0 or more, got {num}.\n{usage}")
         fn, args, kwargs = self._resolve(expr, "sample")
-        self._sample(fn, args, kwargs, num, opts.seed, opts.background, opts.output)
+        self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output), opts.prior)
         return None
 
     # ---- %trace -----------------------------------------------------------------------------------
+    @no_var_expand
     @line_magic
     @magic_arguments()
-    @argument("call", help="a call of a model, e.g. geometric(0.5), or a model without arguments")
-    @argument("--seed", type=int, default=None, help="random seed for the run")
+    @kwds(epilog="CALL: a call of a model (geometric(0.5)) or a model without arguments; the options may "
+                 "stand before or after it.")
+    @argument("--seed", type=int, default=None, help="random seed for the run (repeatable results)")
     def trace(self, line):
         """Show the call tree of one run, with a resample button: ``%trace geometric(0.5)``."""
         __tracebackhide__ = True
-        options, rest = _split_leading_options(line)
-        opts = self._parse(self.trace, options, "%trace")
-        if opts is None:
+        parsed = parse_magic_line(self.trace, line, "%trace")
+        if parsed is None:
             return None
-        if not rest:
+        opts, words = parsed
+        if not words:
             raise UsageError(f"%trace: which call? e.g. %trace geometric(0.5)\n{self.trace.parser.format_usage()}")
-        fn, args, kwargs = self._resolve(rest, "trace")
+        fn, args, kwargs = self._resolve(" ".join(words), "trace")
         if opts.seed is not None:
             import ppl_kernel
 

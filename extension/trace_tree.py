@@ -22,6 +22,7 @@ DOM markers (stable, for browser tests and styling):
 - ``details.ppl-call[data-call=NAME]`` one call (``data-depth``); its ``summary`` holds
   ``span.ppl-call-sig`` (``geometric(p=0.5, t=1)``) and ``span.ppl-call-ret``; click the summary
   to collapse or expand;
+- ``button.ppl-more`` (``data-path``) under a call whose children were not all sent: "show N more";
 - ``div.ppl-site[data-site=NAME]`` (``data-observed`` ``true``/``false``) with ``span.ppl-site-dist``,
   ``span.ppl-site-value``, ``span.ppl-site-logp`` and, when observed, ``span.ppl-observed``.
 
@@ -35,6 +36,7 @@ DOM markers (stable, for browser tests and styling):
 """
 
 import html
+import itertools
 import pathlib
 import weakref
 
@@ -64,28 +66,70 @@ def site_state(trace, site):
             "log_prob": log_prob, "observed": bool(site.is_observed)}
 
 
-def call_state(trace, node, path="0"):
-    children = []
-    for i, child in enumerate(node.children):
-        if isinstance(child, CallNode):
-            children.append(call_state(trace, child, f"{path}.{i}"))
-        else:
-            children.append(site_state(trace, child))
-    return {"kind": "call", "name": node.name, "signature": node.signature(), "returned": bool(node.returned),
-            "ret": short(node.ret) if node.returned else "", "depth": node.depth, "path": path,
-            "children": children}
+# What one message may hold: a run of 100,000 sites or a recursion 2000 deep is sent a part at a time;
+# "show more" under a call asks the kernel for the next part of it (lazy expansion).
+MAX_NODES = 2000  # calls and sites sent in all
+MAX_CHILDREN = 200  # children sent per call before its "show more"
+MAX_DEPTH = 50  # levels of calls sent below the top (or below a call the user expanded)
+MAX_SENT_DEPTH = 300  # no call deeper than this is sent at all (JSON nests a level per call)
 
 
-def tree_state(trace):
-    """The trace's call tree as nested JSON; a trace recorded without calls shows its sites flat under the root."""
+def call_state(trace, node, path="0", depth=0, expanded=None, budget=None):
+    """``node``'s subtree as nested JSON, within a bound: see :func:`tree_state`.
+
+    Built with an explicit stack (no recursion, whatever the depth). A call whose children were
+    not all sent carries ``pending``: how many are left for a "show more".
+    """
+    expanded = expanded or {}
+    left = MAX_NODES * (1 + len(expanded)) if budget is None else budget  # each "show more" adds a page
+
+    def shell(call, path, depth):
+        return {"kind": "call", "name": call.name, "signature": call.signature(), "returned": bool(call.returned),
+                "ret": short(call.ret) if call.returned else "", "depth": depth, "path": path,
+                "children": [], "pending": 0}
+
+    top = shell(node, path, depth)
+    left -= 1
+    queue = [(node, top, 0)]  # breadth first: the levels near the top are sent before deep ones
+    head = 0
+    while head < len(queue):
+        call, out, levels = queue[head]
+        head += 1
+        allowance = expanded.get(out["path"])
+        if (levels >= MAX_DEPTH and allowance is None) or out["depth"] >= MAX_SENT_DEPTH:
+            out["pending"] = len(call.children)
+            continue
+        shown = MAX_CHILDREN if allowance is None else allowance
+        children = call.children
+        for i, child in enumerate(children):
+            if i >= shown or left <= 0:
+                out["pending"] = len(children) - i
+                break
+            left -= 1
+            if isinstance(child, CallNode):
+                child_out = shell(child, f"{out['path']}.{i}", out["depth"] + 1)
+                out["children"].append(child_out)
+                queue.append((child, child_out, 1 if allowance is not None else levels + 1))
+            else:
+                out["children"].append(site_state(trace, child))
+    return top
+
+
+def tree_state(trace, expanded=None):
+    """The trace's call tree as nested JSON; a trace recorded without calls shows its sites flat under the root.
+
+    At most ``MAX_NODES`` nodes, ``MAX_CHILDREN`` children per call and ``MAX_DEPTH`` levels are
+    sent; ``expanded`` maps the path of a call the user opened further to how many of its
+    children to send (the levels below it start counting again).
+    """
     root = trace.root
     if root is None or (not root.children and len(trace)):
         flat = CallNode(root.name if root is not None else "run", root.args if root is not None else ())
         if root is not None:
             flat.ret, flat.returned = root.ret, root.returned
         flat.children = list(trace)
-        return call_state(trace, flat)
-    return call_state(trace, root)
+        return call_state(trace, flat, expanded=expanded)
+    return call_state(trace, root, expanded=expanded)
 
 
 # ---- the static tree: what a saved notebook shows ----------------------------------------------------
@@ -218,6 +262,7 @@ class TraceTreeWidget(anywidget.AnyWidget):
 
     def _show(self, trace):
         self.trace = trace
+        self._expanded = {}
         with self.hold_sync():
             self.tree = tree_state(trace)
             n_sites = len(trace)
@@ -241,11 +286,38 @@ class TraceTreeWidget(anywidget.AnyWidget):
         self.run += 1
         return trace
 
+    def expand(self, path):
+        """Send more of the call at ``path``: its next ``MAX_CHILDREN`` children and ``MAX_DEPTH`` levels
+        below it (what its "show more" button asks for)."""
+        stack, node = [self.tree], None
+        while stack:  # the call as last sent: how many of its children the page already has
+            candidate = stack.pop()
+            if candidate.get("path") == path:
+                node = candidate
+                break
+            stack.extend(c for c in candidate.get("children", ()) if c.get("kind") == "call")
+        if node is None:
+            raise KeyError(f"no call at path {path!r} in this tree")
+        if node["depth"] >= MAX_SENT_DEPTH:
+            # A message nests one level per call; past this the browser's and the kernel's JSON would not.
+            self.info = (f"calls deeper than {MAX_SENT_DEPTH} levels are shown in the text form: print(trace) "
+                         f"or str(widget.trace)")
+            return
+        self._expanded[path] = len(node["children"]) + MAX_CHILDREN
+        self.tree = tree_state(self.trace, self._expanded)
+
     def _on_message(self, widget, content, buffers):
-        if isinstance(content, dict) and content.get("type") == "resample":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "resample":
             try:
                 self.resample()
             except Exception:  # already shown in the widget's error line
+                pass
+        elif content.get("type") == "expand":
+            try:
+                self.expand(str(content.get("path")))
+            except KeyError:  # a stale click from before a resample: nothing to expand
                 pass
 
     @classmethod
@@ -288,8 +360,12 @@ class TraceTreeWidget(anywidget.AnyWidget):
         bundle = super()._repr_mimebundle_(**kwargs)
         data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
         data = dict(data)
-        data["text/plain"] = str(self.trace) if self._has_tree() else "\n".join(map(self.trace.site_line, self.trace))
-        data["text/html"] = self.trace._repr_html_()
+        # The fallbacks are bounded too: a saved notebook holds the first MAX_NODES lines of a huge run.
+        if self._has_tree():
+            data["text/plain"] = self.trace.format(max_lines=MAX_NODES)
+        else:
+            data["text/plain"] = "\n".join(itertools.islice(map(self.trace.site_line, self.trace), MAX_NODES))
+        data["text/html"] = self.trace._repr_html_(max_nodes=MAX_NODES)
         return data, meta
 
     def _has_tree(self):

@@ -12,12 +12,18 @@ while a chunk runs in its thread) then cannot shift a seeded run.
 import operator
 import random
 import sys
+import threading
 
 import torch
 
 from .errors import ArgumentTypeError
 
 inference_random = random.Random()
+
+# Held while torch's default generator draws, is reseeded or restored, or stands in for a thread's own
+# generator (settings.drawing_from: a background run's draw that only the default generator can make), so
+# that none of these undoes another. Re-entrant: a distribution may run a model to draw (Marginal).
+default_generator_lock = threading.RLock()
 
 
 def check_seed(seed, where):
@@ -40,7 +46,8 @@ def _suggest(seed):
 
 def seed_all(seed):
     """Seed torch, ``random`` and NumPy (if it is loaded) with one integer."""
-    torch.manual_seed(seed)
+    with default_generator_lock:
+        torch.manual_seed(seed)
     random.seed(seed)
     inference_random.seed(seed)
     np = sys.modules.get("numpy")
@@ -51,13 +58,16 @@ def seed_all(seed):
 def get_state():
     """The state of all the generators, for :func:`set_state`."""
     np = sys.modules.get("numpy")
-    return (torch.get_rng_state(), random.getstate(), inference_random.getstate(),
+    with default_generator_lock:
+        torch_state = torch.get_rng_state()
+    return (torch_state, random.getstate(), inference_random.getstate(),
             np.random.get_state() if np is not None else None)
 
 
 def set_state(state):
     torch_state, random_state, inference_state, numpy_state = state
-    torch.set_rng_state(torch_state)
+    with default_generator_lock:
+        torch.set_rng_state(torch_state)
     random.setstate(random_state)
     inference_random.setstate(inference_state)
     if numpy_state is not None:

@@ -119,6 +119,15 @@ def describe_distribution(d):
     return f"{name}({', '.join(params)})"
 
 
+INDENT_LEVELS = 24  # deeper lines show their depth instead of more indentation
+
+
+def _prefix(parts):
+    if len(parts) <= INDENT_LEVELS:
+        return "".join(parts)
+    return f"┊{len(parts)}┊ " + "".join(parts[-INDENT_LEVELS // 2:])
+
+
 class Trace:
     """The record of one run: ``trace["x"]`` is the site named x; iterating gives the sites in order.
 
@@ -224,27 +233,52 @@ class Trace:
             text += f" → {short(node.ret)}"
         return text
 
-    def format(self):
-        """The call tree as text, one line per call and per site, Gen-style."""
-        if self.root is None:
-            return "\n".join(self.site_line(s) for s in self)
-        lines = [self.call_line(self.root)]
-        if not self.root.children:  # recorded without the call tree: the sites, flat
-            sites = self.sites
-            lines += [("└── " if i == len(sites) - 1 else "├── ") + self.site_line(s) for i, s in enumerate(sites)]
-        self._format_children(self.root, "", lines)
+    def format(self, max_lines=None):
+        """The call tree as text, one line per call and per site, Gen-style.
+
+        Past ``INDENT_LEVELS`` levels a line shows its depth instead of more indentation, so the text
+        of a recursion n deep grows as n, not n squared. ``max_lines`` cuts it with a last line saying
+        how many were left out.
+        """
+        lines = list(self._lines(max_lines))
         return "\n".join(lines)
 
-    def _format_children(self, node, prefix, lines):
-        children = node.children
-        for i, child in enumerate(children):
+    def _lines(self, max_lines=None):
+        count = 0
+        for line in self._all_lines():
+            if max_lines is not None and count >= max_lines:
+                yield f"… (more lines not shown: the trace has {len(self)} sites; print(trace) shows them all)"
+                return
+            count += 1
+            yield line
+
+    def _all_lines(self):
+        if self.root is None:
+            for s in self:
+                yield self.site_line(s)
+            return
+        yield self.call_line(self.root)
+        if not self.root.children:  # recorded without the call tree: the sites, flat
+            sites = self.sites
+            for i, s in enumerate(sites):
+                yield ("└── " if i == len(sites) - 1 else "├── ") + self.site_line(s)
+            return
+        # Depth first with an explicit stack (no recursion limit): (node, index of next child, prefix parts).
+        stack = [(self.root, 0, [])]
+        while stack:
+            node, i, parts = stack.pop()
+            children = node.children
+            if i >= len(children):
+                continue
+            child = children[i]
             last = i == len(children) - 1
-            branch, extension = ("└── ", "    ") if last else ("├── ", "│   ")
+            stack.append((node, i + 1, parts))
+            prefix = _prefix(parts)
             if isinstance(child, CallNode):
-                lines.append(prefix + branch + self.call_line(child))
-                self._format_children(child, prefix + extension, lines)
+                yield prefix + ("└── " if last else "├── ") + self.call_line(child)
+                stack.append((child, 0, parts + ["    " if last else "│   "]))
             else:
-                lines.append(prefix + branch + self.site_line(child))
+                yield prefix + ("└── " if last else "├── ") + self.site_line(child)
 
     def __str__(self):
         return self.format()
@@ -253,27 +287,30 @@ class Trace:
         names = ", ".join(s.name for s in self)
         return f"<Trace of {self.root.name if self.root else 'a run'}: {names}>"
 
-    def _repr_html_(self):
+    def _repr_html_(self, max_nodes=None):
+        """The call tree as collapsible HTML; ``max_nodes`` cuts it (with a line saying so)."""
         if self.root is None:
             return "<ul>" + "".join(f"<li>{html.escape(self.site_line(s))}</li>" for s in self) + "</ul>"
-        return (
-            '<div class="ppl-trace" style="font-family: monospace; font-size: 13px">'
-            + self._html_node(self.root)
-            + "</div>"
-        )
-
-    def _html_node(self, node):
-        inner = []
-        for child in node.children:
-            if isinstance(child, CallNode):
-                inner.append(self._html_node(child))
+        out = ['<div class="ppl-trace" style="font-family: monospace; font-size: 13px">']
+        # Depth first with an explicit stack: an entry is a node to open, or the closing tag of a call.
+        stack, shown = [self.root], 0
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                out.append(item)
+                continue
+            if max_nodes is not None and shown >= max_nodes:
+                out.append(f"<div>… (more not shown: the trace has {len(self)} sites)</div>")
+                out.extend(x for x in reversed(stack) if isinstance(x, str))  # close the open calls
+                break
+            shown += 1
+            if isinstance(item, CallNode):
+                out.append(f'<details open style="margin-left: 1.2em"><summary><b>'
+                           f'{html.escape(self.call_line(item))}</b></summary>')
+                stack.append("</details>")
+                stack.extend(reversed(item.children))
             else:
-                colour = "#555" if child.is_observed else "#1f5fa8"
-                inner.append(
-                    f'<div style="margin-left: 1.2em; color: {colour}">{html.escape(self.site_line(child))}</div>'
-                )
-        return (
-            f'<details open style="margin-left: 1.2em"><summary><b>{html.escape(self.call_line(node))}</b></summary>'
-            + "".join(inner)
-            + "</details>"
-        )
+                colour = "#555" if item.is_observed else "#1f5fa8"
+                out.append(f'<div style="margin-left: 1.2em; color: {colour}">{html.escape(self.site_line(item))}</div>')
+        out.append("</div>")
+        return "".join(out)

@@ -21,7 +21,7 @@ function siteView(s) {
   return row;
 }
 
-function callView(node, open) {
+function callView(node, open, model) {
   const d = el("details", "ppl-call");
   d.dataset.call = node.name;
   d.dataset.depth = node.depth;
@@ -31,7 +31,13 @@ function callView(node, open) {
   s.append(el("span", "ppl-call-sig", node.signature));
   if (node.returned) s.append(el("span", "ppl-call-ret", ` → ${node.ret}`));
   d.appendChild(s);
-  for (const c of node.children) d.appendChild(c.kind === "call" ? callView(c, open) : siteView(c));
+  for (const c of node.children) d.appendChild(c.kind === "call" ? callView(c, open, model) : siteView(c));
+  if (node.pending) {  // a big or deep run is sent a part at a time: ask the kernel for the next part
+    const more = el("button", "ppl-more", `show ${node.pending} more`);
+    more.dataset.path = node.path;
+    more.onclick = () => model.send({ type: "expand", path: node.path });
+    d.appendChild(more);
+  }
   return d;
 }
 
@@ -59,7 +65,7 @@ function render({ model, el: host }) {
     error.textContent = model.get("error");
     body.replaceChildren();
     const tree = model.get("tree");
-    if (tree && tree.kind === "call") body.appendChild(callView(tree, open));
+    if (tree && tree.kind === "call") body.appendChild(callView(tree, open, model));
   }
   resample.onclick = () => model.send({ type: "resample" });
   expand.onclick = () => root.querySelectorAll("details.ppl-call").forEach((d) => { d.open = true; });

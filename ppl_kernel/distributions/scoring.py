@@ -13,6 +13,7 @@ import math
 import torch
 
 from ..errors import InvalidParameterError, UserDistributionError
+from ..rng import default_generator_lock
 from ..settings import settings
 from .deferred import deferred_class
 from .point import Unit
@@ -67,6 +68,11 @@ def _draw_params(*params):
     return numbers, dtype
 
 
+def _on_device(generator, tensor):
+    """``generator`` where it can draw on ``tensor``'s device, else None (that device's default generator)."""
+    return generator if generator is not None and generator.device == tensor.device else None
+
+
 def _all(tensor, test):
     # One element (the seed's Variable(torch.Tensor([0.3]))): a Python comparison is far cheaper.
     return test(tensor.item()) if tensor.numel() == 1 else bool(test(tensor).all())
@@ -90,13 +96,14 @@ def _check_uniform(low, high):
 
 
 # Each family has a fast sampler and a fast scorer over the deferred constructor arguments (args,
-# kwargs). A sampler returns a tensor or None to decline; it draws exactly as torch's own ``sample``
+# kwargs). A sampler also takes the generator to draw from (None: torch's default one, see draw_from)
+# and returns a tensor or None to decline; it draws exactly as torch's own ``sample``
 # does (torch.normal, torch.bernoulli), minus the construction, broadcasting and re-wrapping work that a
 # single scalar or same-shape draw does not need. A scorer takes the value as a Python number (None for
 # the empty value of a factor) and returns a float log density, or None to decline (torch's log_prob
 # then decides, raising its own support error); with validation on it checks the parameters as
 # torch's constructor would.
-def _normal_draw(args, kwargs):
+def _normal_draw(args, kwargs, generator):
     if kwargs or len(args) != 2:
         return None
     numbers = _draw_params(*args)
@@ -105,8 +112,8 @@ def _normal_draw(args, kwargs):
         if settings.validate and not (scale > 0 and loc == loc):  # NaN fails both
             _check_normal(loc, scale)
         if dtype is None:
-            return torch.normal(float(loc), float(scale), ())
-        return torch.normal(float(loc), float(scale), (), dtype=dtype, device="cpu")
+            return torch.normal(float(loc), float(scale), (), generator=generator)
+        return torch.normal(float(loc), float(scale), (), dtype=dtype, device="cpu", generator=generator)
     loc, scale = args
     if _plain_tensors(loc, scale):
         if settings.validate:
@@ -114,7 +121,7 @@ def _normal_draw(args, kwargs):
                 raise _bad_param("Normal", "scale", "GreaterThan(lower_bound=0.0)", scale)
             if not _all(loc, lambda x: x == x):  # NaN
                 raise _bad_param("Normal", "loc", "Real()", loc)
-        return torch.normal(loc, scale)
+        return torch.normal(loc, scale, generator=_on_device(generator, loc))
     return None
 
 
@@ -136,18 +143,19 @@ def _bernoulli_param(args, kwargs):
     return args[0] if len(args) == 1 else None
 
 
-def _bernoulli_draw(args, kwargs):
+def _bernoulli_draw(args, kwargs, generator):
     given = _bernoulli_param(args, kwargs)
     numbers = _draw_params(given)
     if numbers is not None:
         (p,), dtype = numbers
         if settings.validate and not 0 <= p <= 1:
             _check_bernoulli(p)
-        return (torch.empty(()) if dtype is None else torch.empty((), dtype=dtype, device="cpu")).bernoulli_(p)
+        empty = torch.empty(()) if dtype is None else torch.empty((), dtype=dtype, device="cpu")
+        return empty.bernoulli_(p, generator=generator)
     if _plain_tensors(given) and given.is_floating_point():
         if settings.validate and not _all(given, lambda q: (0 <= q) & (q <= 1)):
             raise _bad_param("Bernoulli", "probs", "Interval(lower_bound=0.0, upper_bound=1.0)", given)
-        return torch.bernoulli(given)
+        return torch.bernoulli(given, generator=_on_device(generator, given))
     return None
 
 
@@ -159,7 +167,7 @@ def _bernoulli_score(args, kwargs, v):
     return math.log(q) if q > 0 else -math.inf
 
 
-def _uniform_draw(args, kwargs):
+def _uniform_draw(args, kwargs, generator):
     if kwargs or len(args) != 2:
         return None
     numbers = _draw_params(*args)
@@ -169,7 +177,7 @@ def _uniform_draw(args, kwargs):
     if settings.validate and not low < high:
         _check_uniform(low, high)
     empty = torch.empty(()) if dtype is None else torch.empty((), dtype=dtype, device="cpu")
-    return empty.uniform_(float(low), float(high))
+    return empty.uniform_(float(low), float(high), generator=generator)
 
 
 def _uniform_score(args, kwargs, v):
@@ -184,7 +192,7 @@ def _uniform_score(args, kwargs, v):
 _EMPTY = {}  # (dtype) -> the empty value every number-weighted factor shares (it holds no data)
 
 
-def _unit_draw(args, kwargs):
+def _unit_draw(args, kwargs, generator):  # draws nothing: the empty value of a factor
     if kwargs or len(args) != 1 or type(args[0]) not in _NUM:
         return None
     dtype = torch.get_default_dtype()
@@ -239,15 +247,31 @@ def check_params(d):
 
 
 def draw_from(d):
-    """A draw from a distribution object: the fast scalar path if it applies, else torch's."""
+    """A draw from a distribution object: the fast scalar path if it applies, else torch's.
+
+    It draws from the thread's own generator if it has one (``settings.drawing_from``), else from
+    torch's default generator, holding ``rng.default_generator_lock`` so that no background run's draw
+    borrows the default generator meanwhile.
+    """
+    generator = settings.generator
+    if generator is None:
+        with default_generator_lock:
+            return _draw(d, None)
+    return _draw(d, generator)
+
+
+def _draw(d, generator):
     fast = FAST.get(type(d))
     if fast is not None:
         deferred = d.__dict__.get("_deferred")
         if deferred is not None:
-            value = fast[0](*deferred)
+            value = fast[0](*deferred, generator)
             if value is not None:
                 return value
-    value = d.rsample() if d.has_rsample else d.sample()
+    if generator is not None:
+        value = _borrowing_default(generator, d)
+    else:
+        value = d.rsample() if d.has_rsample else d.sample()
     if settings.validate and not _trusted(type(d)):
         _check_user_sample(d, value)
     return value
@@ -292,3 +316,15 @@ def fast_log_prob(fn, value):
     if value.dim() == 1 and not value.shape[0]:  # the empty value of a factor
         return fast[1](*deferred, None)
     return None
+
+
+def _borrowing_default(generator, d):
+    """``d``'s draw from ``generator``: torch's samplers take no generator, so it stands in for the default one."""
+    with default_generator_lock:
+        saved = torch.get_rng_state()
+        torch.set_rng_state(generator.get_state())
+        try:
+            return d.rsample() if d.has_rsample else d.sample()
+        finally:
+            generator.set_state(torch.get_rng_state())
+            torch.set_rng_state(saved)

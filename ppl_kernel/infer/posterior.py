@@ -11,17 +11,22 @@ The notebook layer builds one from runs it made itself::
 
 Progress: an inference object takes ``progress=callback``; it is called as
 ``callback(posterior, done, total)`` at the start (``done == 0``), at most about four times a
-second while running, and once at the end. ``done`` counts model runs (MH steps including warmup,
+second while running (:class:`~ppl_kernel.infer.throttle.Throttle`: the first call at once, slower when
+the callback itself is slow), and once at the end. ``done`` counts model runs (MH steps including warmup,
 importance samples, rejection tries, enumerated paths); ``total`` is how many are planned, or
 ``None`` when that is not known in advance (enumeration, rejection); ``posterior.running`` is False
 only in the final call. The callback may stop the run
 by raising ``KeyboardInterrupt`` or by calling ``posterior.stop()``: the run ends, keeps what it
-collected, and sets ``posterior.partial = True``.
+collected, and sets ``posterior.partial = True``. When the model raises, the final call still comes,
+with ``posterior.error`` set to the exception, before it propagates.
+
+A ``KeyboardInterrupt`` that lands inside a weakref callback or a ``__del__`` (Python can only print
+those, as "Exception ignored") is caught by :mod:`~ppl_kernel.infer.interrupts` and raised at the run's
+next step, so that a kernel interrupt always stops the run.
 """
 
 import gc
 import math
-import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -30,9 +35,10 @@ import torch
 from .. import poutine
 from ..runtime import Site, isolated_run
 from ..trace import RETURN, Trace
+from .interrupts import raise_caught_interrupt, watching_interrupts
 from .store import RunStore
+from .throttle import Throttle
 
-_PROGRESS_INTERVAL = 0.25  # seconds between progress calls: a few redraws a second
 _GC_EVERY = 2000  # model runs between collections of the young generations during a run
 
 
@@ -73,6 +79,7 @@ class TracePosterior:
         self._log_joints = {}  # run index -> log p(x, data), where the algorithm knew it
         self.batched_trace = None
         self.partial = False
+        self.error = None
         self._stop_requested = False
 
     # ---- the runs ----------------------------------------------------------------------------------
@@ -175,7 +182,7 @@ class TracePosterior:
         self._reset()
         self.running = True  # False again before the final progress call, so a display can finish
         self._args, self._kwargs = args, kwargs
-        self._progress_next = 0.0
+        self.progress_throttle = Throttle()  # the one rule for how often a live view redraws
         self._done = 0
         self._total = self._planned_runs()
         # The store keeps few objects, but each run still makes short-lived cycles (frames, traces);
@@ -183,11 +190,15 @@ class TracePosterior:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            self._report(0, force=True)
-            with isolated_run():  # inference inside a model is invisible to the outer one
-                done = self._run(args, kwargs)
+            with watching_interrupts():
+                self._report(0, force=True)
+                with isolated_run():  # inference inside a model is invisible to the outer one
+                    done = self._run(args, kwargs)
         except KeyboardInterrupt:
             self.partial = True
+            done = self._done
+        except Exception as e:  # the model failed: the runs so far are kept, and a live view says why
+            self.partial, self.error = True, e
             done = self._done
         finally:
             if gc_was_enabled:
@@ -197,6 +208,8 @@ class TracePosterior:
             self._report(done, force=True)  # the final call, so that a progress bar ends full
         except KeyboardInterrupt:
             pass  # the run is over; a stop asked for now has nothing left to stop
+        if self.error is not None:
+            raise self.error
         return self
 
     def _run(self, args, kwargs):
@@ -221,12 +234,11 @@ class TracePosterior:
         if self._stop_requested:
             self._stop_requested = False
             raise KeyboardInterrupt
+        raise_caught_interrupt()
         if self.progress is None:
             return
-        now = time.monotonic()
-        if force or now >= self._progress_next:
-            self._progress_next = now + _PROGRESS_INTERVAL
-            self.progress(self, done, self._total)
+        if force or self.progress_throttle.ready():
+            self.progress_throttle.call(self.progress, self, done, self._total, scheduled=not force)
 
     # ---- reading ---------------------------------------------------------------------------------
     def marginal(self, sites=None):

@@ -1,7 +1,10 @@
 """``seed``: run with a fixed random seed, restoring the outer random state afterwards."""
 
+import torch
+
 from .. import rng
 from ..runtime import Messenger, handler_function
+from ..settings import settings
 
 
 class SeedMessenger(Messenger):
@@ -20,11 +23,17 @@ class SeedMessenger(Messenger):
         self.rng_seed = rng.check_seed(rng_seed, "seed(fn, rng_seed)")
 
     def __enter__(self):
+        # A thread drawing from its own generator (a background run) gets a fresh one, seeded here.
+        self._own = settings.generator
+        if self._own is not None:
+            settings.generator = torch.Generator(self._own.device).manual_seed(self.rng_seed)
         self._saved = rng.get_state()
         rng.seed_all(self.rng_seed)
         return super().__enter__()
 
     def __exit__(self, *exc):
+        if self._own is not None:
+            settings.generator = self._own
         rng.set_state(self._saved)
         return super().__exit__(*exc)
 

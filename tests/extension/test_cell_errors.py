@@ -47,7 +47,7 @@ y = 1 / 0
 return x
 """)
     assert isinstance(error, ZeroDivisionError)
-    assert "Cell In[" in shown and "line 3" in shown and "----> 3 y = 1 / 0" in shown
+    assert "Cell In[" in shown and "line 3" in shown and "----> 3     y = 1 / 0" in shown
     for internal in ("extension/", "ppl_kernel/", "torch/", "interactiveshell.py"):
         assert internal not in shown, internal
 
@@ -69,18 +69,18 @@ def test_an_invalid_parameter_error_names_the_site_and_shows_the_users_line(shel
 return pyro.sample("x", dist.Normal(0.0, -1.0))
 """)
     assert "site" in str(error) or "scale" in str(error)
-    assert "----> 2 return pyro.sample" in shown
+    assert "----> 2     return pyro.sample" in shown
 
 
 @pytest.mark.parametrize("scale", ["0.0", "-1.0"])
 def test_an_observed_site_with_an_invalid_scale_is_an_error_in_a_model_cell(shell, capsys, scale):
-    # %%model's live sampling never scores a run, so the observed site's parameters are checked when it is sampled.
+    # The observed site's parameters are checked when it is sampled, before the run is weighted by its score.
     error, shown = run_failing(shell, capsys, f"""%%model observed_bad_scale --samples 3
 return pyro.sample("y", dist.Normal(0.0, {scale}), obs=1.0)
 """)
     assert isinstance(error, InvalidParameterError)
     assert "site 'y': parameter 'scale' of Normal must satisfy GreaterThan" in str(error)
-    assert "----> 2 return pyro.sample" in shown
+    assert "----> 2     return pyro.sample" in shown  # the cell's line 2, shown in the def form
 
 
 @pytest.mark.parametrize("line, message", [
@@ -90,7 +90,8 @@ return pyro.sample("y", dist.Normal(0.0, {scale}), obs=1.0)
     ("%%model f(p, ", "unbalanced parentheses"),
     ("%%model f(p,,q)", "not a valid Python signature"),
     ("%%model f [p]", "expected its arguments in parentheses"),
-    ("%%model f --samples many", "argument -n/--samples: invalid int value: 'many'"),
+    ("%%model f --samples many", "argument -n/--samples: the number of runs must be an integer, got 'many'"),
+    ("%%model f --samples 1e6", "must be an integer, got '1e6'; write 1000000"),
     ("%%model f --colour red", "unrecognized arguments: --colour red"),
 ])
 def test_bad_magic_line_raises_usage_error_with_the_usage(shell, line, message):

@@ -94,14 +94,14 @@ def test_an_interrupted_mh_run_is_a_consistent_partial_posterior():
         return p
 
     posterior = MH(coin, num_samples=10_000, progress=stop_after_a_while)
-    import ppl_kernel.infer.posterior as posterior_module
+    import ppl_kernel.infer.throttle as throttle
 
-    interval = posterior_module._PROGRESS_INTERVAL
-    posterior_module._PROGRESS_INTERVAL = 0.0  # every step reports, so the stop lands mid-run
+    saved = throttle.INTERVAL, throttle.MAX_WAIT
+    throttle.INTERVAL = throttle.MAX_WAIT = 0.0  # every step reports, so the stop lands mid-run
     try:
         posterior.run()
     finally:
-        posterior_module._PROGRESS_INTERVAL = interval
+        throttle.INTERVAL, throttle.MAX_WAIT = saved
     n = len(posterior)
     assert posterior.partial and 0 < n < 10_000
     assert len(posterior.log_weights) == len(posterior.chain_ids) == len(posterior.traces) == n
