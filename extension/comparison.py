@@ -194,7 +194,8 @@ class Comparison:
         return {"width": 340, "height": 220, "layer": layers}
 
     def _table_spec(self, colour):
-        """The numbers as a table of text marks: method names in their colour, the rest in the theme's text colour."""
+        """The numbers as a table of text marks in the theme's text colour; each method's colour is a square before
+        its name (coloured text would fall below WCAG AA contrast for the lighter colours on white)."""
         columns, cells = self.table()
         values = [{"row": r, "column": c, "text": text, "method": cells[r][0]}
                   for r in range(len(cells)) for c, text in zip(columns, cells[r], strict=True)]
@@ -211,8 +212,9 @@ class Comparison:
                 "text": {"field": "text"},
             },
             "layer": [
-                {"mark": text, "transform": [{"filter": "datum.column == 'method'"}], "encoding": {"color": colour}},
-                {"mark": text, "transform": [{"filter": "datum.column != 'method'"}]},
+                {"mark": {"type": "square", "size": 90, "filled": True, "opacity": 1, "xOffset": -54},
+                 "transform": [{"filter": "datum.column == 'method'"}], "encoding": {"color": colour}},
+                {"mark": text},
             ],
         }
 
