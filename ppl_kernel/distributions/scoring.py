@@ -106,6 +106,11 @@ def _check_uniform(low, high):
 def _normal_draw(args, kwargs, generator):
     if kwargs or len(args) != 2:
         return None
+    loc, scale = args
+    if type(loc) in _NUM and type(scale) in _NUM:  # plain numbers, the common case, without _draw_params' lists
+        if settings.validate and not (scale > 0 and loc == loc):  # NaN fails both
+            _check_normal(loc, scale)
+        return torch.normal(float(loc), float(scale), (), generator=generator)
     numbers = _draw_params(*args)
     if numbers is not None:
         (loc, scale), dtype = numbers
@@ -145,6 +150,10 @@ def _bernoulli_param(args, kwargs):
 
 def _bernoulli_draw(args, kwargs, generator):
     given = _bernoulli_param(args, kwargs)
+    if type(given) in _NUM:  # a plain number, the common case, without _draw_params' lists
+        if settings.validate and not 0 <= given <= 1:
+            _check_bernoulli(given)
+        return torch.empty(()).bernoulli_(given, generator=generator)
     numbers = _draw_params(given)
     if numbers is not None:
         (p,), dtype = numbers
