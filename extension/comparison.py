@@ -199,7 +199,9 @@ class Comparison:
         columns, cells = self.table()
         values = [{"row": r, "column": c, "text": text, "method": cells[r][0]}
                   for r in range(len(cells)) for c, text in zip(columns, cells[r], strict=True)]
-        text = {"type": "text", "align": "left", "fontSize": FONT + 1, "dx": -44}
+        # style "guide-label": the theme's label colour (white on JupyterLab's dark Vega theme, black on light);
+        # a bare text mark stays black, unreadable on the dark background
+        text = {"type": "text", "style": "guide-label", "align": "left", "fontSize": FONT + 1, "dx": -44}
         return {
             "width": {"step": 100}, "height": {"step": 20},
             "data": {"values": values},

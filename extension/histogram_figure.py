@@ -201,7 +201,7 @@ def vegalite_spec(state, title=None):
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "title": {"text": figure_title(state, title),
                   "subtitle": "; ".join(notes) if notes else "", "anchor": "start"},
-        "concat": panels or [{"mark": "text", "data": {"values": [{"t": "no sites to draw"}]},
+        "concat": panels or [{"mark": {"type": "text", "style": "guide-label"}, "data": {"values": [{"t": "no sites to draw"}]},
                               "encoding": {"text": {"field": "t"}}}],
         "columns": 3,
         "config": {
