@@ -98,8 +98,9 @@ def in_kernel(n):
             t0 = time.perf_counter()
             kc.kernel_info(reply=True, timeout=60)
             latencies.append(time.perf_counter() - t0)
-            reply = kc.execute_interactive("_done = runs.status != 'running' if 'runs' in dir() else False",
-                                           timeout=60, output_hook=lambda msg: None, user_expressions={"d": "_done"})
+            # -o runs is stored when the run ends
+            reply = kc.execute_interactive("", timeout=60, output_hook=lambda msg: None,
+                                           user_expressions={"d": "'runs' in get_ipython().user_ns"})
             if reply["content"]["user_expressions"]["d"]["data"]["text/plain"] == "True":
                 break
             time.sleep(0.05)
