@@ -86,7 +86,7 @@ def in_kernel(n):
             if msg["msg_type"] == "stream":
                 pid_box["pid"] = int(msg["content"]["text"].strip())
 
-        run("import torch; torch.set_num_threads(1); %load_ext ppl_kernel")
+        run("import torch\ntorch.set_num_threads(1)\n%load_ext ppl_kernel")
         kc.execute_interactive("import os; print(os.getpid())", output_hook=grab_pid, timeout=60)
         pid = pid_box["pid"]
         run("%%model weather --no-show\n" + WEATHER)
