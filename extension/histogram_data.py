@@ -294,58 +294,48 @@ class HistogramData:
         self._skip = set()  # names of observed and param sites
 
     def add(self, trace, weight=1.0):
-        self.runs += 1
-        self.weight_total += weight
-        self.weight_squares += weight * weight
-        if weight != 1.0:
-            self.weighted = True
-        raw, skip = self._raw, self._skip
+        self._count([weight])
         for name, site in trace.nodes.items():
-            entry = raw.get(name)
-            if entry is None:
-                if name in skip:
-                    continue
-                if name == "_RETURN":
-                    if not self.show_return:
-                        continue
-                elif site.kind not in ("latent", "auxiliary", "deterministic"):
-                    skip.add(name)
-                    if site.kind == "observed":
-                        self.observed[name] = None
-                    continue
-                entry = raw[name] = ([], [], site)
-            entry[0].append(site.value)
-            entry[1].append(weight)
+            entry = self._raw.get(name) or self._entry(name, site.kind, site)
+            if entry is not None:
+                entry[0].append(site.value)
+                entry[1].append(weight)
 
     def add_runs(self, store, start, stop, weights=None):
         """Add runs ``start .. stop - 1`` of a posterior's store (:class:`ppl_kernel.infer.store.RunStore`),
         read from its columns; ``weights`` lists one weight per run (default 1)."""
-        count = stop - start
-        if count <= 0:
+        if stop <= start:
             return
-        self.runs += count
-        self.weight_total += count if weights is None else sum(weights)
-        self.weight_squares += count if weights is None else sum(w * w for w in weights)
-        if weights is not None and any(w != 1.0 for w in weights):
-            self.weighted = True
-        raw, skip = self._raw, self._skip
+        self._count([1.0] * (stop - start) if weights is None else weights)
         for name, column in list(store.columns.items()):
-            entry = raw.get(name)
-            if entry is None:
-                if name in skip:
-                    continue
-                if name == "_RETURN":
-                    if not self.show_return:
-                        continue
-                elif column.kind not in ("latent", "auxiliary", "deterministic"):
-                    skip.add(name)
-                    if column.kind == "observed":
-                        self.observed[name] = None
-                    continue
-                entry = raw[name] = ([], [], column.site)
-            runs, values = column.slice(start, stop)
-            entry[0].extend(values)
-            entry[1].extend([1.0] * len(runs) if weights is None else [weights[r - start] for r in runs])
+            entry = self._raw.get(name) or self._entry(name, column.kind, column.site)
+            if entry is not None:
+                runs, values = column.slice(start, stop)
+                entry[0].extend(values)
+                entry[1].extend([1.0] * len(runs) if weights is None else [weights[r - start] for r in runs])
+
+    def _count(self, weights):
+        self.runs += len(weights)
+        self.weight_total += sum(weights)
+        self.weight_squares += sum(w * w for w in weights)
+        if any(w != 1.0 for w in weights):
+            self.weighted = True
+
+    def _entry(self, name, kind, site):
+        """The raw entry a site name's values go to, created on first sight; None for names not drawn
+        (observed sites -- remembered as the data the figure's title names --, params, a hidden return)."""
+        if name in self._skip:
+            return None
+        if name == "_RETURN":
+            if not self.show_return:
+                return None
+        elif kind not in ("latent", "auxiliary", "deterministic"):
+            self._skip.add(name)
+            if kind == "observed":
+                self.observed[name] = None
+            return None
+        entry = self._raw[name] = ([], [], site)
+        return entry
 
     def add_value(self, name, value, weight=1.0):
         """Add one value outside a trace (a marginal's value); short tuples split per element."""
