@@ -20,7 +20,7 @@ from .errors import (  # noqa: F401
     RunawayModelError, SiteTypeError, UnhashableArgumentError,
 )
 from .params import clear_param_store, get_param_store  # noqa: F401
-from .poutine import condition, do  # noqa: F401
+from .poutine import condition, do, markov  # noqa: F401
 from .primitives import (  # noqa: F401
     deterministic, enable_validation, factor, iarange, irange, observe, param, plate, require, sample,
     set_max_sites, set_rng_seed,

@@ -59,6 +59,10 @@ class ParamStore:
             value = torch.tensor(value, dtype=torch.get_default_dtype())
         with torch.no_grad():
             value = value.detach()
+            if constraint is constraints.simplex and bool((value > 0).all()):
+                # Pyro accepts positive weights for a simplex (torch.randn(3).exp() in its tutorials): the
+                # parameter starts at the normalised weights, as softmax(log w) gives in Pyro's param store.
+                value = value / value.sum(-1, keepdim=True)
             if not bool(constraint.check(value).all()):
                 raise InvalidParameterError(
                     f"param '{name}': the initial value {_short(value)} breaks its constraint {constraint}. "

@@ -6,6 +6,7 @@ adds its own line.
 
 from . import autoguide  # noqa: F401
 from .elbo import GuideError, Trace_ELBO  # noqa: F401
+from .enum import config_enumerate  # noqa: F401
 from .enumeration import Enumerate, Search  # noqa: F401
 from .errors import EnumerationError, InferenceError  # noqa: F401
 from .importance import Importance  # noqa: F401
@@ -18,3 +19,4 @@ from .query import expectation, infer  # noqa: F401
 from .rejection import Rejection  # noqa: F401
 from .smc import SMC  # noqa: F401
 from .svi import SVI  # noqa: F401
+from .traceenum_elbo import TraceEnum_ELBO  # noqa: F401

@@ -15,3 +15,5 @@ from .replay_messenger import ReplayMessenger, replay  # noqa: F401
 from .scale_messenger import MaskMessenger, ScaleMessenger, mask, scale  # noqa: F401
 from .seed_messenger import SeedMessenger, seed  # noqa: F401
 from .trace_messenger import TraceMessenger, trace  # noqa: F401
+from .enum_messenger import EnumMessenger, enum  # noqa: F401
+from .markov_messenger import MarkovMessenger, markov  # noqa: F401
