@@ -5,6 +5,7 @@ adds its own line.
 """
 
 from . import autoguide  # noqa: F401
+from .discrete import infer_discrete  # noqa: F401
 from .elbo import GuideError, Trace_ELBO  # noqa: F401
 from .enum import config_enumerate  # noqa: F401
 from .enumeration import Enumerate, Search  # noqa: F401

@@ -313,7 +313,7 @@ class TraceEnum_ELBO:
         with torch.no_grad():
             total = 0.0
             for run in self._runs(model, guide, args, kwargs):
-                total += float(self._elbo(model, guide, run))
+                total += self._elbo(model, guide, run).item()
         return -total / self.num_particles
 
     def differentiable_loss(self, model, guide, *args, **kwargs):
@@ -329,7 +329,7 @@ class TraceEnum_ELBO:
         total = 0.0
         for run in self._runs(model, guide, args, kwargs):
             elbo = self._elbo(model, guide, run)
-            total += float(elbo)
+            total += elbo.item()
             if elbo.requires_grad:
                 (-elbo / self.num_particles).backward()
         loss = -total / self.num_particles

@@ -85,7 +85,8 @@ class MCMC:
         self.partial = False
         kernel = self.kernel
         if kernel.model is not None:
-            self.density = ModelDensity(kernel.model, args, kwargs, self.transforms or kernel.transforms)
+            self.density = ModelDensity(kernel.model, args, kwargs, self.transforms or kernel.transforms,
+                                        max_plate_nesting=kernel.max_plate_nesting)
         else:
             self.density = PotentialDensity(kernel.potential_fn, self.initial_params)
         self._args, self._kwargs = args, kwargs

@@ -77,6 +77,7 @@ class HMC:
         self.transforms = transforms
         self.target_accept_prob = target_accept_prob
         self.init_strategy = init_strategy
+        self.max_plate_nesting = max_plate_nesting  # enumerated discrete sites use the dims left of the plates
         if trajectory_length is None and num_steps is None:
             self.trajectory_length = 2 * math.pi  # Pyro's default
 

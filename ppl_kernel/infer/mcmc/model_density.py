@@ -5,6 +5,9 @@ Every latent sample site of a prototype run is mapped to the reals by ``biject_t
 sites' unconstrained values are packed into one 1-d tensor ``z``. The potential energy is
 ``U(z) = -log p(data, T(z)) - log |det J_T(z)|``: the model's log-joint at the constrained values
 plus the Jacobian of the map, so that HMC on ``z`` samples the model's posterior.
+
+Discrete sites marked ``infer={"enumerate": "parallel"}`` (``config_enumerate``) are summed out of the
+log-joint exactly, as ``TraceEnum_ELBO`` does, and HMC moves the continuous sites of the marginal.
 """
 
 import math
@@ -12,9 +15,14 @@ import math
 import torch
 from torch.distributions import biject_to
 
+from ...poutine.enum_messenger import EnumMessenger, EnumState
 from ...poutine.trace_messenger import TraceMessenger
 from ...runtime import Messenger, model_name
 from ...errors import DiscreteLatentError, InferenceError
+
+
+def _is_enumerated(site):
+    return site.infer.get("enumerate") == "parallel" and getattr(site.fn, "has_enumerate_support", False)
 
 
 def _is_latent(site):
@@ -24,10 +32,12 @@ def _is_latent(site):
 class _Substitute(Messenger):
     """Give the latent sites their values and add up every sample site's log-probability."""
 
-    def __init__(self, values):
+    def __init__(self, values, score=True):
         super().__init__()
         self.values = values
         self.log_joint = None
+        if not score:
+            self.postprocess_message = Messenger.postprocess_message.__get__(self)
 
     def process_message(self, msg):
         if msg.type == "sample" and not msg.is_observed:
@@ -48,7 +58,7 @@ class ModelDensity:
     constrained values and the flat unconstrained vector; ``potential(z)`` is ``U(z)``.
     """
 
-    def __init__(self, model, args=(), kwargs=None, transforms=None):
+    def __init__(self, model, args=(), kwargs=None, transforms=None, max_plate_nesting=None):
         self.model = model
         self.args = args
         self.kwargs = {} if kwargs is None else kwargs
@@ -57,6 +67,12 @@ class ModelDensity:
             tracer(*self.args, **self.kwargs)
         self.prototype = tracer.trace
         latent = [s for s in self.prototype.nodes.values() if _is_latent(s) and not s.infer.get("_deterministic")]
+        self.enumerated = [s.name for s in latent if _is_enumerated(s)]
+        latent = [s for s in latent if not _is_enumerated(s)]
+        if max_plate_nesting is None:
+            max_plate_nesting = max((-f.dim for s in self.prototype.nodes.values() for f in s.cond_indep_stack
+                                     if f.dim is not None), default=0)
+        self.max_plate_nesting = max_plate_nesting
         if not latent:
             raise InferenceError(
                 f"model '{model_name(model)}' has no latent sample site for MCMC to move: every site is observed "
@@ -82,9 +98,10 @@ class ModelDensity:
         if support.is_discrete or getattr(site.fn, "has_enumerate_support", False):
             raise DiscreteLatentError(
                 f"site '{site.name}' of model '{model_name(self.model)}' is discrete ({type(site.fn).__name__}): "
-                "HMC and NUTS move continuous sites along gradients and cannot move it. Sum it out in the model "
-                "(a mixture distribution, e.g. dist.MixtureSameFamily), or use MH(model, num_samples=...) or "
-                "Importance, which handle discrete sites."
+                "HMC and NUTS move continuous sites along gradients and cannot move it. Let them sum it out: "
+                "mark it infer={'enumerate': 'parallel'} (or decorate the model with @config_enumerate), or write "
+                "a mixture distribution (dist.MixtureSameFamily), or use MH(model, num_samples=...) or Importance, "
+                "which handle discrete sites."
             )
 
     # ---- moving between the two spaces ----------------------------------------------------------
@@ -122,13 +139,28 @@ class ModelDensity:
             values[name] = x
             lj = transform.log_abs_det_jacobian(u, x).sum()
             log_jacobian = lj if log_jacobian is None else log_jacobian + lj
-        handler = _Substitute(values)
-        with handler:
-            self.model(*self.args, **self.kwargs)
-        log_joint = handler.log_joint
+        if self.enumerated:
+            log_joint = self._marginal_log_joint(values)
+        else:
+            handler = _Substitute(values)
+            with handler:
+                self.model(*self.args, **self.kwargs)
+            log_joint = handler.log_joint
         if log_joint is None:
             log_joint = torch.zeros((), dtype=z.dtype, device=z.device)
         return -(log_joint + log_jacobian)
+
+    def _marginal_log_joint(self, values):
+        """The log-joint at ``values`` with the enumerated sites summed out."""
+        from ..traceenum_elbo import marginal_model_terms
+
+        enum = EnumMessenger(self.model, state=EnumState(-1 - self.max_plate_nesting))
+        tracer = TraceMessenger(enum, calls=False)
+        with _Substitute(values, score=False):
+            tracer(*self.args, **self.kwargs)
+        terms = marginal_model_terms(tracer.trace, set(enum.enumerated), enum.dim_to_name, self.max_plate_nesting,
+                                     self.model)[0]
+        return sum(factor.tensor.sum() for factors in terms.values() for factor in factors)
 
     def potential_and_grad(self, z):
         """``(U(z) as a float, dU/dz)``; an energy that is not finite comes back as ``inf``."""

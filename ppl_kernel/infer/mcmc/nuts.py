@@ -58,7 +58,7 @@ class NUTS(HMC):
         kwargs = {} if init_strategy is None else {"init_strategy": init_strategy}
         super().__init__(model, potential_fn, step_size, adapt_step_size=adapt_step_size,
                          adapt_mass_matrix=adapt_mass_matrix, full_mass=full_mass, transforms=transforms,
-                         target_accept_prob=target_accept_prob, **kwargs)
+                         target_accept_prob=target_accept_prob, max_plate_nesting=max_plate_nesting, **kwargs)
         self.max_tree_depth = int(max_tree_depth)
         self.tree_depths = []
 
