@@ -202,3 +202,9 @@ def test_weights_only_false_is_the_explicit_opt_in_for_a_trusted_pickle(tmp_path
     _UNPICKLED.clear()
     pyro.get_param_store().load(path, weights_only=False)
     assert _UNPICKLED == ["code ran"]
+
+
+def test_a_simplex_param_may_start_from_positive_weights_as_in_pyro():
+    # Pyro's enumeration tutorial starts a simplex param at torch.randn(3, 3).exp(): rows are normalised.
+    value = pyro.param("p", torch.tensor([[1.0, 3.0], [2.0, 2.0]]), constraint=constraints.simplex)
+    assert torch.allclose(value, torch.tensor([[0.25, 0.75], [0.5, 0.5]]))
