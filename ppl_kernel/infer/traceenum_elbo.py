@@ -145,13 +145,15 @@ def marginal_model_terms(model_trace, enumerated, dim_to_name, max_plate_nesting
         site_ordinal = ordinal(site)
         if site.name in enumerated:
             ordinals[site.name] = site_ordinal
-        factor = site_factor(site, site.log_prob, names, max_plate_nesting, model)
+        factor = site_factor(site, unscaled_log_prob(site), names, max_plate_nesting, model)
         if site.name in enumerated or any(n in enumerated for n in factor.names):
-            factor = site_factor(site, unscaled_log_prob(site), names, max_plate_nesting, model)
             log_factors.setdefault(site_ordinal, []).append(factor)
             factor_sites.append(site)
+        elif torch.is_tensor(site.scale):  # a tensor scale may be batched: scale before naming the dims
+            terms.setdefault(site_ordinal, []).append(site_factor(site, site.log_prob, names, max_plate_nesting, model))
         else:
-            terms.setdefault(site_ordinal, []).append(factor)
+            scaled = factor if site.scale == 1.0 else Factor(factor.tensor * site.scale, factor.names)
+            terms.setdefault(site_ordinal, []).append(scaled)
     scale = _common_scale(factor_sites)
     if log_factors:
         for site_ordinal, contracted in contract_tree(log_factors, ordinals, keep=tree_keep).items():
