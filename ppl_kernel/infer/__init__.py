@@ -4,7 +4,7 @@ One import line per module, kept in alphabetical order of module, so that each i
 adds its own line.
 """
 
-from . import autoguide  # noqa: F401
+from . import abstract_infer, autoguide  # noqa: F401  (pyro.infer.abstract_infer.TracePosterior)
 from .elbo import GuideError, Trace_ELBO  # noqa: F401
 from .enumeration import Enumerate, Search  # noqa: F401
 from .errors import EnumerationError, InferenceError  # noqa: F401
