@@ -20,7 +20,7 @@ from .distributions.callables import Primitive
 from .distributions.point import Delta, Unit
 from .errors import ObservationError, SiteTypeError
 from .runtime import Messenger, Site, _local, apply_stack, draw_error, get_stack, run_scope, settings
-from .distributions.scoring import check_params, draw_from
+from .distributions.scoring import check_params, draw_from, is_object_valued
 
 
 def _as_distribution(name, fn, args, kwargs):
@@ -104,8 +104,8 @@ def _draw_named(name, d):
 
 
 def _check_obs(name, d, obs):
-    if hasattr(type(d), "object_valued") and d.object_valued:  # values are Python objects (Choice, a marginal)
-        return obs
+    if is_object_valued(d):  # values are Python objects (Choice, a marginal, a user's class with no support)
+        return obs  # as given, as Pyro: converting 10000 to tensor(10000.) would no longer match the object
     if type(obs) is torch.Tensor:
         value = obs
     elif isinstance(obs, (bool, numbers.Real)):

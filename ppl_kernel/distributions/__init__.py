@@ -21,6 +21,7 @@ from torch.distributions import (  # noqa: F401  re-exported unchanged: bases, t
     transforms,
 )
 
+from . import util  # noqa: F401  (pyro.distributions.util: broadcast_shape, sum_rightmost, logsumexp, ...)
 from .callables import Primitive
 from .choice import Choice  # noqa: F401  (public)
 from .deferred import Independent, TorchDistributionMixin, deferred_class  # noqa: F401  (public)

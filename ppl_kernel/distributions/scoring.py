@@ -281,7 +281,7 @@ def _draw(d, generator):
         value = _borrowing_default(generator, d)
     else:
         value = d.rsample() if d.has_rsample else d.sample()
-    if settings.validate and not _trusted(type(d)):
+    if settings.validate and not _trusted(type(d)) and not is_object_valued(d):
         _check_user_sample(d, value)
     return value
 
@@ -294,6 +294,17 @@ def _trusted(cls):
     if trusted is None:
         trusted = _TRUSTED[cls] = cls.__module__.startswith(("torch.", "ppl_kernel."))
     return trusted
+
+
+def is_object_valued(d):
+    """Whether ``d``'s values may be any Python object rather than tensors: a distribution that says so
+    (``object_valued``, as ``Choice`` over strings), or a user's class that declares no ``support``, such as
+    the marginal over a model's return values in Pyro's RSA tutorials. Such values are drawn and observed
+    as given, as Pyro does; a class that declares a support promises tensors and is checked."""
+    cls = type(d)
+    if hasattr(cls, "object_valued"):
+        return bool(d.object_valued)
+    return not _trusted(cls) and cls.support is torch.distributions.Distribution.support
 
 
 def _check_user_sample(d, value):

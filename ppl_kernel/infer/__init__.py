@@ -4,7 +4,7 @@ One import line per module, kept in alphabetical order of module, so that each i
 adds its own line.
 """
 
-from . import autoguide  # noqa: F401
+from . import abstract_infer, autoguide  # noqa: F401  (pyro.infer.abstract_infer.TracePosterior)
 from .discrete import infer_discrete  # noqa: F401
 from .elbo import GuideError, Trace_ELBO  # noqa: F401
 from .enum import config_enumerate  # noqa: F401

@@ -67,8 +67,10 @@ class TracePosterior:
 
     keep_traces = 100  # runs kept as full traces; the rest live in the store's columns only
 
-    def __init__(self, model=None, progress=None):
-        self.model = model
+    def __init__(self, model=None, progress=None, num_chains=1):
+        if model is not None or "model" not in self.__dict__:  # Pyro's subclasses set self.model first
+            self.model = model
+        self.num_chains = num_chains
         self.progress = progress
         self._args, self._kwargs = (), {}
         self._reset()
@@ -213,10 +215,46 @@ class TracePosterior:
         return self
 
     def _run(self, args, kwargs):
+        if type(self)._traces is not TracePosterior._traces:
+            return self._run_traces(args, kwargs)
         raise TypeError(
             f"{type(self).__name__} collects traces you add with .add(trace); it has no algorithm to run. "
             "Use Importance, Enumerate, MH or Rejection to run a model."
         )
+
+    def _traces(self, *args, **kwargs):
+        """Pyro's hook for a subclass: yield ``(trace, log_weight)`` for each run of ``self.model``; ``run``
+        collects them. Pyro's RSA tutorials write their ``Search`` this way.
+
+        >>> import queue, ppl_kernel as pyro, ppl_kernel.distributions as dist
+        >>> from ppl_kernel import poutine
+        >>> from ppl_kernel.infer import EmpiricalMarginal, TracePosterior
+        >>> class Search(TracePosterior):
+        ...     def __init__(self, model):
+        ...         self.model = model
+        ...         super().__init__()
+        ...     def _traces(self, *args):
+        ...         q = queue.Queue()
+        ...         q.put(poutine.Trace())
+        ...         run = poutine.trace(poutine.queue(self.model, queue=q))
+        ...         while not q.empty():
+        ...             tr = run.get_trace(*args)
+        ...             yield tr, tr.log_prob_sum()
+        >>> def coin(p):
+        ...     return pyro.sample("c", dist.Bernoulli(p))
+        >>> round(EmpiricalMarginal(Search(coin).run(0.3)).mean.item(), 4)
+        0.3
+        """
+        raise NotImplementedError
+
+    def _run_traces(self, args, kwargs):
+        done = 0
+        for trace, log_weight in self._traces(*args, **kwargs):
+            self.add(trace, float(log_weight))
+            self._kept[done] = trace  # the runs came from the subclass's own handlers: keep them as made
+            done += 1
+            self._report(done)
+        return done
 
     _done = 0
     _total = None

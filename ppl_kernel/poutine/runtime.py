@@ -15,6 +15,7 @@ The machinery itself lives in :mod:`ppl_kernel.runtime`; this module gives it Py
 import functools
 
 from ..runtime import Messenger, Site, apply_stack, default_process, get_stack  # noqa: F401  (Pyro's names)
+from .escape_messenger import NonlocalExit  # noqa: F401  (Pyro's path: pyro.poutine.runtime.NonlocalExit)
 
 
 def am_i_wrapped():

@@ -102,6 +102,13 @@ class TraceMessenger(Messenger):
             self._prev_profiler = None
         return super().__enter__()
 
+    def _reset(self):
+        """Start the trace again (Pyro's hook: ``NonlocalExit.reset_stack`` calls it when a run is retried)."""
+        self.trace = Trace(CallNode(self._name))
+        if self.calls:
+            self._frames = {}
+            self._root_bound = self.fn is None
+
     def __exit__(self, *exc):
         if self._profiling:
             sys.setprofile(self._prev_profiler)

@@ -1,0 +1,80 @@
+"""``pyro.distributions.util``'s helpers, and distributions whose values are Python objects."""
+
+import math
+
+import pytest
+import torch
+
+import ppl_kernel as pyro
+import ppl_kernel.distributions as dist
+from ppl_kernel import poutine
+from ppl_kernel.distributions.util import (
+    broadcast_shape, logsumexp, scale_and_mask, sum_leftmost, sum_rightmost,
+)
+from ppl_kernel.errors import UserDistributionError
+
+
+def test_broadcast_shape_stretches_size_one_dims():
+    assert broadcast_shape((5, 1, 3), (4, 1), ()) == (5, 4, 3)
+
+
+def test_broadcast_shape_strict_refuses_size_one_stretching():
+    with pytest.raises(ValueError, match="cannot be broadcast"):
+        broadcast_shape((1, 3), (2, 3), strict=True)
+
+
+def test_broadcast_shape_names_both_shapes_when_they_clash():
+    with pytest.raises(ValueError, match=r"\(2,\) vs \(3,\)"):
+        broadcast_shape((2,), (3,))
+
+
+def test_sum_rightmost_and_leftmost_reduce_the_named_dims():
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    assert torch.equal(sum_rightmost(x, 2), x.sum((-1, -2)))
+    assert torch.equal(sum_rightmost(x, -1), x.sum((-1, -2)))  # keep one leftmost dim
+    assert torch.equal(sum_leftmost(x, 2), x.sum((0, 1)))
+    assert sum_rightmost(2.5, 3) == 2.5
+
+
+def test_logsumexp_is_stable_for_large_values_and_minus_inf_when_all_are():
+    assert logsumexp(torch.tensor([1000.0, 1000.0])).item() == pytest.approx(1000.0 + math.log(2))
+    assert logsumexp(torch.full((3,), -math.inf)).item() == -math.inf
+    assert logsumexp(torch.zeros(2, 3), dim=0, keepdim=True).shape == (1, 3)
+
+
+def test_scale_and_mask_zeroes_masked_entries_even_minus_inf():
+    out = scale_and_mask(torch.tensor([1.0, -math.inf, 3.0]), 2.0, torch.tensor([True, False, True]))
+    assert out.tolist() == [2.0, 0.0, 6.0]
+
+
+class _Tagged(torch.distributions.Distribution):
+    """A user's distribution over Python objects, declaring no support (as the RSA tutorials' marginal)."""
+
+    arg_constraints = {}  # noqa: RUF012
+
+    def sample(self, sample_shape=torch.Size()):
+        return ("heads", 1)
+
+    def log_prob(self, value):
+        return torch.tensor(0.0 if value == ("heads", 1) else -math.inf)
+
+
+class _TaggedWithSupport(_Tagged):
+    support = torch.distributions.constraints.real
+
+
+def test_a_user_distribution_without_support_draws_and_observes_python_objects():
+    tr = poutine.trace(lambda: (pyro.sample("x", _Tagged()), pyro.sample("y", _Tagged(), obs=("heads", 1)))).get_trace()
+    assert tr["x"].value == ("heads", 1) and tr["y"].value == ("heads", 1)
+    assert tr.log_prob_sum().item() == 0.0
+
+
+def test_a_user_distribution_that_declares_a_support_must_still_draw_tensors():
+    with pytest.raises(UserDistributionError, match=r"site 'x': _TaggedWithSupport.sample returned tuple"):
+        poutine.trace(lambda: pyro.sample("x", _TaggedWithSupport())).get_trace()
+
+
+def test_pyro_distributions_util_is_importable_by_its_pyro_path():
+    import importlib
+
+    assert importlib.import_module("ppl_kernel.distributions.util") is dist.util
