@@ -18,6 +18,7 @@ import collections
 import heapq
 import itertools
 import math
+import warnings
 
 import torch
 
@@ -25,6 +26,8 @@ from .. import poutine
 from ..runtime import Messenger, Site, model_name, settings
 from ..signals import RunSignal, ZeroProbability
 from ..trace import RETURN
+from ..vectorize.fallback import SequentialFallbackWarning
+from .enumeration_vectorized import NotVectorizable, enumerate_vectorized
 from .errors import EnumerationError
 from .finite_support import SupportTable
 from .posterior import TracePosterior
@@ -183,6 +186,13 @@ class Enumerate(TracePosterior):
       :class:`EnumerationError`; ``on_limit="stop"`` keeps the paths found so far and sets
       ``partial = True`` (the marginal is then exact *given* those paths; ``log_marginal_likelihood``
       is a lower bound). A model with infinitely many paths (a geometric recursion) needs the latter.
+    - ``vectorize=True`` enumerates every combination of the choices' values in one run, each choice's
+      values along a tensor dimension of their own (:mod:`~ppl_kernel.infer.enumeration_vectorized`): for
+      models written elementwise in their choices (``torch.where``, arithmetic, a tensor indexed by a
+      sampled index), at array speed. ``vectorized`` says whether it did; where the model cannot run so
+      (an ``if`` or ``.item()`` on a choice) it warns (``SequentialFallbackWarning``), keeps the reason in
+      ``fallback_reason`` and enumerates the paths one by one. ``num_paths`` is then the number of
+      combinations; only the possible ones are kept as runs.
 
     Summed over: distributions with a finite support (``Bernoulli``, ``Categorical``, ``Binomial``,
     ``OneHotCategorical``, ``Choice`` over any values, ``Delta``, ``Multinomial``, a nested
@@ -201,11 +211,20 @@ class Enumerate(TracePosterior):
     ...     return "cloudy" if cloudy else "sunny"
     >>> round(EmpiricalMarginal(Enumerate(weather).run()).probability("cloudy"), 6)
     0.18075
+    >>> def two_dice():
+    ...     a = pyro.sample("a", dist.Categorical(torch.ones(6)))
+    ...     b = pyro.sample("b", dist.Categorical(torch.ones(6)))
+    ...     pyro.require(a + b >= 8)  # elementwise: one run covers all 36 pairs
+    ...     return a + 1
+    >>> posterior = Enumerate(two_dice, vectorize=True).run()
+    >>> posterior.vectorized, round(EmpiricalMarginal(posterior).mean.item(), 4)
+    (True, 5.3333)
     """
 
     def __init__(self, model, max_paths=100_000, progress=None, max_tries=None, order="depth-first",
-                 on_limit="raise"):
+                 on_limit="raise", vectorize=False):
         super().__init__(model, progress)
+        self.vectorize, self.vectorized, self.fallback_reason = bool(vectorize), False, None
         if max_tries is not None:
             max_paths = int(max_tries)
         if not isinstance(max_paths, int) or max_paths < 1:
@@ -221,10 +240,24 @@ class Enumerate(TracePosterior):
         self.num_impossible = 0
 
     def _run(self, args, kwargs):
+        self.vectorized, self.fallback_reason = False, None
+        if self.vectorize:
+            try:
+                values, log_weights, sites, combinations = enumerate_vectorized(self.model, args, kwargs)
+            except NotVectorizable as e:
+                self.fallback_reason = f"{e.reason}: enumerating its paths one by one"
+                warnings.warn(self.fallback_reason, SequentialFallbackWarning, stacklevel=4)
+            else:
+                if len(log_weights):  # else every path is impossible: the paths one by one say where they ended
+                    self.store.add_block(values, log_weights, 0, sites)
+                    self.vectorized = True
+                    self.num_paths, self.num_impossible = combinations, combinations - len(log_weights)
+                    self._report(1)
+                    return 1
         waiting = _Waiting(self.order)
         path = _PathMessenger(self.model, SupportTable(self.model, self.max_paths), waiting)
         tracer = poutine.trace(path, calls=False)  # the kept runs' traces; each run gets a fresh Trace
-        store, log_joints, report = self.store, self._log_joints, self._report
+        store, report = self.store, self._report
         returned = Site("return", RETURN, None, (), {}, None)  # the return column's site (its kind)
         ended_at = collections.Counter()  # site name -> paths that became impossible there
         base, last = (), None
@@ -241,7 +274,6 @@ class Enumerate(TracePosterior):
                     ret = path(*args, **kwargs)  # the common case: no Trace, the handler's own record
                     values, sites = path.values, path.sites
                     values[RETURN], sites[RETURN] = ret, returned
-                    log_joints[store.num_runs] = path.log_weight
                     store.add(values, path.log_weight, 0, sites)
             except ZeroProbability as signal:
                 ended_at[signal.name] += 1
@@ -285,6 +317,12 @@ class Enumerate(TracePosterior):
             "the conditions and observations can hold together under the model (a condition that no choice "
             "satisfies, an observed value outside its distribution's support)."
         )
+
+    def most_probable_index(self):
+        """Index of the most probable path: a path's log-weight is its log joint p(x, data)."""
+        if not len(self):
+            raise ValueError("most_probable: the posterior holds no runs yet; run it first (.run(...)).")
+        return int(torch.argmax(self.log_weights_tensor()))
 
     @property
     def log_marginal_likelihood(self):
