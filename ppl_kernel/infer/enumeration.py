@@ -91,20 +91,20 @@ class _PathMessenger(Messenger):
         self.start((), None)
 
     def start(self, base, last):
-        self.base, self.last = base, last
-        self.fixed = len(base) + (last is not None)
+        self.fixed = base if last is None else base + (last,)
         self.taken = []
         self.log_weight = 0.0
         self.values, self.sites = {}, {}
+        self.max_sites = settings.max_sites
         self._chosen = self._chosen_log_prob = None
 
     def process_message(self, msg):
-        if msg.value is not None or not msg.is_choice:
+        if msg.value is not None or msg.type != "sample" or msg.is_observed or msg.done:  # not a random choice
             return
         taken = self.taken
         i = len(taken)
-        if i < self.fixed:
-            choice = self.base[i] if i < len(self.base) else self.last
+        if i < len(self.fixed):
+            choice = self.fixed[i]
             if choice[0] != msg.name:
                 raise self._not_replayable(msg.name, choice[0])
         else:
@@ -144,17 +144,17 @@ class _PathMessenger(Messenger):
         return options[0]
 
     def postprocess_message(self, msg):
-        if msg.type != "sample":
-            return
         if msg is self._chosen and self._chosen_log_prob is not None:
             lp = self._chosen_log_prob
+        elif msg.type != "sample":
+            return
         else:
             lp = score(msg)
             if lp == -math.inf:
                 raise ZeroProbability(msg.name)
         self.log_weight += lp
         name, values = msg.name, self.values
-        if name in values or len(values) >= settings.max_sites:
+        if name in values or len(values) >= self.max_sites:
             raise _Untidy
         values[name] = msg.value
         self.sites[name] = msg
