@@ -131,9 +131,12 @@ def enumerate_vectorized(model, args, kwargs):
     sizes = [len(values) for _, values in run.choices]
     shape = tuple(reversed(sizes))
     device = run.choices[0][1].device if run.choices else torch.device("cpu")
-    joint = torch.zeros(shape, dtype=torch.float64, device=device)
+    # Summed in the order of the run, the total grows one choice's dimension at a time: each addition costs the
+    # size of the total so far, about twice the size of the full table in all (not one full pass per score).
+    joint = torch.zeros((), dtype=torch.float64, device=device)
     for lp in run.log_probs:
         joint = joint + lp.to(torch.float64)
+    joint = joint.expand(shape).contiguous()  # a choice that nothing scored still has its dimension
     if type(ret) in (int, float, bool):
         ret = torch.tensor(ret, dtype=torch.get_default_dtype() if type(ret) is float else torch.long, device=device)
     if not isinstance(ret, torch.Tensor) or ret.dim() > len(shape):
