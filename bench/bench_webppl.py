@@ -1,6 +1,6 @@
 """The same models in WebPPL and in ppl_kernel, side by side: MH steps/s, enumeration paths/s, the ratio.
 
-    python bench/bench_webppl.py [--quick] [--profile] [--chains 1000]
+    python bench/bench_webppl.py [--quick] [--profile] [--chains 1000] [--enumeration-only]
 
 WebPPL (0.9.15, from the npm registry) is installed with npm into ~/.cache/ppl_kernel_bench/webppl on
 first use, when node and npm are on the PATH; otherwise only our figures are printed, with a note.
@@ -9,7 +9,8 @@ start-up of about a second is not counted; ours use one torch thread.
 
 Models: WebPPL's test models ``simple``, ``geometric`` and ``gaussianMean``, the weather question
 (P(cloudy | temp = 70)), a hierarchical normal model (continuous), all by single-site MH; and a tug of
-war with discretised strengths by exact enumeration at 4, 5 and 6 people. Each row also prints both
+war with discretised strengths by exact enumeration at 4, 5 and 6 people, both path by path (the model as
+written) and vectorized (an elementwise twin, ``Enumerate(..., vectorize=True)``). Each row also prints both
 answers, so that a fast wrong answer shows. ``--chains k`` adds ``MH(..., num_chains=k, vectorize=True)``
 (the chains as one batch; total steps/s over all chains, warm-up included) against WebPPL's single chain,
 on twins of the models written without Python branches on sampled values (geometric has none: it says why).
@@ -206,6 +207,30 @@ def tug_of_war(n):
     return model
 
 
+def tug_of_war_vectorizable(n):
+    """The same model written elementwise in its choices, for ``Enumerate(..., vectorize=True)``: the strengths
+    are read from a tensor indexed by the sampled index, laziness halves through torch.where, the match is a
+    tensor condition. Nothing in it reads a choice as a Python value."""
+    people, matches = PEOPLE[:n], MATCHES[n]
+    uniform = torch.ones(len(STRENGTHS))
+    strengths = torch.tensor(STRENGTHS)
+
+    def pulling(strength, m, team, side):
+        total = 0.0
+        for i in team:
+            lazy = pyro.sample(f"lazy_{m}_{side}_{people[i]}", dist.Bernoulli(1 / 3))
+            total = total + torch.where(lazy == 1, strength[i] / 2, strength[i])
+        return total
+
+    def model():
+        strength = [strengths[pyro.sample(f"strength_{p}", dist.Categorical(uniform))] for p in people]
+        for m, (winners, losers) in enumerate(matches):
+            pyro.require(pulling(strength, m, winners, 0) > pulling(strength, m, losers, 1), name=f"match_{m}")
+        return strength[0]
+
+    return model
+
+
 def tug_of_war_wppl(n):
     return """function() {
   var strength = map(function(p) { return uniformDraw(%s); }, %s);
@@ -286,10 +311,12 @@ def our_mh(model, steps, num_chains=1, vectorize=False, warmup=0):
     return seconds, float(EmpiricalMarginal(posterior).mean)
 
 
-def enumerate_child(n, budget):
-    """In a child process: enumerate tug of war at ``n`` people for at most ``budget`` seconds; print JSON."""
+def enumerate_child(n, budget, vectorize=False):
+    """In a child process: enumerate tug of war at ``n`` people for at most ``budget`` seconds; print JSON.
+
+    ``vectorize``: the elementwise twin, all combinations in one run (``Enumerate(..., vectorize=True)``)."""
     torch.set_num_threads(1)
-    model = tug_of_war(n)
+    model = tug_of_war_vectorizable(n) if vectorize else tug_of_war(n)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     finished = True
@@ -300,20 +327,43 @@ def enumerate_child(n, budget):
             finished = False
             posterior.stop()
 
-    posterior = Enumerate(model, max_paths=10**8, progress=stop_after_budget).run()
+    posterior = Enumerate(model, max_paths=10**8, progress=stop_after_budget, vectorize=vectorize).run()
     seconds = time.perf_counter() - start
+    if vectorize and not posterior.vectorized:
+        raise RuntimeError(f"the vectorizable twin did not vectorize: {posterior.fallback_reason}")
     mean = float(EmpiricalMarginal(posterior).mean) if finished else math.nan
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     print(json.dumps({"seconds": seconds, "paths": posterior.num_paths, "finished": finished, "mean": mean,
                       "grown_mb": grown_mb}))
 
 
-def our_enumeration(n, budget):
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--enumerate-child", str(n), str(budget)],
-                          capture_output=True, text=True, timeout=budget * 4 + 120)
+def our_enumeration(n, budget, vectorize=False):
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--enumerate-child", str(n), str(budget),
+                           str(int(vectorize))], capture_output=True, text=True, timeout=budget * 4 + 120)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def enumeration_report(sizes, budget, theirs):
+    """Both ways of ours beside WebPPL's enumerate, per size: the paths one by one (the model as written, with
+    Python control flow on its choices) and the vectorized twin (every combination in one run)."""
+    print(f"\nExact enumeration, tug of war (ours stops after {budget} s; ratio = our time / WebPPL's; "
+          "MB = growth of our peak RSS)")
+    print(f"{'people':8s} {'how':11s} {'paths':>10s} {'ours s':>8s} {'webppl s':>9s} {'ratio':>8s} "
+          f"{'ours paths/s':>13s} {'ours MB':>8s} {'ours mean':>10s} {'webppl mean':>12s}")
+    for n in sizes:
+        peer = theirs.get(f"tug of war {n}")
+        for how, vectorize in (("paths", False), ("vectorized", True)):
+            ours = our_enumeration(n, budget, vectorize)
+            paths = f"{ours['paths']:,}" + ("" if ours["finished"] else "+")
+            slower = ours["seconds"] / peer[0] if peer and peer[0] > 0 else None
+            ratio = "n/a" if slower is None else f"{'>' if not ours['finished'] else ''}{slower:.2f}x"
+            print(f"{n:<8d} {how:11s} {paths:>10s} {ours['seconds']:8.2f} {(f'{peer[0]:.2f}' if peer else '-'):>9s} "
+                  f"{ratio:>8s} {_num(ours['paths'] / ours['seconds']):>13s} {ours['grown_mb']:8.0f} "
+                  f"{_mean(ours['mean']):>10s} {_mean(peer[1] if peer else None):>12s}")
+    print("(vectorized 'paths' counts every combination of values, possible or not; WebPPL's and the paths row\n"
+          " count the executions, each ended at a lost match or at the return)")
 
 
 # ---- the report ----------------------------------------------------------------------------------------
@@ -330,10 +380,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer steps, smaller enumerations")
     parser.add_argument("--profile", action="store_true", help="cProfile of our MH on each model")
     parser.add_argument("--chains", type=int, default=0, help="also run MH with this many chains at once")
-    parser.add_argument("--enumerate-child", nargs=2, type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--enumeration-only", action="store_true", help="only the tug of war by enumeration")
+    parser.add_argument("--enumerate-child", nargs=3, type=float, help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.enumerate_child:
-        return enumerate_child(int(opts.enumerate_child[0]), opts.enumerate_child[1])
+        n, budget, vectorize = opts.enumerate_child
+        return enumerate_child(int(n), budget, bool(vectorize))
     torch.set_num_threads(1)
     ours_steps = 2_000 if opts.quick else 20_000
     webppl_steps = 20_000 if opts.quick else 200_000
@@ -343,10 +395,12 @@ def main():
     binary = webppl_binary()
     theirs = {}
     if binary is not None:
-        jobs = {name: (src, f"{{method: 'MCMC', kernel: 'MH', samples: {webppl_steps}}}")
-                for name, (_, src, _) in MH_MODELS.items()}
+        jobs = {} if opts.enumeration_only else {
+            name: (src, f"{{method: 'MCMC', kernel: 'MH', samples: {webppl_steps}}}") for name, (_, src, _) in MH_MODELS.items()}
         jobs.update({f"tug of war {n}": (tug_of_war_wppl(n), "{method: 'enumerate'}") for n in sizes})
         theirs = run_webppl(binary, jobs)
+    if opts.enumeration_only:
+        return enumeration_report(sizes, budget, theirs)
 
     print(f"\nMH, one chain (steps/s; ratio = ours / WebPPL {WEBPPL_VERSION if theirs else 'absent'}; "
           "mean = posterior mean of the return value)")
@@ -373,18 +427,7 @@ def main():
             ratio = f"{total / peer_rate:6.2f}x" if peer_rate else "    n/a"
             print(f"{label:24s} {_num(total):>10s} {_num(peer_rate):>10s} {ratio:>7s} {_mean(mean):>10s}")
 
-    print(f"\nExact enumeration, tug of war (ours stops after {budget} s; memory = growth of peak RSS)")
-    print(f"{'people':8s} {'paths':>10s} {'ours s':>8s} {'webppl s':>9s} {'ratio':>8s} {'ours paths/s':>13s} "
-          f"{'ours MB':>8s} {'ours mean':>10s} {'webppl mean':>12s}")
-    for n in sizes:
-        ours = our_enumeration(n, budget)
-        peer = theirs.get(f"tug of war {n}")
-        paths = f"{ours['paths']:,}" + ("" if ours["finished"] else "+")
-        slower = ours["seconds"] / peer[0] if peer and peer[0] > 0 else None
-        ratio = "n/a" if slower is None else f"{'>' if not ours['finished'] else ''}{slower:.1f}x"
-        print(f"{n:<8d} {paths:>10s} {ours['seconds']:8.2f} {(f'{peer[0]:.2f}' if peer else '-'):>9s} "
-              f"{ratio + ' slower':>8s} {_num(ours['paths'] / ours['seconds']):>13s} {ours['grown_mb']:8.0f} "
-              f"{_mean(ours['mean']):>10s} {_mean(peer[1] if peer else None):>12s}")
+    enumeration_report(sizes, budget, theirs)
 
     if opts.profile:
         for name, (model, _, _) in MH_MODELS.items():

@@ -18,21 +18,22 @@ import collections
 import heapq
 import itertools
 import math
+import warnings
 
 import torch
 
 from .. import poutine
-from ..distributions import Bernoulli
-from ..distributions.point import Delta
-from ..runtime import Messenger, model_name
+from ..runtime import Messenger, Site, model_name, settings
 from ..signals import RunSignal, ZeroProbability
-from ..trace import describe_distribution
+from ..trace import RETURN
+from ..vectorize.fallback import SequentialFallbackWarning
+from .enumeration_vectorized import NotVectorizable, enumerate_vectorized
 from .errors import EnumerationError
+from .finite_support import SupportTable
 from .posterior import TracePosterior
 from .sites import score
 
 ORDERS = ("depth-first", "breadth-first", "most-probable-first")
-_COIN_VALUES = {}  # dtype -> (0., 1.), shared by every coin: a site's value is never changed in place
 
 
 class _Requeued(RunSignal):
@@ -40,7 +41,7 @@ class _Requeued(RunSignal):
 
 
 class _Waiting:
-    """The paths not run yet, in the order asked for: each is a dict of fixed choices."""
+    """The paths not run yet, in the order asked for: each is ``(base, last)``, see :class:`_PathMessenger`."""
 
     def __init__(self, order):
         self.order = order
@@ -52,11 +53,11 @@ class _Waiting:
             self.items = collections.deque()
             self.pop = self.items.pop if order == "depth-first" else self.items.popleft
 
-    def push(self, prefix, log_prob):
+    def push(self, base, last, log_prob):
         if self.by_probability:
-            heapq.heappush(self.items, (-log_prob, next(self._tie), prefix))
+            heapq.heappush(self.items, (-log_prob, next(self._tie), (base, last)))
         else:
-            self.items.append(prefix)
+            self.items.append((base, last))
 
     def best_log_prob(self):
         return -self.items[0][0] if self.items else -math.inf
@@ -68,77 +69,104 @@ class _Waiting:
         return len(self.items)
 
 
+class _Untidy(RunSignal):
+    """A run repeated a site name or ran past the site limit: the tracer runs the path again to say where."""
+
+
 class _PathMessenger(Messenger):
-    """Gives each random choice its value on this path, queues the alternatives, ends impossible paths."""
+    """Gives each random choice its value on this path, queues the alternatives, ends impossible paths.
 
-    def __init__(self, model, owner, waiting):
+    A path is its run's choices, each ``(name, value, log-probability)``: the ``base`` it shares with the
+    run that queued it, then its ``last`` choice. Replaying them costs a tuple look-up per choice, with the
+    log-probability computed when the choice was first met; past them, a new choice is expanded by the
+    :class:`~ppl_kernel.infer.finite_support.SupportTable` and each of its other values queued as a path.
+    The handler records what the posterior keeps (each sample site's value, the first site of each name)
+    itself, without a Trace.
+    """
+
+    def __init__(self, model, table, waiting):
         super().__init__(model)
-        self.owner = owner
+        self.table = table
         self.waiting = waiting
-        self.start({})
+        self.start((), None)
 
-    def start(self, prefix):
-        self.prefix = prefix
-        self.taken = {}
+    def start(self, base, last):
+        self.fixed = base if last is None else base + (last,)
+        self.taken = []
         self.log_weight = 0.0
+        self.values, self.sites = {}, {}
+        self.max_sites = settings.max_sites
+        self._chosen = self._chosen_log_prob = None
 
     def process_message(self, msg):
-        if msg.value is not None or not msg.is_choice:
+        if msg.value is not None or msg.type != "sample" or msg.is_observed or msg.done:  # not a random choice
             return
+        taken = self.taken
+        i = len(taken)
+        if i < len(self.fixed):
+            choice = self.fixed[i]
+            if choice[0] != msg.name:
+                raise self._not_replayable(msg.name, choice[0])
+        else:
+            choice = self._branch(msg)
+        taken.append(choice)
+        msg.value = choice[1]
+        self._chosen = msg
+        scale = msg.scale
+        # The cached score holds for the plain site; a scaled or masked one is scored as it is.
+        plain = msg.mask is None and type(scale) in (float, int) and scale == 1.0
+        self._chosen_log_prob = choice[2] if plain else None
+
+    def _branch(self, msg):
+        values, scores = self.table.expand(msg)
         name = msg.name
-        value = self.prefix.get(name)
-        if value is None:
-            values = self.owner._support(msg)
-            waiting, taken = self.waiting, self.taken
-            if waiting.by_probability:
-                # Follow the most probable value while this path stays the most probable prefix; queue the
-                # others by their prefix's probability. When a waiting prefix is more probable, queue every
-                # value and end this run, so that the best prefix runs next (WebPPL's likely-first).
-                scores = [_value_score(msg.fn, v) for v in values]
-                best = max(range(len(values)), key=scores.__getitem__)
-                value = values[best]
-                requeue = waiting.best_log_prob() > self.log_weight + scores[best]
-                for i, alternative in enumerate(values):
-                    if (i != best or requeue) and scores[i] > -math.inf:
-                        branch = dict(taken)
-                        branch[name] = alternative
-                        waiting.push(branch, self.log_weight + scores[i])
-                if requeue:
-                    raise _Requeued
-            else:
-                value = values[0]
-                # Depth-first pops from the end: push in reverse so that the paths run in support order.
-                alternatives = reversed(values[1:]) if waiting.order == "depth-first" else values[1:]
-                for alternative in alternatives:
-                    branch = dict(taken)
-                    branch[name] = alternative
-                    waiting.push(branch, 0.0)
-        msg.value = value
-        self.taken[name] = value
+        # A value of probability zero starts no path (WebPPL's enumerate prunes it the same way).
+        options = [(name, v, s) for v, s in zip(values, scores, strict=True) if s != -math.inf]
+        if not options:
+            raise ZeroProbability(name)
+        base = tuple(self.taken)
+        waiting = self.waiting
+        if waiting.by_probability:
+            # Follow the most probable value while this path stays the most probable prefix; queue the
+            # others by their prefix's probability. When a waiting prefix is more probable, queue every
+            # value and end this run, so that the best prefix runs next (WebPPL's likely-first).
+            best = max(range(len(options)), key=lambda i: options[i][2])
+            requeue = waiting.best_log_prob() > self.log_weight + options[best][2]
+            for i, option in enumerate(options):
+                if i != best or requeue:
+                    waiting.push(base, option, self.log_weight + option[2])
+            if requeue:
+                raise _Requeued
+            return options[best]
+        # Depth-first pops from the end: push in reverse so that the paths run in support order.
+        for option in (reversed(options[1:]) if waiting.order == "depth-first" else options[1:]):
+            waiting.push(base, option, 0.0)
+        return options[0]
 
     def postprocess_message(self, msg):
-        if msg.type != "sample":
+        if msg is self._chosen and self._chosen_log_prob is not None:
+            lp = self._chosen_log_prob
+        elif msg.type != "sample":
             return
-        lp = score(msg)
-        if lp == -math.inf:
-            raise ZeroProbability(msg.name)
+        else:
+            lp = score(msg)
+            if lp == -math.inf:
+                raise ZeroProbability(msg.name)
         self.log_weight += lp
+        name, values = msg.name, self.values
+        if name in values or len(values) >= self.max_sites:
+            raise _Untidy
+        values[name] = msg.value
+        self.sites[name] = msg
 
-
-def _number_parameters(fn):
-    """True for a distribution not constructed yet whose parameters are all Python numbers."""
-    deferred = fn.__dict__.get("_deferred")
-    if deferred is None:
-        return False
-    args, kwargs = deferred
-    return all(type(a) in (int, float) for a in args) and all(type(v) in (int, float) for v in kwargs.values())
-
-
-def _value_score(fn, value):
-    if not (hasattr(type(fn), "object_valued") and fn.object_valued):  # Choice and marginals take values as they are
-        value = torch.as_tensor(value)
-    lp = fn.log_prob(value)
-    return float(lp.sum()) if isinstance(lp, torch.Tensor) else float(lp)
+    def _not_replayable(self, name, expected):
+        return EnumerationError(
+            f"Enumerate: a run of model '{model_name(self.fn)}' made the choice '{name}' where an earlier run with "
+            f"the same choices before it made '{expected}', so its runs are not determined by its random choices "
+            "and its paths cannot be enumerated. Make every random draw a pyro.sample statement (not "
+            "random.random(), torch.rand or numpy), and keep no state between runs (a global counter, a list the "
+            "model appends to; pyro.mem remembers values within a run)."
+        )
 
 
 class Enumerate(TracePosterior):
@@ -158,6 +186,13 @@ class Enumerate(TracePosterior):
       :class:`EnumerationError`; ``on_limit="stop"`` keeps the paths found so far and sets
       ``partial = True`` (the marginal is then exact *given* those paths; ``log_marginal_likelihood``
       is a lower bound). A model with infinitely many paths (a geometric recursion) needs the latter.
+    - ``vectorize=True`` enumerates every combination of the choices' values in one run, each choice's
+      values along a tensor dimension of their own (:mod:`~ppl_kernel.infer.enumeration_vectorized`): for
+      models written elementwise in their choices (``torch.where``, arithmetic, a tensor indexed by a
+      sampled index), at array speed. ``vectorized`` says whether it did; where the model cannot run so
+      (an ``if`` or ``.item()`` on a choice) it warns (``SequentialFallbackWarning``), keeps the reason in
+      ``fallback_reason`` and enumerates the paths one by one. ``num_paths`` is then the number of
+      combinations; only the possible ones are kept as runs.
 
     Summed over: distributions with a finite support (``Bernoulli``, ``Categorical``, ``Binomial``,
     ``OneHotCategorical``, ``Choice`` over any values, ``Delta``, ``Multinomial``, a nested
@@ -176,11 +211,20 @@ class Enumerate(TracePosterior):
     ...     return "cloudy" if cloudy else "sunny"
     >>> round(EmpiricalMarginal(Enumerate(weather).run()).probability("cloudy"), 6)
     0.18075
+    >>> def two_dice():
+    ...     a = pyro.sample("a", dist.Categorical(torch.ones(6)))
+    ...     b = pyro.sample("b", dist.Categorical(torch.ones(6)))
+    ...     pyro.require(a + b >= 8)  # elementwise: one run covers all 36 pairs
+    ...     return a + 1
+    >>> posterior = Enumerate(two_dice, vectorize=True).run()
+    >>> posterior.vectorized, round(EmpiricalMarginal(posterior).mean.item(), 4)
+    (True, 5.3333)
     """
 
     def __init__(self, model, max_paths=100_000, progress=None, max_tries=None, order="depth-first",
-                 on_limit="raise"):
+                 on_limit="raise", vectorize=False):
         super().__init__(model, progress)
+        self.vectorize, self.vectorized, self.fallback_reason = bool(vectorize), False, None
         if max_tries is not None:
             max_paths = int(max_tries)
         if not isinstance(max_paths, int) or max_paths < 1:
@@ -196,27 +240,49 @@ class Enumerate(TracePosterior):
         self.num_impossible = 0
 
     def _run(self, args, kwargs):
-        add, report = self.add, self._report
+        self.vectorized, self.fallback_reason = False, None
+        if self.vectorize:
+            try:
+                values, log_weights, sites, combinations = enumerate_vectorized(self.model, args, kwargs)
+            except NotVectorizable as e:
+                self.fallback_reason = f"{e.reason}: enumerating its paths one by one"
+                warnings.warn(self.fallback_reason, SequentialFallbackWarning, stacklevel=4)
+            else:
+                if len(log_weights):  # else every path is impossible: the paths one by one say where they ended
+                    self.store.add_block(values, log_weights, 0, sites)
+                    self.vectorized = True
+                    self.num_paths, self.num_impossible = combinations, combinations - len(log_weights)
+                    self._report(1)
+                    return 1
         waiting = _Waiting(self.order)
-        path = _PathMessenger(self.model, self, waiting)
-        tracer = poutine.trace(path, calls=False)  # one handler pair for all paths; each run gets a fresh Trace
+        path = _PathMessenger(self.model, SupportTable(self.model, self.max_paths), waiting)
+        tracer = poutine.trace(path, calls=False)  # the kept runs' traces; each run gets a fresh Trace
+        store, report = self.store, self._report
+        returned = Site("return", RETURN, None, (), {}, None)  # the return column's site (its kind)
         ended_at = collections.Counter()  # site name -> paths that became impossible there
-        prefix = {}
+        base, last = (), None
         paths = 0
         self.num_paths = self.num_impossible = 0
         while True:
-            path.start(prefix)
+            path.start(base, last)
             paths += 1
             self.num_paths = paths
             try:
-                trace = tracer.get_trace(*args, **kwargs)
+                if len(self) < self.keep_traces:
+                    self._add_traced(tracer, path, args, kwargs)
+                else:
+                    ret = path(*args, **kwargs)  # the common case: no Trace, the handler's own record
+                    values, sites = path.values, path.sites
+                    values[RETURN], sites[RETURN] = ret, returned
+                    store.add(values, path.log_weight, 0, sites)
             except ZeroProbability as signal:
                 ended_at[signal.name] += 1
                 self.num_impossible += 1
             except _Requeued:
                 pass
-            else:
-                add(trace, path.log_weight, log_joint=path.log_weight)
+            except _Untidy:
+                path.start(base, last)  # the tracer raises the error that names the repeated site or the limit
+                self._add_traced(tracer, path, args, kwargs)
             report(paths)
             if not waiting:
                 break
@@ -225,58 +291,14 @@ class Enumerate(TracePosterior):
                     raise self._too_many_paths(len(waiting))
                 self.partial = True
                 break
-            prefix = waiting.pop()
+            base, last = waiting.pop()
         if not len(self):
             raise self._all_impossible(paths, ended_at)
         return paths
 
-    def _support(self, msg):
-        fn = msg.fn
-        if type(fn) is Bernoulli and _number_parameters(fn):
-            # A coin with a number for its probability: its values need no torch call, and leaving it
-            # unconstructed keeps its scoring on the fast scalar path.
-            dtype = torch.get_default_dtype()
-            values = _COIN_VALUES.get(dtype)
-            if values is None:
-                values = _COIN_VALUES[dtype] = (torch.tensor(0.0, dtype=dtype), torch.tensor(1.0, dtype=dtype))
-            return values
-        if isinstance(fn, Delta):
-            return [fn.v]
-        if isinstance(fn, torch.distributions.Multinomial):
-            return _multinomial_support(msg, fn)
-        if not getattr(fn, "has_enumerate_support", False):
-            raise EnumerationError(
-                f"Enumerate: site '{msg.name}' of model '{model_name(self.model)}' is "
-                f"{describe_distribution(fn)}, which has no finite set of values to sum over (it is "
-                "continuous or unbounded). Enumerate sums over discrete latent choices only: observe the "
-                "site (obs=... or poutine.condition), discretise it (dist.Choice over a grid of values), "
-                "or use Importance, MH or SMC for this model."
-            )
-        support = fn.enumerate_support(expand=False)
-        if isinstance(support, list):  # values that are not numbers (a marginal over strings, a Choice)
-            return support
-        batch = fn.batch_shape
-        if batch.numel() <= 1:
-            return list(support.reshape((support.shape[0],) + batch + fn.event_shape))
-        return self._joint_support(msg, fn, batch)
-
-    def _joint_support(self, msg, fn, batch):
-        # A batched site (inside a vectorized plate) is one choice per element: its values are
-        # every combination, K ** n of them.
-        full = fn.enumerate_support(expand=True)
-        k, n = full.shape[0], batch.numel()
-        if k ** n > self.max_paths:
-            raise EnumerationError(
-                f"Enumerate: site '{msg.name}' of model '{model_name(self.model)}' has batch shape "
-                f"{tuple(batch)}, so {k}^{n} joint values, more than max_paths={self.max_paths}. "
-                "Enumerate it elementwise in a sequential plate (for i in pyro.plate(...)) if the "
-                "elements are few, or use Importance or MH."
-            )
-        flat = full.reshape((k, n) + fn.event_shape)
-        grids = torch.meshgrid(*[torch.arange(k, device=full.device)] * n, indexing="ij")
-        combos = torch.stack([g.reshape(-1) for g in grids], -1)
-        values = flat[combos, torch.arange(n, device=full.device)]
-        return list(values.reshape((k ** n,) + batch + fn.event_shape))
+    def _add_traced(self, tracer, path, args, kwargs):
+        trace = tracer.get_trace(*args, **kwargs)
+        self.add(trace, path.log_weight, log_joint=path.log_weight)
 
     def _too_many_paths(self, waiting):
         return EnumerationError(
@@ -296,6 +318,12 @@ class Enumerate(TracePosterior):
             "satisfies, an observed value outside its distribution's support)."
         )
 
+    def most_probable_index(self):
+        """Index of the most probable path: a path's log-weight is its log joint p(x, data)."""
+        if not len(self):
+            raise ValueError("most_probable: the posterior holds no runs yet; run it first (.run(...)).")
+        return int(torch.argmax(self.log_weights_tensor()))
+
     @property
     def log_marginal_likelihood(self):
         """log p(data): the log of the summed probability of all paths (-inf if none is possible)."""
@@ -305,22 +333,6 @@ class Enumerate(TracePosterior):
 
     def get_log_normalizer(self):
         return self.log_marginal_likelihood
-
-
-def _multinomial_support(msg, fn):
-    if fn.batch_shape.numel() > 1:
-        raise EnumerationError(
-            f"Enumerate: site '{msg.name}' is a batch of Multinomials {tuple(fn.batch_shape)}; Enumerate sums "
-            "over one Multinomial per site. Make one site per element (a sequential plate)."
-        )
-    n, k = int(fn.total_count), fn.probs.shape[-1]
-    # Every way to put n counts into k cells: choose k-1 bar positions among n+k-1 slots.
-    counts = []
-    for bars in itertools.combinations(range(n + k - 1), k - 1):
-        edges = (-1,) + bars + (n + k - 1,)
-        counts.append([edges[i + 1] - edges[i] - 1 for i in range(k)])
-    values = torch.tensor(counts, dtype=fn.probs.dtype, device=fn.probs.device)
-    return list(values.reshape((len(counts),) + fn.batch_shape + fn.event_shape))
 
 
 Search = Enumerate

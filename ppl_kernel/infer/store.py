@@ -58,7 +58,7 @@ class Column:
             if value.shape == self.shape and value.dtype is self.dtype and value.device == self.device:
                 if self.numel == 1:
                     self.numbers.append(value.item())
-                else:
+                elif self.numel:  # a factor's empty value has no numbers to keep
                     self.numbers.extend(value.detach().reshape(-1).tolist())
                 self.rows.append(row)
                 return

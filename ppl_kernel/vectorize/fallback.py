@@ -16,6 +16,11 @@ from ..runtime import INTERNAL_FOLDERS, model_name
 _KINDS = (
     ("data-dependent control flow", "branches on a sampled value"),
     ("calling .item()", "reads a sampled value as a Python number (.item(), float(), int())"),
+    # The same two without vmap (a tensor holding the values of many paths, Enumerate(vectorize=True)):
+    ("Boolean value of Tensor with more than one value", "branches on a sampled value"),
+    ("cannot be converted to Scalar", "reads a sampled value as a Python number (.item(), float(), int())"),
+    ("only one element tensors can be converted", "reads a sampled value as a Python number (.item(), float(), int())"),
+    ("converted to an index", "indexes a Python list or tuple with a sampled value"),
     ("accessing `data`", "reads .data of a sampled value"),
     ("doesn't have storage", "turns a sampled value into a Python list or NumPy array"),
     ("inplace randomness", "draws random numbers in place (x.bernoulli_(), x.uniform_(), x.exponential_())"),
