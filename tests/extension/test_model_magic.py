@@ -201,9 +201,23 @@ def test_sample_line_magic_takes_a_model_by_name(shell):
     assert len(shell.user_ns["w"]) == 120
 
 
-def test_trace_line_magic_shows_the_call_tree_and_resamples(shell):
+def test_trace_line_magic_shows_a_static_call_tree_that_a_saved_notebook_keeps(shell):
+    from IPython.utils.capture import capture_output
+
     define_seed_models(shell)
-    cell(shell, "%trace --seed 3 geometric(torch.tensor([0.7]))")
+    with capture_output() as shown:
+        cell(shell, "%trace --seed 3 geometric(torch.tensor([0.7]))")
+    [output] = shown.outputs
+    # No widget view: a notebook saved right after this cell must draw the tree with no kernel.
+    assert sorted(output.data) == ["text/html", "text/plain"]
+    assert 'class="ppl-tree ppl-tree-static"' in output.data["text/html"] and "<details open" in output.data["text/html"]
+    tree = shell.magics_manager.registry["ModelMagics"].trees[-1]
+    assert tree.tree["name"] == "geometric" and tree.tree["children"][0]["name"] == "x_0"
+
+
+def test_trace_live_shows_the_call_tree_widget_and_resamples(shell):
+    define_seed_models(shell)
+    cell(shell, "%trace --live --seed 3 geometric(torch.tensor([0.7]))")
     tree = shell.magics_manager.registry["ModelMagics"].trees[-1]
     root = tree.tree
     assert root["kind"] == "call" and root["name"] == "geometric"
