@@ -379,7 +379,9 @@ def run_tutorial(page, lab, stages):
 
     # --- the call trees: by now each is the static picture it leaves in the notebook -----------------
     trees = page.locator(".jp-NotebookPanel div.ppl-tree-static")
-    assert trees.count() == sum(c.startswith("%trace") for c in cells)
+    # one per %trace, and one per %%model --trace (beside its histograms)
+    assert trees.count() == sum(c.startswith("%trace") or (c.startswith("%%model") and "--trace" in c.split("\n")[0])
+                                for c in cells)
     for i in range(trees.count()):
         t = trees.nth(i)
         title = t.locator(".ppl-tree-title").text_content()
