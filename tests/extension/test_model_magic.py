@@ -288,6 +288,25 @@ def test_an_empirical_marginal_displays_a_static_figure_of_its_weighted_values(s
     assert bars == pytest.approx(expected)
 
 
+def test_the_marginal_of_an_enumeration_is_titled_exact_not_importance_weighted(shell):
+    from IPython.utils.capture import capture_output
+
+    import ppl_kernel as pyro
+    import ppl_kernel.distributions as dist
+    from ppl_kernel.infer import EmpiricalMarginal, Enumerate
+
+    def weather_at_70():
+        cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
+        pyro.sample("temp", dist.Normal(55.0 if cloudy.item() else 75.0, 10.0 if cloudy.item() else 15.0),
+                    obs=torch.tensor(70.0))
+
+    marginal = EmpiricalMarginal(Enumerate(weather_at_70).run(), sites="cloudy")
+    with capture_output() as captured:
+        shell.display_formatter.format(marginal)
+    title = captured.outputs[0].data["application/vnd.vegalite.v5+json"]["title"]["text"]
+    assert "exact (enumerated, 2 paths)" in title and "importance weighted" not in title and "ESS" not in title
+
+
 def test_unload_removes_the_magics_and_formatters(shell):
     shell.run_line_magic("unload_ext", "ppl_kernel")
     try:
