@@ -269,7 +269,7 @@ class ModelMagics(Magics):
         if num < 0:
             raise UsageError(f"{where}: --samples must be 0 or more, got {num}.\n{usage}")
         if opts.trace:
-            if opts.seed is not None and num == 0:
+            if opts.seed is not None:  # the tree repeats too (the sampling below seeds itself again)
                 import ppl_kernel
 
                 ppl_kernel.set_rng_seed(opts.seed)

@@ -234,6 +234,14 @@ def test_model_trace_option_shows_one_run(shell):
     assert all(c["log_prob"] is not None for c in tree.tree["children"])
 
 
+def test_model_trace_option_with_a_seed_shows_the_same_run_each_time(shell):
+    temps = []
+    for _ in range(2):
+        cell(shell, WEATHER.format(opts="--trace --samples 5 --seed 3"))
+        temps.append(shell.magics_manager.registry["ModelMagics"].trees[-1].trace.nodes["temp"]["value"].item())
+    assert temps[0] == temps[1]
+
+
 def test_posterior_log_weights_make_weighted_panels(shell):
     from ppl_kernel_jupyter.posterior_display import posterior_data
 
