@@ -81,8 +81,11 @@ class Comparison:
         values = [v for e in estimates for v in e.distinct()]
         if reference is not None:
             values += reference.distinct()
-        # Whole numbers and words are drawn per value; anything with a fractional part is binned.
-        self.discrete = all(not isinstance(v, float) for v in values) and len(set(values)) <= MAX_VALUES
+        # Per value: whole numbers and words, and a few numbers with fractional parts when they are a discrete
+        # distribution's (an enumeration's paths, or values that samples repeat: a Choice of 0.1, 0.3, ...).
+        # Binned: values that hardly repeat, as a continuous site's samples.
+        repeated = all(e.exact or e.runs >= 2 * len(e.distinct()) for e in estimates)
+        self.discrete = len(set(values)) <= MAX_VALUES and (all(not isinstance(v, float) for v in values) or repeated)
         if self.discrete:
             self.keys = _sorted_values(values)
         else:

@@ -80,6 +80,16 @@ def test_discrete_values_share_one_axis_with_one_colour_per_method(three_discret
     assert len(set(colour["range"])) == 4
 
 
+def test_a_few_fractional_values_that_repeat_are_drawn_per_value():
+    def bias():
+        return pyro.sample("p", dist.Choice([0.1, 0.5, 0.9]))
+
+    pyro.set_rng_seed(5)
+    comparison = compare(Enumerate(bias).run(), Importance(bias, num_samples=300).run(), site="p")
+    assert comparison.discrete and comparison.keys == [0.1, 0.5, 0.9]
+    assert comparison.rows[0]["P"][0.5] == pytest.approx(1 / 3)
+
+
 def test_continuous_values_are_binned_on_one_grid_of_round_widths(three_continuous):
     edges = three_continuous.edges
     widths = {round(b - a, 9) for a, b in zip(edges[:-1], edges[1:], strict=True)}
