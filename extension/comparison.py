@@ -11,8 +11,11 @@ probability ``p`` estimated from ``ESS`` samples has standard error ``sqrt(p (1 
 ``sd / sqrt(ESS)``. An enumeration is exact (no error). For an MH chain the ESS ignores
 autocorrelation, so its bars are too narrow; the table says so.
 
-The figure is Vega-Lite (JupyterLab and Notebook 7 draw it with no kernel, in their light and dark
-themes) with a PNG and a text table beside it, as the other pictures of this layer.
+In a notebook it is two outputs: the figure, as Vega-Lite (JupyterLab and Notebook 7 draw it with no
+kernel, in their light and dark themes) with a PNG and text beside it, then the table, as HTML
+whose text takes the theme's colour (Vega-Lite fills text marks black whatever the theme, 1.7:1 on
+JupyterLab's dark background; an HTML table inherits the page's text colour, live, reopened and
+exported alike).
 
 >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
 >>> from ppl_kernel.infer import Enumerate, Importance
@@ -27,6 +30,7 @@ themes) with a PNG and a text table beside it, as the other pictures of this lay
 """
 
 import base64
+import html
 import io
 import math
 
@@ -39,6 +43,7 @@ COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#b279a2", "#9d755d", "#7
 EXACT = "exact"
 MAX_VALUES = 24  # more distinct values than this (or continuous values): binned
 BINS = 24
+CHAIN_NOTE = "(chain): an MCMC chain's ESS here ignores autocorrelation, so its errors are too small"
 
 
 def compare(*results, site=None, exact=None, names=None, bins=BINS):
@@ -76,8 +81,11 @@ class Comparison:
         values = [v for e in estimates for v in e.distinct()]
         if reference is not None:
             values += reference.distinct()
-        # Whole numbers and words are drawn per value; anything with a fractional part is binned.
-        self.discrete = all(not isinstance(v, float) for v in values) and len(set(values)) <= MAX_VALUES
+        # Per value: whole numbers and words, and a few numbers with fractional parts when they are a discrete
+        # distribution's (an enumeration's paths, or values that samples repeat: a Choice of 0.1, 0.3, ...).
+        # Binned: values that hardly repeat, as a continuous site's samples.
+        repeated = all(e.exact or e.runs >= 2 * len(e.distinct()) for e in estimates)
+        self.discrete = len(set(values)) <= MAX_VALUES and (all(not isinstance(v, float) for v in values) or repeated)
         if self.discrete:
             self.keys = _sorted_values(values)
         else:
@@ -114,23 +122,26 @@ class Comparison:
         return f"{self.label}: {', '.join(methods)}" + (" and the exact answer" if self.reference is not None else "")
 
     def vegalite(self):
-        """The figure as a Vega-Lite v5 spec: the plot, and the table of numbers beside it."""
+        """The figure as a Vega-Lite v5 spec (the table of numbers is its own output: :meth:`table_html`)."""
         methods = [e.name for e in self.estimates] + ([EXACT] if self.reference is not None else [])
         colour = {"field": "method", "type": "nominal", "title": None,
-                  "scale": {"domain": methods, "range": COLOURS[: len(methods) - (self.reference is not None)]
-                            + (["#888888"] if self.reference is not None else [])},
+                  "scale": {"domain": methods, "range": self._colours(methods)},
                   "legend": {"orient": "top", "labelFontSize": FONT + 1}}
         plot = self._discrete_plot(colour) if self.discrete else self._continuous_plot(colour)
         return {
             "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
             "title": {"text": self.title, "subtitle": "error bars: ± 1 standard error (from the effective sample size)",
                       "anchor": "start"},
-            # The table beside a small plot; under it when it has the probabilities of several values too.
-            ("hconcat" if len(self.table()[0]) <= 5 else "vconcat"): [plot, self._table_spec(colour)],
+            **plot,
             "config": {"axis": {"labelFontSize": FONT, "titleFontSize": 12, "grid": False, "tickCount": 6},
                        "title": {"fontSize": 13, "subtitleFontSize": FONT}, "view": {"stroke": None}},
             "usermeta": {"embedOptions": {"renderer": "svg", "actions": False}},
         }
+
+    def _colours(self, methods):
+        """One colour per method, the exact answer grey."""
+        estimated = [m for m in methods if m != EXACT]
+        return COLOURS[: len(estimated)] + (["#888888"] if EXACT in methods else [])
 
     def _estimate_points(self):
         points = []
@@ -193,32 +204,29 @@ class Comparison:
                            "encoding": {"x": {"field": "x", "type": "quantitative"}, "color": colour}})
         return {"width": 340, "height": 220, "layer": layers}
 
-    def _table_spec(self, colour):
-        """The numbers as a table of text marks in the theme's text colour; each method's colour is a square before
-        its name (coloured text would fall below WCAG AA contrast for the lighter colours on white)."""
+    def table_html(self):
+        """The numbers as an HTML table: text in the theme's colour (inherited, no colour of its own), each
+        method's colour as a square before its name (coloured text would fall below WCAG AA contrast for the
+        lighter colours on white). Inline styles only: a reopened, untrusted notebook keeps them."""
         columns, cells = self.table()
-        values = [{"row": r, "column": c, "text": text, "method": cells[r][0]}
-                  for r in range(len(cells)) for c, text in zip(columns, cells[r], strict=True)]
-        # style "guide-label": the theme's label colour (white on JupyterLab's dark Vega theme, black on light);
-        # a bare text mark stays black, unreadable on the dark background
-        text = {"type": "text", "style": "guide-label", "align": "left", "fontSize": FONT + 1, "dx": -44}
-        return {
-            "width": {"step": 100}, "height": {"step": 20},
-            "data": {"values": values},
-            "encoding": {
-                "x": {"field": "column", "type": "ordinal", "sort": columns, "title": None,
-                      "axis": {"orient": "top", "labelAngle": 0, "ticks": False, "domain": False, "labelAlign": "left",
-                               "labelPadding": 6, "labelFontWeight": "bold", "labelFontSize": FONT + 1,
-                               "labelLimit": 140}},
-                "y": {"field": "row", "type": "ordinal", "axis": None},
-                "text": {"field": "text"},
-            },
-            "layer": [
-                {"mark": {"type": "square", "size": 90, "filled": True, "opacity": 1, "xOffset": -54},
-                 "transform": [{"filter": "datum.column == 'method'"}], "encoding": {"color": colour}},
-                {"mark": text},
-            ],
-        }
+        colours = dict(zip([r["method"] for r in self.rows], self._colours([r["method"] for r in self.rows]),
+                           strict=True))
+        cell = "padding: 2px 14px 2px 0; text-align: left"
+        head = "".join(f'<th style="{cell}; font-weight: bold">{html.escape(c)}</th>' for c in columns)
+        body = []
+        for row in cells:
+            square = (f'<span style="display: inline-block; width: 0.75em; height: 0.75em; margin-right: 0.4em; '
+                      f'background-color: {colours[row[0]]}"></span>')
+            tds = [f'<td style="{cell}; white-space: nowrap">{square}{html.escape(row[0])}</td>']
+            tds += [f'<td style="{cell}; font-variant-numeric: tabular-nums">{html.escape(c)}</td>' for c in row[1:]]
+            body.append(f"<tr>{''.join(tds)}</tr>")
+        note = ""
+        if any(r["chain"] for r in self.rows):
+            note = (f'<div class="ppl-compare-note" style="opacity: 0.78; margin-top: 2px">{html.escape(CHAIN_NOTE)}'
+                    "</div>")
+        return (f'<div class="ppl-compare-table" style="font-size: 13px; line-height: 1.4">'
+                f'<table style="border-collapse: collapse; margin: 0"><thead><tr>{head}</tr></thead>'
+                f'<tbody>{"".join(body)}</tbody></table>{note}</div>')
 
     def table(self):
         """``(columns, rows)`` of strings: the numbers the figure shows (what the text view prints)."""
@@ -242,18 +250,18 @@ class Comparison:
         lines = [self.title, "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
         if any(r["chain"] for r in self.rows):
-            lines.append("(chain): an MCMC chain's ESS here ignores autocorrelation, so its errors are too small")
+            lines.append(CHAIN_NOTE)
         return "\n".join(lines)
 
     def png(self, dpi=100):
-        """PNG bytes of the plot and the table (what nbconvert and GitHub show)."""
+        """PNG bytes of the plot (what nbconvert and GitHub show in place of the Vega-Lite figure)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         points = FONT * 72 / dpi + 1
-        fig = Figure(figsize=(10, 3.6), dpi=dpi)
+        fig = Figure(figsize=(6, 3.6), dpi=dpi)
         FigureCanvasAgg(fig)
-        ax = fig.add_axes([0.07, 0.16, 0.45, 0.68])
+        ax = fig.add_axes([0.12, 0.16, 0.84, 0.68])
         colours = dict(zip([e.name for e in self.estimates], COLOURS, strict=False))
         estimates = [r for r in self.rows if r["method"] != EXACT]
         if self.discrete:
@@ -288,20 +296,30 @@ class Comparison:
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(fontsize=points, frameon=False)
         fig.suptitle(self.title, fontsize=points + 2, x=0.01, ha="left")
-        columns, rows = self.table()
-        table_ax = fig.add_axes([0.56, 0.1, 0.43, 0.75])
-        table_ax.axis("off")
-        table = table_ax.table(cellText=rows, colLabels=columns, loc="upper left", cellLoc="left")
-        table.auto_set_font_size(False)
-        table.set_fontsize(points)
-        table.auto_set_column_width(list(range(len(columns))))
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
         return buf.getvalue()
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def figure_bundle(self):
+        """The figure's output: Vega-Lite, its PNG, and the numbers as text."""
         return {VEGALITE: self.vegalite(), "image/png": base64.b64encode(self.png()).decode("ascii"),
                 "text/plain": self.text()}
+
+    def table_bundle(self):
+        """The table's output: HTML in the theme's text colour, and the numbers as text."""
+        return {"text/html": self.table_html(), "text/plain": self.text()}
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return self.figure_bundle()
+
+    def _ipython_display_(self):
+        # Two outputs: a front end draws one representation of each, and Vega-Lite ranks above HTML.
+        from IPython.display import display
+
+        figure = self.figure_bundle()
+        figure["text/plain"] = self.title
+        display(figure, raw=True)
+        display(self.table_bundle(), raw=True)
 
     def __repr__(self):
         return self.text()

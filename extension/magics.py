@@ -36,7 +36,7 @@ from .cell_function import DefinitionError, compile_cell_function, parse_definit
 from .live_sampling import LiveSampling
 from .magic_line import parse_magic_line, run_count, unquote
 from .model_snapshot import snapshot_model
-from .trace_tree import TraceTreeWidget
+from .trace_tree import TraceTree, TraceTreeWidget
 from .user_traceback import ModelSyntaxError, show_user_frames
 
 DEFAULT_SAMPLES = 1000
@@ -187,10 +187,12 @@ class ModelMagics(Magics):
         self.sliders.append(control)
         return None
 
-    def _show_tree(self, fn, args, kwargs):
+    def _show_tree(self, fn, args, kwargs, live=False):
+        """One run's call tree: a static picture (it survives saving, whichever cell ran last), or with
+        ``live`` the widget with its resample and show-more buttons (see :mod:`ppl_kernel_jupyter.trace_tree`)."""
         __tracebackhide__ = True
         try:
-            tree = TraceTreeWidget.for_model(fn, args, kwargs)
+            tree = (TraceTreeWidget if live else TraceTree).for_model(fn, args, kwargs)
         except Exception as e:
             raise show_user_frames(self.shell, e) from None
         self.trees.append(tree)
@@ -267,7 +269,7 @@ class ModelMagics(Magics):
         if num < 0:
             raise UsageError(f"{where}: --samples must be 0 or more, got {num}.\n{usage}")
         if opts.trace:
-            if opts.seed is not None and num == 0:
+            if opts.seed is not None:  # the tree repeats too (the sampling below seeds itself again)
                 import ppl_kernel
 
                 ppl_kernel.set_rng_seed(opts.seed)
@@ -321,8 +323,14 @@ class ModelMagics(Magics):
     @kwds(epilog="CALL: a call of a model (geometric(0.5)) or a model without arguments; the options may "
                  "stand before or after it.")
     @argument("--seed", type=int, default=None, help="random seed for the run (repeatable results)")
+    @argument("--live", action="store_true",
+              help="a widget with resample and show-more buttons (needs the kernel; a notebook saved while this "
+                   "is the last cell run keeps the widget view, which a reopened notebook cannot draw)")
     def trace(self, line):
-        """Show the call tree of one run, with a resample button: ``%trace geometric(0.5)``."""
+        """Show the call tree of one run, foldable: ``%trace geometric(0.5)`` (``--live``: with a resample button).
+
+        The tree is static HTML, kept as it is in a saved notebook; run the cell again for another run.
+        """
         __tracebackhide__ = True
         parsed = parse_magic_line(self.trace, line, "%trace")
         if parsed is None:
@@ -335,5 +343,5 @@ class ModelMagics(Magics):
             import ppl_kernel
 
             ppl_kernel.set_rng_seed(opts.seed)
-        self._show_tree(fn, args, kwargs)
+        self._show_tree(fn, args, kwargs, live=opts.live)
         return None

@@ -127,7 +127,13 @@ def display_posterior(posterior):
 
 
 def display_marginal(marginal):
-    show(marginal_data(marginal), f"marginal of {marginal._what()}", marginal_summary(marginal))
+    data, title = marginal_data(marginal), f"marginal of {marginal._what()}"
+    posterior = marginal.posterior
+    if len(posterior) and is_exact(posterior):
+        # exact probabilities, as display_posterior says: not "importance weighted, ESS 1 of 2"
+        data.weighted = False
+        title += f" ({posterior_summary(posterior)})"
+    show(data, title, marginal_summary(marginal))
     return True
 
 

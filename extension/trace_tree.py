@@ -1,18 +1,21 @@
-"""The trace-tree widget: one run of a model as the call tree of its :class:`~ppl_kernel.trace.Trace`.
+"""One run of a model as the call tree of its :class:`~ppl_kernel.trace.Trace`: a static picture and a widget.
 
 Each call shows its function's name and arguments (and what it returned); each site sits under
 the call that made it with its distribution, value, log-probability and an ``observed`` mark.
-Calls collapse and expand; "resample" draws a new run (the user sees the recursion depth or the
-branch change). It also shows traces that inference returns: give it a trace and, to resample,
-a function returning another one (``posterior.sample_trace``).
 
-What the notebook keeps: a widget view needs its model in a running kernel, and JupyterLab 4 shows
-"Error displaying widget: model not found" for it in a reopened notebook (it ranks the widget above
-the HTML beside it). So the widget is interactive while its cell is the last one run; when the next
-cell starts, its output is replaced by :func:`static_tree_bundle` of the run it shows: self-contained
-HTML (calls fold with ``<details>``, colours inherited from the theme, only markup and styles that
-JupyterLab's sanitizer keeps for an untrusted notebook) and the trace's text. A displayed ``Trace``
-is shown that way from the start.
+What ``%trace`` shows is :class:`TraceTree`: self-contained HTML (calls fold with ``<details>``,
+colours inherited from the theme, only markup and styles that JupyterLab's sanitizer keeps for an
+untrusted notebook) and the trace's text. It needs no kernel, so what the user sees is what a saved,
+reopened or exported notebook shows, whichever cell ran last. (A widget view needs its model in a
+running kernel: JupyterLab 4 shows "Error displaying widget: model not found" for it in a reopened
+notebook, ranking the widget above the HTML beside it; run the cell again for another run.)
+
+:class:`TraceTreeWidget` (``%trace --live``) adds what needs a kernel: a "resample" button (the
+user sees the recursion depth or the branch change) and "show more" under a call too large to send
+at once. It also shows traces that inference returns: give it a trace and, to resample, a function
+returning another one (``posterior.sample_trace``). Its bundle carries the static HTML too, and its
+output is replaced by that static picture when the next cell starts; if it is the last cell run
+before saving, the saved notebook keeps the widget view.
 
 DOM markers (stable, for browser tests and styling):
 
@@ -199,9 +202,13 @@ def _info(trace):
 
 
 def _trace_text(trace):
+    """The trace as text, at most ``MAX_NODES`` lines (what a saved notebook holds of a huge run)."""
     if trace.root is not None and trace.root.children:
-        return str(trace)
-    return "\n".join(map(trace.site_line, trace))
+        return trace.format(max_lines=MAX_NODES)
+    lines = list(itertools.islice(map(trace.site_line, trace), MAX_NODES + 1))
+    if len(lines) > MAX_NODES:
+        lines[-1] = f"… {len(trace) - MAX_NODES} more sites: print(trace) shows them all"
+    return "\n".join(lines)
 
 
 def static_tree_bundle(trace, title=None):
@@ -213,8 +220,38 @@ def static_tree_bundle(trace, title=None):
     >>> sorted(bundle), "<details open" in bundle["text/html"]
     (['text/html', 'text/plain'], True)
     """
-    title = title or (trace.root.name if trace.root is not None else "trace")
-    return {"text/html": tree_html(tree_state(trace), title, _info(trace)), "text/plain": _trace_text(trace)}
+    return TraceTree(trace, title)._repr_mimebundle_()
+
+
+class TraceTree:
+    """One run's call tree as a static picture: what ``%trace`` shows (see the module docstring).
+
+    ``trace``: the run; ``title``: the heading (default: the model's name). ``tree`` is the call tree
+    as :func:`tree_state` sends it (bounded like the widget's first message).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> def coin():
+    ...     return pyro.sample("c", dist.Bernoulli(0.5))
+    >>> view = TraceTree.for_model(coin)
+    >>> view.title, [c["name"] for c in view.tree["children"]], sorted(view._repr_mimebundle_())
+    ('coin', ['c'], ['text/html', 'text/plain'])
+    """
+
+    def __init__(self, trace, title=None):
+        self.trace = trace
+        self.title = title or (trace.root.name if trace.root is not None else "trace")
+        self.tree = tree_state(trace)
+
+    @classmethod
+    def for_model(cls, model, args=(), kwargs=None):
+        """The tree of one run of ``model(*args, **kwargs)``."""
+        return cls(poutine.trace(model).get_trace(*args, **dict(kwargs or {})), title=model_name(model))
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": tree_html(self.tree, self.title, _info(self.trace)), "text/plain": _trace_text(self.trace)}
+
+    def __repr__(self):
+        return f"<TraceTree {self.title!r}: {len(self.trace)} sites>"
 
 
 # Trees shown interactively, still to be replaced by their static picture when the next cell runs.
@@ -361,12 +398,6 @@ class TraceTreeWidget(anywidget.AnyWidget):
         data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
         data = dict(data)
         # The fallbacks are bounded too: a saved notebook holds the first MAX_NODES lines of a huge run.
-        if self._has_tree():
-            data["text/plain"] = self.trace.format(max_lines=MAX_NODES)
-        else:
-            data["text/plain"] = "\n".join(itertools.islice(map(self.trace.site_line, self.trace), MAX_NODES))
+        data["text/plain"] = _trace_text(self.trace)
         data["text/html"] = self.trace._repr_html_(max_nodes=MAX_NODES)
         return data, meta
-
-    def _has_tree(self):
-        return self.trace.root is not None and bool(self.trace.root.children)

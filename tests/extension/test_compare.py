@@ -1,6 +1,7 @@
 """compare(): one site from several inference results in one figure, with the numbers beside it."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -70,14 +71,23 @@ def test_sampled_estimates_carry_their_standard_error_and_agree_with_the_exact_a
 
 
 def test_discrete_values_share_one_axis_with_one_colour_per_method(three_discrete):
-    spec = three_discrete.vegalite()
-    plot = spec[next(k for k in ("hconcat", "vconcat") if k in spec)][0]
+    plot = three_discrete.vegalite()
     points = plot["data"]["values"]
     # no heads has probability 0 in every result (a marginal's support leaves out values of weight zero)
     assert {p["value"] for p in points} == {1, 2}
     colour = plot["layer"][0]["encoding"]["color"]["scale"]
     assert colour["domain"] == ["Enumerate", "Importance", "MH", "exact"]
     assert len(set(colour["range"])) == 4
+
+
+def test_a_few_fractional_values_that_repeat_are_drawn_per_value():
+    def bias():
+        return pyro.sample("p", dist.Choice([0.1, 0.5, 0.9]))
+
+    pyro.set_rng_seed(5)
+    comparison = compare(Enumerate(bias).run(), Importance(bias, num_samples=300).run(), site="p")
+    assert comparison.discrete and comparison.keys == [0.1, 0.5, 0.9]
+    assert comparison.rows[0]["P"][0.5] == pytest.approx(1 / 3)
 
 
 def test_continuous_values_are_binned_on_one_grid_of_round_widths(three_continuous):
@@ -103,7 +113,7 @@ def test_importance_means_agree_with_the_exact_beta_posterior_mean(three_continu
 
 def test_the_exact_distribution_is_drawn_as_a_density_line(three_continuous):
     spec = three_continuous.vegalite()
-    layers = spec["hconcat"][0]["layer"]
+    layers = spec["layer"]
     curve = layers[-1]["data"]["values"]
     x, density = curve[len(curve) // 2]["x"], curve[len(curve) // 2]["height"]
     assert density == pytest.approx(dist.Beta(5.0, 3.0).log_prob(torch.tensor(x)).exp().item(), rel=1e-5)
@@ -122,10 +132,25 @@ def test_a_marginal_can_stand_for_its_posterior():
     assert comparison.rows[0]["P"] == comparison.rows[1]["P"]
 
 
-def test_a_notebook_shows_vegalite_png_and_text(shell, three_discrete):
-    bundle, _ = shell.display_formatter.format(three_discrete)
-    assert VEGALITE in bundle and "text/plain" in bundle
-    assert bundle["image/png"].startswith("iVBOR")  # base64 of the PNG signature
+def test_a_notebook_shows_the_figure_then_the_table_as_html(shell, three_discrete):
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as shown:
+        shell.display_formatter.format(three_discrete)
+    figure, table = shown.outputs
+    assert VEGALITE in figure.data and figure.data["image/png"].startswith("iVBOR")  # base64 of the PNG signature
+    # The table is its own output: in one bundle a front end would draw only the Vega-Lite figure.
+    assert "text/html" not in figure.data and "<table" in table.data["text/html"]
+    rows = table.data["text/html"].split("<tr>")[2:]  # after the header row
+    assert [r.split("</span>")[1].split("<")[0] for r in rows] == ["Enumerate", "Importance", "MH", "exact"]
+
+
+def test_the_tables_text_takes_the_themes_colour(three_discrete):
+    # Any text colour of its own would be unreadable in one of the themes (black on dark was 1.7:1);
+    # only the methods' squares are coloured.
+    text = three_discrete.table_html()
+    assert re.findall(r"(?<![-\w])color\s*:", text) == []
+    assert text.count("background-color: #") == len(three_discrete.rows)
 
 
 def test_compare_with_nothing_says_what_to_give():

@@ -201,9 +201,23 @@ def test_sample_line_magic_takes_a_model_by_name(shell):
     assert len(shell.user_ns["w"]) == 120
 
 
-def test_trace_line_magic_shows_the_call_tree_and_resamples(shell):
+def test_trace_line_magic_shows_a_static_call_tree_that_a_saved_notebook_keeps(shell):
+    from IPython.utils.capture import capture_output
+
     define_seed_models(shell)
-    cell(shell, "%trace --seed 3 geometric(torch.tensor([0.7]))")
+    with capture_output() as shown:
+        cell(shell, "%trace --seed 3 geometric(torch.tensor([0.7]))")
+    [output] = shown.outputs
+    # No widget view: a notebook saved right after this cell must draw the tree with no kernel.
+    assert sorted(output.data) == ["text/html", "text/plain"]
+    assert 'class="ppl-tree ppl-tree-static"' in output.data["text/html"] and "<details open" in output.data["text/html"]
+    tree = shell.magics_manager.registry["ModelMagics"].trees[-1]
+    assert tree.tree["name"] == "geometric" and tree.tree["children"][0]["name"] == "x_0"
+
+
+def test_trace_live_shows_the_call_tree_widget_and_resamples(shell):
+    define_seed_models(shell)
+    cell(shell, "%trace --live --seed 3 geometric(torch.tensor([0.7]))")
     tree = shell.magics_manager.registry["ModelMagics"].trees[-1]
     root = tree.tree
     assert root["kind"] == "call" and root["name"] == "geometric"
@@ -218,6 +232,14 @@ def test_model_trace_option_shows_one_run(shell):
     tree = shell.magics_manager.registry["ModelMagics"].trees[-1]
     assert [c["name"] for c in tree.tree["children"]] == ["cloudy", "temp"]
     assert all(c["log_prob"] is not None for c in tree.tree["children"])
+
+
+def test_model_trace_option_with_a_seed_shows_the_same_run_each_time(shell):
+    temps = []
+    for _ in range(2):
+        cell(shell, WEATHER.format(opts="--trace --samples 5 --seed 3"))
+        temps.append(shell.magics_manager.registry["ModelMagics"].trees[-1].trace.nodes["temp"]["value"].item())
+    assert temps[0] == temps[1]
 
 
 def test_posterior_log_weights_make_weighted_panels(shell):
@@ -272,6 +294,25 @@ def test_an_empirical_marginal_displays_a_static_figure_of_its_weighted_values(s
     bars = {b["label"]: b["count"] for b in marginal_data(marginal).state()["panels"][0]["bars"]}
     expected = {str(int(v.item())): p for v, p in zip(marginal.support, marginal.probs.tolist(), strict=True)}
     assert bars == pytest.approx(expected)
+
+
+def test_the_marginal_of_an_enumeration_is_titled_exact_not_importance_weighted(shell):
+    from IPython.utils.capture import capture_output
+
+    import ppl_kernel as pyro
+    import ppl_kernel.distributions as dist
+    from ppl_kernel.infer import EmpiricalMarginal, Enumerate
+
+    def weather_at_70():
+        cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
+        pyro.sample("temp", dist.Normal(55.0 if cloudy.item() else 75.0, 10.0 if cloudy.item() else 15.0),
+                    obs=torch.tensor(70.0))
+
+    marginal = EmpiricalMarginal(Enumerate(weather_at_70).run(), sites="cloudy")
+    with capture_output() as captured:
+        shell.display_formatter.format(marginal)
+    title = captured.outputs[0].data["application/vnd.vegalite.v5+json"]["title"]["text"]
+    assert "exact (enumerated, 2 paths)" in title and "importance weighted" not in title and "ESS" not in title
 
 
 def test_unload_removes_the_magics_and_formatters(shell):

@@ -43,7 +43,7 @@ def _count(node):
 
 def test_trace_of_a_recursion_500_deep_sends_the_top_levels_and_expands_on_request(shell):
     cell(shell, CHAIN)
-    cell(shell, "%trace chain(500)")
+    cell(shell, "%trace --live chain(500)")
     widget = _last_tree(shell)
     bottom = _deepest_call(widget.tree)
     assert bottom["depth"] == MAX_DEPTH and bottom["pending"] == 2  # its site and the next call
@@ -54,7 +54,7 @@ def test_trace_of_a_recursion_500_deep_sends_the_top_levels_and_expands_on_reque
 
 def test_trace_of_a_run_with_100000_sites_sends_a_page_of_them(shell):
     cell(shell, WIDE)
-    cell(shell, "%trace wide(100000)")
+    cell(shell, "%trace --live wide(100000)")
     widget = _last_tree(shell)
     assert len(widget.tree["children"]) == MAX_CHILDREN and widget.tree["pending"] == 100000 - MAX_CHILDREN
     widget._on_message(widget, {"type": "expand", "path": "0"}, [])
@@ -63,3 +63,16 @@ def test_trace_of_a_run_with_100000_sites_sends_a_page_of_them(shell):
     data, _ = widget._repr_mimebundle_()
     assert data["text/plain"].count("\n") <= MAX_NODES  # the saved-notebook fallback is bounded too
     assert len(data["text/html"]) < 200 * MAX_NODES
+
+
+def test_static_trace_of_a_run_with_100000_sites_shows_a_page_and_says_how_many_are_left(shell):
+    from IPython.utils.capture import capture_output
+
+    cell(shell, WIDE)
+    with capture_output() as shown:
+        cell(shell, "%trace wide(100000)")
+    [output] = shown.outputs
+    html = output.data["text/html"]
+    assert html.count('class="ppl-site"') == MAX_CHILDREN
+    assert f"{100000 - MAX_CHILDREN} more not shown here" in html
+    assert len(html) < 200 * MAX_NODES and output.data["text/plain"].count("\n") <= MAX_NODES
