@@ -70,7 +70,7 @@ def test_adding_runs_in_pieces_draws_the_same_curve_as_adding_them_at_once():
         pieces.add_runs(posterior.store, start, stop, log_weights[start:stop])
     grid = {p[0]: p for p in whole.points}
     # Every grid point of the whole curve is on the curve drawn piece by piece (which also has the pieces' ends).
-    for runs, mean, se in pieces.points:
+    for runs, mean, _se in pieces.points:
         if runs in grid:
             assert mean == pytest.approx(grid[runs][1], rel=1e-9)
     assert set(grid) <= {p[0] for p in pieces.points}
