@@ -128,7 +128,8 @@ class RunningEstimate:
             return
         mean = swx / sw
         var = max(swx2 / sw - mean * mean, 0.0)
-        ess = sw * sw / sw2
+        # (sum w / sqrt(sum w^2))^2: the squares of tiny weights (runs far below the best so far) underflow first.
+        ess = (sw / math.sqrt(sw2)) ** 2 if sw2 > 0 else 0.0
         se = math.sqrt(var / ess) if self.sampled and ess > 1 else None
         point = [int(runs), float(mean + self._shift), None if se is None else float(se)]
         if self.points and self.points[-1][0] == runs:
@@ -185,15 +186,32 @@ def _slice_numbers(column, start, stop):
     """``(runs, values)`` of the runs ``start <= run < stop`` that made ``column``, as numpy arrays, when
     each value is one number; ``(runs, None)`` when one is not.
 
-    Numbers stored as numbers are copied out of the column's arrays in one go (a slice of an ``array``
-    is a copy: the sampling thread may go on appending to the original meanwhile)."""
-    if column.objects is None and column.numel == 1 and not column.blocks:
+    Numbers are read from the column as they are stored, without a tensor per value: a slice of its
+    ``array`` of numbers (a copy: the sampling thread may go on appending to the original meanwhile),
+    or a slice of a batched run's tensor.
+    """
+    if column.objects is not None:
+        runs, values = column.slice(start, stop)
+        return np.asarray(runs, dtype=np.int64), _numbers(values)
+    runs, values = [], []
+    if column.numbers is not None and len(column.rows):
+        if column.numel != 1:
+            return np.empty(0, dtype=np.int64), None
         lo, hi = bisect_left(column.rows, start), bisect_left(column.rows, stop)
-        runs = np.frombuffer(column.rows[lo:hi], dtype=np.int64) if hi > lo else np.empty(0, dtype=np.int64)
-        values = np.frombuffer(column.numbers[lo:hi], dtype=float) if hi > lo else np.empty(0)
-        return runs, values
-    runs, values = column.slice(start, stop)
-    return np.asarray(runs, dtype=np.int64), _numbers(values)
+        if hi > lo:
+            runs.append(np.frombuffer(column.rows[lo:hi], dtype=np.int64))
+            values.append(np.frombuffer(column.numbers[lo:hi], dtype=float))
+    for first, tensor in column.blocks:
+        a, b = max(start, first), min(stop, first + len(tensor))
+        if b > a:
+            part = tensor[a - first:b - first].detach().reshape(b - a, -1)
+            if part.shape[1] != 1:
+                return np.empty(0, dtype=np.int64), None
+            runs.append(np.arange(a, b, dtype=np.int64))
+            values.append(part[:, 0].to("cpu", torch.float64).numpy())
+    if not runs:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    return np.concatenate(runs), np.concatenate(values)
 
 
 def _numbers(values):
