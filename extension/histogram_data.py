@@ -307,9 +307,23 @@ class HistogramData:
         if stop <= start:
             return
         self._count([1.0] * (stop - start) if weights is None else weights)
+        weight_array = None if weights is None else np.asarray(weights, dtype=float)
         for name, column in list(store.columns.items()):
             entry = self._raw.get(name) or self._entry(name, column.kind, column.site)
-            if entry is not None:
+            if entry is None:
+                continue
+            # Numbers go to their panels as one array (a live view reads a few times a second: no tensor per
+            # value); behind values still waiting in the raw entry, they wait too, so that order is kept.
+            block = column.numbers_between(start, stop) if not entry[0] else None
+            if block is not None:
+                runs, numbers = block
+                if len(runs):
+                    w = np.ones(len(runs)) if weight_array is None else weight_array[runs.numpy() - start]
+                    if name == "_RETURN":
+                        self._tensor_column(RETURN_PANEL, numbers, w, None, self.return_panels)
+                    else:
+                        self._tensor_column(name, numbers, w, column.site, self.panels)
+            else:
                 runs, values = column.slice(start, stop)
                 entry[0].extend(values)
                 entry[1].extend([1.0] * len(runs) if weights is None else [weights[r - start] for r in runs])

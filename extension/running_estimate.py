@@ -28,7 +28,6 @@ them) and relative to the largest log-weight seen so far, so no weight overflows
 """
 
 import math
-from bisect import bisect_left
 
 import numpy as np
 import torch
@@ -184,34 +183,16 @@ class RunningEstimate:
 
 def _slice_numbers(column, start, stop):
     """``(runs, values)`` of the runs ``start <= run < stop`` that made ``column``, as numpy arrays, when
-    each value is one number; ``(runs, None)`` when one is not.
-
-    Numbers are read from the column as they are stored, without a tensor per value: a slice of its
-    ``array`` of numbers (a copy: the sampling thread may go on appending to the original meanwhile),
-    or a slice of a batched run's tensor.
-    """
-    if column.objects is not None:
-        runs, values = column.slice(start, stop)
-        return np.asarray(runs, dtype=np.int64), _numbers(values)
-    runs, values = [], []
-    if column.numbers is not None and len(column.rows):
-        if column.numel != 1:
-            return np.empty(0, dtype=np.int64), None
-        lo, hi = bisect_left(column.rows, start), bisect_left(column.rows, stop)
-        if hi > lo:
-            runs.append(np.frombuffer(column.rows[lo:hi], dtype=np.int64))
-            values.append(np.frombuffer(column.numbers[lo:hi], dtype=float))
-    for first, tensor in column.blocks:
-        a, b = max(start, first), min(stop, first + len(tensor))
-        if b > a:
-            part = tensor[a - first:b - first].detach().reshape(b - a, -1)
-            if part.shape[1] != 1:
-                return np.empty(0, dtype=np.int64), None
-            runs.append(np.arange(a, b, dtype=np.int64))
-            values.append(part[:, 0].to("cpu", torch.float64).numpy())
-    if not runs:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    return np.concatenate(runs), np.concatenate(values)
+    each value is one number; ``(runs, None)`` when one is not. Numbers come out of the store as stored
+    (:meth:`~ppl_kernel.infer.store.Column.numbers_between`), anything else one value at a time."""
+    block = column.numbers_between(start, stop)
+    if block is not None:
+        runs, values = block
+        if values.shape[1] != 1:
+            return runs.numpy(), None
+        return runs.numpy(), values[:, 0].numpy()
+    runs, values = column.slice(start, stop)
+    return np.asarray(runs, dtype=np.int64), _numbers(values)
 
 
 def _numbers(values):
