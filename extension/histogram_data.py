@@ -329,10 +329,11 @@ class HistogramData:
                 entry[1].extend([1.0] * len(runs) if weights is None else [weights[r - start] for r in runs])
 
     def _count(self, weights):
-        self.runs += len(weights)
-        self.weight_total += sum(weights)
-        self.weight_squares += sum(w * w for w in weights)
-        if any(w != 1.0 for w in weights):
+        w = np.asarray(weights, dtype=float)  # one array operation per batch of runs, not one per run
+        self.runs += len(w)
+        self.weight_total += float(w.sum())
+        self.weight_squares += float((w * w).sum())
+        if (w != 1.0).any():
             self.weighted = True
 
     def _entry(self, name, kind, site):

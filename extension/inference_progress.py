@@ -19,17 +19,13 @@ holds the static picture and a summary, as every widget of the notebook layer do
 (200, 'done', 'mean of the return value')
 """
 
-import math
-
 from .histogram_data import HistogramData
 from .histogram_figure import static_bundle
 from .histogram_widget import HistogramWidget
+from .live_weights import LiveWeights
 from .posterior_display import is_exact
 from .running_estimate import RunningEstimate
 from .static_output import widget_bundle
-
-_REBASE = 600.0  # a log-weight this far above the reference would overflow exp(): rebuild the panels
-
 
 class LiveProgress:
     """A progress callback that draws an inference run's posterior panels as the traces come in."""
@@ -46,7 +42,7 @@ class LiveProgress:
     def _reset(self):
         self.data = HistogramData(distribution="posterior")
         self._ingested = 0
-        self._reference = None  # weights are exp(log-weight - reference): relative weights are all that count
+        self._weights = LiveWeights()  # the panels' weights, relative to one reference log-weight
         self.estimate = None
 
     def __call__(self, posterior, done, total):
@@ -84,19 +80,12 @@ class LiveProgress:
         end = store.num_runs
         if end <= self._ingested:
             return
-        all_log_weights = store.log_weight_tensor()[:end]
-        chunk = all_log_weights[self._ingested:]
-        self.estimate.add_runs(store, self._ingested, end, chunk)  # keeps its own reference weight
-        log_weights = chunk.tolist()
-        new = [lw for lw in log_weights if lw != -math.inf]
-        if new and self._reference is None:
-            self._reference = max(new)
-        if new and max(new) - self._reference > _REBASE:
-            # Start the panels over with a reference that keeps every weight finite.
+        every = store.log_weight_tensor()[:end]
+        new = every[self._ingested:]
+        self.estimate.add_runs(store, self._ingested, end, new)  # keeps its own reference weight
+        weights, restart = self._weights.take(new, every)
+        if restart:  # a run far above the reference: the panels start over, every weight finite
             self.data = HistogramData(distribution="posterior")
             self._ingested = 0
-            log_weights = all_log_weights.tolist()
-            self._reference = max(lw for lw in log_weights if lw != -math.inf)
-        weights = [0.0 if lw == -math.inf else math.exp(lw - self._reference) for lw in log_weights]
         self.data.add_runs(store, self._ingested, end, weights)
         self._ingested = end

@@ -34,7 +34,6 @@ terminal show.
 """
 
 import contextlib
-import math
 import re
 import threading
 import time
@@ -51,12 +50,10 @@ from ppl_kernel.settings import drawing_from
 from .histogram_data import HistogramData
 from .histogram_figure import static_bundle
 from .histogram_widget import HistogramWidget
+from .live_weights import LiveWeights
 from .running_estimate import RunningEstimate
 from .static_output import widget_bundle
 from .user_traceback import user_frames_only
-
-_REBASE = 600.0  # a log-weight this far above the reference would overflow exp(): rebuild the panels
-
 
 class LiveSampling:
     """Draw runs of ``model(*args, **kwargs)`` with live histograms; the result is a TracePosterior."""
@@ -87,7 +84,7 @@ class LiveSampling:
         self.generator = None
         self._stop_asked = False
         self._ingested = 0
-        self._reference = None  # panel weights are exp(log-weight - reference): only relative weights count
+        self._weights = LiveWeights()  # the panels' weights, relative to one reference log-weight
         self._widget_handle = None
         self._static_handle = None
         self.flushes = 0  # times the panels were sent while sampling
@@ -195,20 +192,13 @@ class LiveSampling:
         store = self.posterior.store
         end = store.num_runs
         if end > self._ingested:
-            all_log_weights = store.log_weight_tensor()[:end]
-            self.estimate.add_runs(store, self._ingested, end, all_log_weights[self._ingested:])
-            log_weights = all_log_weights[self._ingested:].tolist()
-            finite = [lw for lw in log_weights if lw != -math.inf]
-            if finite and self._reference is None:
-                self._reference = max(finite)
-            if finite and max(finite) - self._reference > _REBASE:
-                # Start over with a reference that keeps every weight finite.
+            every = store.log_weight_tensor()[:end]
+            new = every[self._ingested:]
+            self.estimate.add_runs(store, self._ingested, end, new)
+            weights, restart = self._weights.take(new, every)
+            if restart:  # a run far above the reference: the panels start over, every weight finite
                 self.data = HistogramData()
                 self._ingested = 0
-                log_weights = all_log_weights.tolist()
-                self._reference = max(lw for lw in log_weights if lw != -math.inf)
-            reference = self._reference
-            weights = [0.0 if lw == -math.inf else math.exp(lw - reference) for lw in log_weights]
             self.data.add_runs(store, self._ingested, end, weights)
             self._ingested = end
         self.widget.show(self.state(), status=status, message=message)
