@@ -43,8 +43,8 @@ def gauss_data():
 _DATA = torch.linspace(-1.0, 3.0, 200)
 INFERENCE = [
     ("MH weather()", lambda progress: MH(weather, num_samples=15_000, progress=progress), 15_000),
-    ("Importance vectorized", lambda progress: Importance(gauss_data, num_samples=60_000, vectorize=True,
-                                                          progress=progress), 60_000),
+    ("Importance vectorized", lambda progress: Importance(gauss_data, num_samples=300_000, vectorize=True,
+                                                          progress=progress), 300_000),
 ]
 
 

@@ -76,7 +76,7 @@ class Panel:
 
     __slots__ = ("name", "discrete_hint", "new_values", "new_weights", "array", "weights", "bars",
                  "strings", "runs", "weight_total", "integral", "note", "is_return", "is_bool", "dist",
-                 "support", "width")
+                 "support", "width", "bins", "binned", "lo", "hi")
 
     def __init__(self, name, discrete_hint=None, is_return=False, dist="", support=(None, None)):
         self.name = name
@@ -84,6 +84,11 @@ class Panel:
         self.dist = dist  # the distribution's family ("Normal"), "" when not known
         self.support = support  # (low, high) bounds of the support, None where unbounded or unknown
         self.width = None  # bin width of a continuous panel, fixed at its first frame (may double later)
+        # Summed weight per grid bin k ([k * width, (k + 1) * width)), of the first ``binned`` values: each
+        # frame bins only the values that came since the last one.
+        self.bins = {}
+        self.binned = 0
+        self.lo, self.hi = math.inf, -math.inf  # the finite values' range
         self.new_values = []
         self.new_weights = []
         self.array = np.empty(0)
@@ -181,22 +186,37 @@ class Panel:
             labels = (lambda k: str(bool(k))) if self.is_bool else format_number
             out["bars"] = [{"label": labels(k), "value": k, "count": c} for k, c in sorted(self.bars.items())]
             return out
-        ok = np.isfinite(self.array)
-        edges = self._grid(self.array[ok])
-        counts, edges = np.histogram(self.array[ok], bins=edges, weights=w[ok])
+        edges, counts = self._histogram()
         out["kind"] = "hist"
         out["edges"] = edges.tolist()
-        out["counts"] = counts.tolist()
+        out["counts"] = counts
         return out
 
-    def _grid(self, finite):
-        """Bin edges on the panel's fixed grid ``k * width``, covering every value, inside the support."""
-        lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    def _histogram(self):
+        """Bin edges on the panel's fixed grid ``k * width``, covering every value, inside the support, and
+        the summed weight in each bin. Only the values added since the last frame are binned."""
+        new, weights = self.array[self.binned:], self.weights[self.binned:]
+        self.binned = len(self.array)
+        ok = np.isfinite(new)
+        new, weights = new[ok], weights[ok]
+        if len(new):
+            self.lo, self.hi = min(self.lo, float(new.min())), max(self.hi, float(new.max()))
+        lo, hi = (self.lo, self.hi) if self.lo <= self.hi else (0.0, 1.0)
         if self.width is None:
             self.width = nice_step((hi - lo) / BINS if hi > lo else max(abs(lo), 1.0) / 10)
         while (math.floor(hi / self.width) - math.floor(lo / self.width) + 1) > 2 * BINS:
             self.width *= 2  # merge neighbouring pairs: every old edge on the even grid stays an edge
+            merged = {}
+            for k, c in self.bins.items():
+                merged[k // 2] = merged.get(k // 2, 0.0) + c
+            self.bins = merged
+        if len(new):
+            keys, inverse = np.unique(np.floor(new / self.width).astype(np.int64), return_inverse=True)
+            sums = np.bincount(inverse, weights=weights, minlength=len(keys))
+            for k, c in zip(keys.tolist(), sums.tolist(), strict=True):
+                self.bins[k] = self.bins.get(k, 0.0) + c
         first, last = math.floor(lo / self.width), math.floor(hi / self.width) + 1
+        counts = [self.bins.get(k, 0.0) for k in range(first, last)]
         edges = np.array([float(f"{k * self.width:.12g}") for k in range(first, last + 1)])
         # The support's bounds (taken from the first run) cut the outer bins, unless a later run's
         # parameters moved them and values lie beyond (then the grid is kept whole).
@@ -205,7 +225,7 @@ class Panel:
             edges[0] = low
         if high is not None and high >= hi and edges[-2] < high < edges[-1]:
             edges[-1] = high
-        return edges
+        return edges, counts
 
 
 def _string_bars(strings, numbers, weights):
