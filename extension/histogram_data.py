@@ -76,7 +76,7 @@ class Panel:
 
     __slots__ = ("name", "discrete_hint", "new_values", "new_weights", "array", "weights", "bars",
                  "strings", "runs", "weight_total", "integral", "note", "is_return", "is_bool", "dist",
-                 "support", "width")
+                 "support", "width", "bins", "binned", "lo", "hi")
 
     def __init__(self, name, discrete_hint=None, is_return=False, dist="", support=(None, None)):
         self.name = name
@@ -84,6 +84,11 @@ class Panel:
         self.dist = dist  # the distribution's family ("Normal"), "" when not known
         self.support = support  # (low, high) bounds of the support, None where unbounded or unknown
         self.width = None  # bin width of a continuous panel, fixed at its first frame (may double later)
+        # Summed weight per grid bin k ([k * width, (k + 1) * width)), of the first ``binned`` values: each
+        # frame bins only the values that came since the last one.
+        self.bins = {}
+        self.binned = 0
+        self.lo, self.hi = math.inf, -math.inf  # the finite values' range
         self.new_values = []
         self.new_weights = []
         self.array = np.empty(0)
@@ -181,22 +186,37 @@ class Panel:
             labels = (lambda k: str(bool(k))) if self.is_bool else format_number
             out["bars"] = [{"label": labels(k), "value": k, "count": c} for k, c in sorted(self.bars.items())]
             return out
-        ok = np.isfinite(self.array)
-        edges = self._grid(self.array[ok])
-        counts, edges = np.histogram(self.array[ok], bins=edges, weights=w[ok])
+        edges, counts = self._histogram()
         out["kind"] = "hist"
         out["edges"] = edges.tolist()
-        out["counts"] = counts.tolist()
+        out["counts"] = counts
         return out
 
-    def _grid(self, finite):
-        """Bin edges on the panel's fixed grid ``k * width``, covering every value, inside the support."""
-        lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    def _histogram(self):
+        """Bin edges on the panel's fixed grid ``k * width``, covering every value, inside the support, and
+        the summed weight in each bin. Only the values added since the last frame are binned."""
+        new, weights = self.array[self.binned:], self.weights[self.binned:]
+        self.binned = len(self.array)
+        ok = np.isfinite(new)
+        new, weights = new[ok], weights[ok]
+        if len(new):
+            self.lo, self.hi = min(self.lo, float(new.min())), max(self.hi, float(new.max()))
+        lo, hi = (self.lo, self.hi) if self.lo <= self.hi else (0.0, 1.0)
         if self.width is None:
             self.width = nice_step((hi - lo) / BINS if hi > lo else max(abs(lo), 1.0) / 10)
         while (math.floor(hi / self.width) - math.floor(lo / self.width) + 1) > 2 * BINS:
             self.width *= 2  # merge neighbouring pairs: every old edge on the even grid stays an edge
+            merged = {}
+            for k, c in self.bins.items():
+                merged[k // 2] = merged.get(k // 2, 0.0) + c
+            self.bins = merged
+        if len(new):
+            keys, inverse = np.unique(np.floor(new / self.width).astype(np.int64), return_inverse=True)
+            sums = np.bincount(inverse, weights=weights, minlength=len(keys))
+            for k, c in zip(keys.tolist(), sums.tolist(), strict=True):
+                self.bins[k] = self.bins.get(k, 0.0) + c
         first, last = math.floor(lo / self.width), math.floor(hi / self.width) + 1
+        counts = [self.bins.get(k, 0.0) for k in range(first, last)]
         edges = np.array([float(f"{k * self.width:.12g}") for k in range(first, last + 1)])
         # The support's bounds (taken from the first run) cut the outer bins, unless a later run's
         # parameters moved them and values lie beyond (then the grid is kept whole).
@@ -205,7 +225,7 @@ class Panel:
             edges[0] = low
         if high is not None and high >= hi and edges[-2] < high < edges[-1]:
             edges[-1] = high
-        return edges
+        return edges, counts
 
 
 def _string_bars(strings, numbers, weights):
@@ -307,18 +327,33 @@ class HistogramData:
         if stop <= start:
             return
         self._count([1.0] * (stop - start) if weights is None else weights)
+        weight_array = None if weights is None else np.asarray(weights, dtype=float)
         for name, column in list(store.columns.items()):
             entry = self._raw.get(name) or self._entry(name, column.kind, column.site)
-            if entry is not None:
+            if entry is None:
+                continue
+            # Numbers go to their panels as one array (a live view reads a few times a second: no tensor per
+            # value); behind values still waiting in the raw entry, they wait too, so that order is kept.
+            block = column.numbers_between(start, stop) if not entry[0] else None
+            if block is not None:
+                runs, numbers = block
+                if len(runs):
+                    w = np.ones(len(runs)) if weight_array is None else weight_array[runs.numpy() - start]
+                    if name == "_RETURN":
+                        self._tensor_column(RETURN_PANEL, numbers, w, None, self.return_panels)
+                    else:
+                        self._tensor_column(name, numbers, w, column.site, self.panels)
+            else:
                 runs, values = column.slice(start, stop)
                 entry[0].extend(values)
                 entry[1].extend([1.0] * len(runs) if weights is None else [weights[r - start] for r in runs])
 
     def _count(self, weights):
-        self.runs += len(weights)
-        self.weight_total += sum(weights)
-        self.weight_squares += sum(w * w for w in weights)
-        if any(w != 1.0 for w in weights):
+        w = np.asarray(weights, dtype=float)  # one array operation per batch of runs, not one per run
+        self.runs += len(w)
+        self.weight_total += float(w.sum())
+        self.weight_squares += float((w * w).sum())
+        if (w != 1.0).any():
             self.weighted = True
 
     def _entry(self, name, kind, site):

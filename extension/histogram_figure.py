@@ -32,6 +32,7 @@ import base64
 import io
 import math
 
+from . import running_estimate
 from .histogram_data import format_number
 
 VEGALITE = "application/vnd.vegalite.v5+json"
@@ -194,6 +195,8 @@ def vegalite_spec(state, title=None):
     """The figure as a Vega-Lite v5 spec: one panel per site (a group of sites: one panel), a title."""
     panels = [_panel_spec(p, state) for p in shown_panels(state)]
     panels += [_group_spec(g, state) for g in state["groups"]]
+    if running_estimate.has_curve(state.get("estimate")):  # beside the panels: how the estimate settled
+        panels.insert(0, running_estimate.vegalite_panel(state["estimate"], PANEL_WIDTH, PANEL_HEIGHT))
     notes = [f"return left out: {why}" for why in left_out_returns(state).values()]
     if state.get("dropped"):
         notes.append(f"{state['dropped']} more sites not shown")
@@ -223,7 +226,9 @@ def figure_png(state, title=None, dpi=100):
 
     panels = shown_panels(state)
     groups = state["groups"]
-    count = len(panels) + len(groups)
+    estimate = state.get("estimate") if running_estimate.has_curve(state.get("estimate")) else None
+    first = 1 if estimate else 0  # the running estimate, when there is one, comes first
+    count = first + len(panels) + len(groups)
     cols = min(3, max(1, count))
     rows = max(1, -(-count // cols))
     points = FONT * 72 / dpi + 1  # >= 11 px at this dpi
@@ -233,10 +238,12 @@ def figure_png(state, title=None, dpi=100):
         ax = fig.add_subplot(1, 1, 1)
         ax.axis("off")
         ax.text(0.5, 0.5, "no sites to draw", ha="center", va="center", fontsize=points)
+    if estimate:
+        running_estimate.draw_panel(fig.add_subplot(rows, cols, 1), estimate, points)
     for i, p in enumerate(panels):
-        _draw_panel(fig.add_subplot(rows, cols, i + 1), p, state, points)
+        _draw_panel(fig.add_subplot(rows, cols, first + i + 1), p, state, points)
     for j, g in enumerate(groups):
-        ax = fig.add_subplot(rows, cols, len(panels) + j + 1)
+        ax = fig.add_subplot(rows, cols, first + len(panels) + j + 1)
         shares = [r / max(state["runs"], 1) for r in g["runs"]]
         ax.bar(range(len(shares)), shares, color="#4c78a8")
         step = max(1, len(shares) // 8)
@@ -308,6 +315,8 @@ def summary_text(state, title, status):
         lines.append("  ".join(parts))
     if state.get("dropped"):
         lines.append(f"  ({state['dropped']} more sites not shown)")
+    if running_estimate.has_curve(state.get("estimate")):
+        lines.append("  " + running_estimate.summary_line(state["estimate"]))
     return "\n".join(lines)
 
 

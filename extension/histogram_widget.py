@@ -16,6 +16,9 @@ DOM markers (stable, for browser tests and styling):
   inside it ``span.ppl-panel-count`` (``data-runs``: runs that made the site),
   ``span.ppl-panel-mean``, ``span.ppl-panel-sd``; bars are ``rect.ppl-bar`` with ``data-label``
   and ``data-count``, histogram bins ``rect.ppl-bin`` with ``data-count``.
+- ``div.ppl-estimate`` (``data-label``: what is estimated, "P(c = 1)") the running estimate against the
+  runs: ``path.ppl-estimate-line``, ``path.ppl-estimate-band`` (± 1 standard error), ``line.ppl-exact``
+  (the exact value, when known), ``span.ppl-estimate-value`` (``data-value``: the latest estimate).
 - ``div.ppl-group[data-pattern="x_{i}"]`` a group of sites named alike; ``div.ppl-appear-row[data-site]``
   with ``span.ppl-appear-runs`` says how many runs made each member; ``button.ppl-group-prev`` /
   ``button.ppl-group-next`` page through the member panels; ``span.ppl-group-page`` (``data-page``).
@@ -63,6 +66,7 @@ class HistogramWidget(anywidget.AnyWidget):
     stoppable = traitlets.Bool(False).tag(sync=True)
     stop_requested = traitlets.Bool(False).tag(sync=True)
     page_size = traitlets.Int(6).tag(sync=True)
+    estimate = traitlets.Dict().tag(sync=True)  # the running estimate (running_estimate.RunningEstimate.state)
 
     def show(self, state, status=None, message=None):
         """Copy a :meth:`HistogramData.state` into the widget (one comm message)."""
@@ -71,6 +75,8 @@ class HistogramWidget(anywidget.AnyWidget):
             self.weighted = state["weighted"]
             self.panels = state["panels"]
             self.groups = state["groups"]
+            if "estimate" in state:
+                self.estimate = state["estimate"]
             if status is not None:
                 self.status = status
             if message is not None:

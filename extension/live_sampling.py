@@ -34,7 +34,6 @@ terminal show.
 """
 
 import contextlib
-import math
 import re
 import threading
 import time
@@ -51,17 +50,16 @@ from ppl_kernel.settings import drawing_from
 from .histogram_data import HistogramData
 from .histogram_figure import static_bundle
 from .histogram_widget import HistogramWidget
+from .live_weights import LiveWeights
+from .running_estimate import RunningEstimate
 from .static_output import widget_bundle
 from .user_traceback import user_frames_only
-
-_REBASE = 600.0  # a log-weight this far above the reference would overflow exp(): rebuild the panels
-
 
 class LiveSampling:
     """Draw runs of ``model(*args, **kwargs)`` with live histograms; the result is a TracePosterior."""
 
     def __init__(self, model, args=(), kwargs=None, num_samples=1000, seed=None, title=None, live=True,
-                 display=True, on_done=None, prior=False):
+                 display=True, on_done=None, prior=False, estimate=None, exact=None):
         self.model = model
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
@@ -72,6 +70,8 @@ class LiveSampling:
         self.posterior = Importance(poutine.uncondition(model) if prior else model, num_samples=self.num_samples,
                                     progress=self._progress)
         self.data = HistogramData() if live else None
+        # Beside the panels: the mean of the return value (or of site ``estimate``) as the runs come in.
+        self.estimate = RunningEstimate(estimate, exact) if live else None
         self.widget = HistogramWidget(title=self.title, target=self.num_samples) if live else None
         if self.widget is not None:
             # ipywidgets keeps every open widget alive: its Stop button holds a weak reference, never this run.
@@ -84,7 +84,7 @@ class LiveSampling:
         self.generator = None
         self._stop_asked = False
         self._ingested = 0
-        self._reference = None  # panel weights are exp(log-weight - reference): only relative weights count
+        self._weights = LiveWeights()  # the panels' weights, relative to one reference log-weight
         self._widget_handle = None
         self._static_handle = None
         self.flushes = 0  # times the panels were sent while sampling
@@ -192,22 +192,22 @@ class LiveSampling:
         store = self.posterior.store
         end = store.num_runs
         if end > self._ingested:
-            all_log_weights = store.log_weight_tensor()[:end]
-            log_weights = all_log_weights[self._ingested:].tolist()
-            finite = [lw for lw in log_weights if lw != -math.inf]
-            if finite and self._reference is None:
-                self._reference = max(finite)
-            if finite and max(finite) - self._reference > _REBASE:
-                # Start over with a reference that keeps every weight finite.
+            every = store.log_weight_tensor()[:end]
+            new = every[self._ingested:]
+            self.estimate.add_runs(store, self._ingested, end, new)
+            weights, restart = self._weights.take(new, every)
+            if restart:  # a run far above the reference: the panels start over, every weight finite
                 self.data = HistogramData()
                 self._ingested = 0
-                log_weights = all_log_weights.tolist()
-                self._reference = max(lw for lw in log_weights if lw != -math.inf)
-            reference = self._reference
-            weights = [0.0 if lw == -math.inf else math.exp(lw - reference) for lw in log_weights]
             self.data.add_runs(store, self._ingested, end, weights)
             self._ingested = end
-        self.widget.show(self.data.state(), status=status, message=message)
+        self.widget.show(self.state(), status=status, message=message)
+
+    def state(self):
+        """What the panels and the running estimate show now (:meth:`HistogramData.state`, with ``estimate``)."""
+        state = self.data.state()
+        state["estimate"] = self.estimate.state()
+        return state
 
     def _finish(self, status, message="", details=""):
         posterior = self.posterior
@@ -218,7 +218,7 @@ class LiveSampling:
             self.widget.stoppable = False
             if self._widget_handle is not None:
                 extra = "\n".join(x for x in (message, details) if x)
-                static = static_bundle(self.data.state(), self.title, status, extra)
+                static = static_bundle(self.state(), self.title, status, extra)
                 self._widget_handle.update(widget_bundle(self.widget, static), raw=True)
         elif self._static_handle is not None:
             self._static_handle.update({"text/plain": f"{self.title}: {n} runs ({status}) {message}"}, raw=True)

@@ -106,6 +106,74 @@ function chart(panel) {
   return svg;
 }
 
+// The running estimate against the runs (log scale): its standard-error band, the exact value dashed.
+function estimateView(est) {
+  const box = el("div", "ppl-panel ppl-estimate");
+  box.dataset.label = est.label;
+  const head = el("div", "ppl-panel-head");
+  head.appendChild(el("span", "ppl-panel-name", `running estimate of ${est.label}`));
+  box.appendChild(head);
+  const pts = est.points;
+  const svg = svgEl("svg", { width: W, height: H, class: "ppl-chart" });
+  const nLo = Math.max(pts[0][0], 1), nHi = Math.max(pts[pts.length - 1][0], nLo * 10);
+  const lx = (n) => Math.log10(Math.max(n, 1));
+  const sx = (n) => LEFT + ((lx(n) - lx(nLo)) / (lx(nHi) - lx(nLo))) * PW;
+  // The y range: the curve's band (past its first few runs, whose band is wide) and the exact value.
+  const settled = pts.filter((p) => p[0] >= Math.min(10, pts[pts.length - 1][0]));
+  let lo = Infinity, hi = -Infinity;
+  for (const [, m, se] of settled) { lo = Math.min(lo, m - (se || 0)); hi = Math.max(hi, m + (se || 0)); }
+  if (est.exact !== null && est.exact !== undefined) { lo = Math.min(lo, est.exact); hi = Math.max(hi, est.exact); }
+  if (!(hi > lo)) { const pad = Math.abs(lo) * 0.05 || 0.05; lo -= pad; hi += pad; }
+  const pad = (hi - lo) * 0.08;
+  lo -= pad; hi += pad;
+  const sy = (v) => TOP + PH - ((Math.min(Math.max(v, lo), hi) - lo) / (hi - lo)) * PH;
+  svg.appendChild(svgEl("line", { x1: LEFT, x2: LEFT + PW, y1: TOP + PH, y2: TOP + PH, class: "ppl-axis" }));
+  svg.appendChild(svgEl("line", { x1: LEFT, x2: LEFT, y1: TOP, y2: TOP + PH, class: "ppl-axis" }));
+  for (const v of ticks(lo, hi, 3)) {
+    svg.appendChild(svgEl("line", { x1: LEFT - 3, x2: LEFT, y1: sy(v), y2: sy(v), class: "ppl-axis" }));
+    svg.appendChild(svgEl("text", { x: LEFT - 5, y: sy(v) + 4, "text-anchor": "end", class: "ppl-tick" }, fmt(v)));
+  }
+  for (let e = Math.ceil(lx(nLo)); e <= Math.floor(lx(nHi)); e++) {
+    const x = sx(Math.pow(10, e));
+    svg.appendChild(svgEl("line", { x1: x, x2: x, y1: TOP + PH, y2: TOP + PH + 3, class: "ppl-axis" }));
+    svg.appendChild(svgEl("text", { x, y: TOP + PH + 14, "text-anchor": "middle", class: "ppl-tick" },
+      fmt(Math.pow(10, e))));
+  }
+  if (est.band) {
+    const withSe = pts.filter((p) => p[2] !== null);
+    if (withSe.length > 1) {
+      const upper = withSe.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1] + p[2]).toFixed(1)}`);
+      const lower = withSe.slice().reverse().map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1] - p[2]).toFixed(1)}`);
+      svg.appendChild(svgEl("path", { d: `M${upper.join("L")}L${lower.join("L")}Z`, class: "ppl-estimate-band" }));
+    }
+  }
+  if (est.exact !== null && est.exact !== undefined) {
+    const line = svgEl("line", { x1: LEFT, x2: LEFT + PW, y1: sy(est.exact), y2: sy(est.exact), class: "ppl-exact" });
+    line.appendChild(svgEl("title", {}, `${est.exact_label || "exact"}: ${fmt(est.exact)}`));
+    svg.appendChild(line);
+  }
+  const d = pts.map((p, i) => `${i ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
+  svg.appendChild(svgEl("path", { d, class: "ppl-estimate-line" }));
+  svg.appendChild(svgEl("text", { x: LEFT + PW / 2, y: H - 3, "text-anchor": "middle", class: "ppl-axis-title" },
+    "runs (log scale)"));
+  box.appendChild(svg);
+  const [n, mean, se] = pts[pts.length - 1];
+  const stats = el("div", "ppl-panel-stats");
+  const value = el("span", "ppl-estimate-value", fmt(mean));
+  value.dataset.value = mean;
+  stats.append(value);
+  if (se !== null) stats.append(document.createTextNode(` ± ${Number(se.toPrecision(2))}`));
+  stats.append(document.createTextNode(` after ${n} runs`));
+  if (est.exact !== null && est.exact !== undefined) {
+    stats.append(document.createTextNode(` · ${est.exact_label || "exact"} ${fmt(est.exact)}`));
+  }
+  box.appendChild(stats);
+  if (est.band && est.correlated) {
+    box.appendChild(el("div", "ppl-panel-note", "band: ± 1 se as if draws were independent (a chain's are not)"));
+  }
+  return box;
+}
+
 function panelView(panel, ofRuns, weighted) {
   const box = el("div", "ppl-panel");
   box.dataset.site = panel.name;
@@ -231,6 +299,8 @@ function render({ model, el: host }) {
     for (const p of panels) byName[p.name] = p;
     body.replaceChildren();
     const grid = el("div", "ppl-grid");
+    const est = model.get("estimate");
+    if (est && est.points && est.points.length) grid.appendChild(estimateView(est));
     for (const p of panels) if (!p.group) grid.appendChild(panelView(p, n, weighted));
     body.appendChild(grid);
     for (const g of groups) body.appendChild(groupView(g, byName, n, weighted, model.get("page_size"), pages));
@@ -240,10 +310,17 @@ function render({ model, el: host }) {
     model.save_changes();
     stop.disabled = true;
   };
-  const events = ["panels", "groups", "runs", "status", "message", "stoppable", "stop_requested", "title"];
-  for (const e of events) model.on(`change:${e}`, draw);
+  const events = ["panels", "groups", "runs", "status", "message", "stoppable", "stop_requested", "title", "estimate"];
+  // One message from the kernel changes several traits at once: draw once for all of them.
+  let queued = false;
+  const redraw = () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => { queued = false; draw(); });
+  };
+  for (const e of events) model.on(`change:${e}`, redraw);
   draw();
-  return () => { for (const e of events) model.off(`change:${e}`, draw); };
+  return () => { for (const e of events) model.off(`change:${e}`, redraw); };
 }
 
 export default { render };

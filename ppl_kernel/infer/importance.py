@@ -19,6 +19,8 @@ from . import parallel
 from .posterior import TracePosterior
 from .sites import EvidenceWeight, nan_score_error, score
 
+_FIRST_CHUNK = 64  # batched runs before the first progress frame with data (later chunks are sized by time)
+
 
 class Importance(TracePosterior):
     """Likelihood weighting from the prior, or importance sampling from a ``guide``.
@@ -32,7 +34,9 @@ class Importance(TracePosterior):
     (``posterior.vectorized``, ``posterior.batched_trace``), and one by one with a
     :class:`~ppl_kernel.vectorize.SequentialFallbackWarning` naming the line when it does not
     (``posterior.fallback_reason``); ``vectorize="only"`` raises :class:`~ppl_kernel.vectorize.NotBatchable`
-    instead of falling back. The model's Python body then runs once, not once per sample.
+    instead of falling back. The model's Python body then runs once, not once per sample (once per
+    chunk when a ``progress`` callback watches: the batch is cut into chunks of about a frame's time,
+    so that a live view has frames; ``batched_trace`` is then the last chunk's).
 
     ``log_marginal_likelihood`` estimates log p(data) = log mean(w); ``get_ESS()`` is the effective
     sample size. ``progress(posterior, done, total)`` is called a few times a second (see
@@ -86,26 +90,48 @@ class Importance(TracePosterior):
             return parallel.run_split(self, args, kwargs, "samples", self.num_samples, chunks)
         if self.guide is not None:
             return self._run_guide(args, kwargs)
+        start = 0
         if self.vectorize:
             try:
-                trace = run_batched(self.model, self.num_samples, *args, **kwargs)
+                start = self._run_batched(args, kwargs)
             except NotBatchable as e:
                 if self.vectorize == "only":
                     raise
-                self.fallback_reason = f"{e.reason}: running {self.num_samples} runs one by one"
+                start = len(self)  # the chunks batched before a chunk that could not be are kept
+                left = self.num_samples - start
+                self.fallback_reason = f"{e.reason}: running {left} runs one by one"
             else:
-                self.vectorized = True
-                self.add_batched(trace, trace.log_prob_sums(lambda name, site: not site.is_choice))
                 return self.num_samples
             # Outside the except: an error of the model itself then reads as it would without batching.
             warnings.warn(self.fallback_reason, SequentialFallbackWarning, stacklevel=4)
-        return self._run_prior(args, kwargs)
+        return self._run_prior(args, kwargs, start)
 
-    def _run_prior(self, args, kwargs):
+    def _run_batched(self, args, kwargs):
+        """All samples as batched runs: one batch, or with a progress callback, chunks that each report.
+
+        A live view needs frames while the run goes (the first at once, then a few a second): so the
+        first chunk is small, and each next one is sized from the rate so far to last about one frame
+        interval of the throttle.
+        """
+        n, done = self.num_samples, 0
+        size = n if self.progress is None else min(n, _FIRST_CHUNK)
+        clock = self.progress_throttle.clock
+        while done < n:
+            began = clock()
+            trace = run_batched(self.model, size, *args, **kwargs)
+            self.vectorized = True
+            self.add_batched(trace, trace.log_prob_sums(lambda name, site: not site.is_choice))
+            done += size
+            self._report(done)
+            rate = size / max(clock() - began, 1e-6)
+            size = max(1, min(n - done, int(rate * self.progress_throttle.interval), 8 * size))
+        return n
+
+    def _run_prior(self, args, kwargs, start=0):
         add, report, model = self.add, self._report, self.model
         weight = EvidenceWeight(model)
         tracer = poutine.trace(weight, calls=False)  # one handler pair for all runs; each run gets a fresh Trace
-        for i in range(self.num_samples):
+        for i in range(start, self.num_samples):
             weight.start()
             try:
                 trace = tracer.get_trace(*args, **kwargs)

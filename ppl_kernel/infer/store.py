@@ -177,6 +177,41 @@ class Column:
                 values.extend(t[a - first:b - first].unbind(0))
         return runs, values
 
+    def numbers_between(self, start, stop):
+        """``(runs, values)`` of the runs ``start <= run < stop`` that made this site, read without a tensor
+        per value (what a live view takes a few times a second): ``runs`` a long tensor, ``values`` a float64
+        CPU tensor of shape ``(count, numel)``. None when the values are not all numbers of one size (strings,
+        tuples, a shape that changed) or are booleans: :meth:`slice` gives those one by one.
+
+        >>> column = Column("x")
+        >>> for run, x in enumerate([0.5, 1.5, 2.5]):
+        ...     column.append(run, torch.tensor(x))
+        >>> column.numbers_between(1, 3)
+        (tensor([1, 2]), tensor([[1.5000],
+                [2.5000]], dtype=torch.float64))
+        """
+        if self.objects is not None:
+            return None
+        runs, values = [], []
+        if self.numbers is not None and len(self.rows):
+            n = self.numel
+            lo, hi = bisect_left(self.rows, start), bisect_left(self.rows, stop)
+            if hi > lo:  # slices of the arrays are copies: the sampling thread may append to them meanwhile
+                runs.append(torch.frombuffer(self.rows[lo:hi], dtype=torch.long).clone())
+                values.append(torch.frombuffer(self.numbers[lo * n:hi * n], dtype=torch.float64).clone().reshape(hi - lo, n))
+        for first, t in self.blocks:
+            a, b = max(start, first), min(stop, first + len(t))
+            if b > a:
+                if t.dtype == torch.bool:
+                    return None
+                runs.append(torch.arange(a, b))
+                values.append(t[a - first:b - first].detach().reshape(b - a, -1).to("cpu", torch.float64))
+        if not runs:
+            return torch.zeros(0, dtype=torch.long), torch.zeros(0, max(self.numel, 1), dtype=torch.float64)
+        if len({v.shape[1] for v in values}) > 1:
+            return None
+        return torch.cat(runs), torch.cat(values)
+
     def value_at(self, run):
         """The value of run ``run``, or KeyError if that run did not make this site."""
         for first, t in self.blocks:

@@ -7,20 +7,16 @@ progress is reported through the same callback as every other algorithm (``progr
 total)``, a few times a second, ``done`` counting iterations of all chains including warmup).
 """
 
-import time
-
 import torch
 
 from ...runtime import model_name
 from ...settings import validation_suspended
 from ...errors import InferenceError
 from ..store import RunStore
+from ..throttle import Throttle
 from .diagnostics import effective_sample_size, format_summary, split_gelman_rubin
 from .hmc import initial_point
 from .model_density import ModelDensity, PotentialDensity
-
-_PROGRESS_INTERVAL = 0.25  # seconds between progress calls, as the other algorithms
-
 
 class MCMC:
     """Markov chain Monte Carlo with Pyro's interface.
@@ -84,18 +80,18 @@ class MCMC:
         self._reset()
         self.partial = False
         kernel = self.kernel
-        if kernel.model is not None:
-            self.density = ModelDensity(kernel.model, args, kwargs, self.transforms or kernel.transforms,
-                                        max_plate_nesting=kernel.max_plate_nesting)
-        else:
-            self.density = PotentialDensity(kernel.potential_fn, self.initial_params)
         self._args, self._kwargs = args, kwargs
         self._done = 0
         self._total = self.num_chains * (self.warmup_steps + self.num_samples)
-        self._progress_next = 0.0
+        self.progress_throttle = Throttle()  # the one rule for how often a live view redraws, as every algorithm
         self.running = True
         try:
-            self._report(0, force=True)
+            self._report(0, force=True)  # before the density traces the model: a live view shows at once
+            if kernel.model is not None:
+                self.density = ModelDensity(kernel.model, args, kwargs, self.transforms or kernel.transforms,
+                                            max_plate_nesting=kernel.max_plate_nesting)
+            else:
+                self.density = PotentialDensity(kernel.potential_fn, self.initial_params)
             if self.disable_validation:
                 with validation_suspended():
                     self._run_chains()
@@ -165,10 +161,8 @@ class MCMC:
             raise KeyboardInterrupt
         if self.progress is None:
             return
-        now = time.monotonic()
-        if force or now >= self._progress_next:
-            self._progress_next = now + _PROGRESS_INTERVAL
-            self.progress(self, done, self._total)
+        if force or self.progress_throttle.ready():
+            self.progress_throttle.call(self.progress, self, done, self._total, scheduled=not force)
 
     # ---- reading ---------------------------------------------------------------------------------
     def _require_run(self):
