@@ -14,31 +14,11 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import paired_rates, report, runs_per_second
+from common import make_models, paired_rates, report, runs_per_second
 
 import ppl_kernel
 import ppl_kernel.distributions
 from tests.core import seed_models
-
-
-def make_models(pyro, dist):
-    def weather():
-        cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
-        cloudy = "cloudy" if cloudy.item() == 1.0 else "sunny"
-        mean_temp = {"cloudy": 55.0, "sunny": 75.0}[cloudy]
-        scale_temp = {"cloudy": 10.0, "sunny": 15.0}[cloudy]
-        temp = pyro.sample("temp", dist.Normal(mean_temp, scale_temp))
-        return cloudy, temp.item()
-
-    def geometric(p, t=None):
-        if t is None:
-            t = 0
-        x = pyro.sample("x_{}".format(t), dist.Bernoulli(p))
-        if x.item() == 0:
-            return x
-        return x + geometric(p, t + 1)
-
-    return weather, geometric
 
 
 def weather_floor():

@@ -20,8 +20,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_core import make_models
-from common import report
+from common import make_models, report
 
 import ppl_kernel
 import ppl_kernel.distributions

@@ -21,28 +21,16 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ppl_kernel as pyro  # noqa: E402
 import ppl_kernel.distributions as dist  # noqa: E402
 from ppl_kernel.infer import Importance  # noqa: E402
 
-WEATHER = """\
-cloudy = pyro.sample('cloudy', dist.Bernoulli(0.3))
-cloudy = 'cloudy' if cloudy.item() == 1.0 else 'sunny'
-mean_temp = {'cloudy': 55.0, 'sunny': 75.0}[cloudy]
-scale_temp = {'cloudy': 10.0, 'sunny': 15.0}[cloudy]
-temp = pyro.sample('temp', dist.Normal(mean_temp, scale_temp))
-return cloudy, temp.item()
-"""
+from common import cell_body, make_models  # noqa: E402
 
-
-def weather():
-    cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
-    cloudy = "cloudy" if cloudy.item() == 1.0 else "sunny"
-    mean_temp = {"cloudy": 55.0, "sunny": 75.0}[cloudy]
-    scale_temp = {"cloudy": 10.0, "sunny": 15.0}[cloudy]
-    temp = pyro.sample("temp", dist.Normal(mean_temp, scale_temp))
-    return cloudy, temp.item()
+weather = make_models(pyro, dist)[0]  # bench_core's weather, written once in common.py
+WEATHER = cell_body(weather)  # the same model as a %%model cell
 
 
 def rss_mb(pid="self"):

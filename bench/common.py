@@ -1,6 +1,37 @@
-"""Shared timing helper for the benches: best of several repeats, reported as runs per second."""
+"""What the benches share: the timing helpers (best of several repeats, as runs per second) and the models
+that several of them run, written once."""
 
+import inspect
+import textwrap
 import time
+
+
+def make_models(pyro, dist):
+    """The seed's ``weather()`` and ``geometric(p)`` written against a library's ``pyro`` and ``dist`` modules
+    (ours, or pyro-ppl's: today's Pyro style), so that both libraries run the very same source."""
+
+    def weather():
+        cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
+        cloudy = "cloudy" if cloudy.item() == 1.0 else "sunny"
+        mean_temp = {"cloudy": 55.0, "sunny": 75.0}[cloudy]
+        scale_temp = {"cloudy": 10.0, "sunny": 15.0}[cloudy]
+        temp = pyro.sample("temp", dist.Normal(mean_temp, scale_temp))
+        return cloudy, temp.item()
+
+    def geometric(p, t=None):
+        if t is None:
+            t = 0
+        x = pyro.sample("x_{}".format(t), dist.Bernoulli(p))
+        if x.item() == 0:
+            return x
+        return x + geometric(p, t + 1)
+
+    return weather, geometric
+
+
+def cell_body(fn):
+    """The body of a model written in ``make_models``, as the text of a ``%%model`` cell (a cell is a body)."""
+    return textwrap.dedent("\n".join(inspect.getsource(fn).splitlines()[1:])) + "\n"
 
 
 def runs_per_second(fn, number, repeat=3):

@@ -37,6 +37,7 @@ import re
 
 import numpy as np
 import torch
+from ppl_kernel.number_format import format_number  # the core's one rule for how a number reads
 
 SMALL_TENSOR = 8
 SHORT_STRING = 40
@@ -55,20 +56,6 @@ def name_pattern(name):
     if not _DIGITS.search(name):
         return None
     return _DIGITS.sub("{i}", name)
-
-
-def format_number(x):
-    """Short label for a number: integers without decimals, others to 4 significant digits."""
-    if isinstance(x, str):
-        return x
-    if isinstance(x, bool):
-        return str(x)
-    x = float(x)
-    if math.isnan(x) or math.isinf(x):
-        return str(x)
-    if x == int(x) and abs(x) < 1e9:
-        return str(int(x))
-    return f"{x:.4g}"
 
 
 class Panel:

@@ -80,7 +80,12 @@ def sample(name, fn, *args, obs=None, infer=None, **kwargs):
         obs = _check_obs(name, d, obs)
     stack = _local.stack
     if not stack:
-        return obs if obs is not None else _draw_named(name, d)
+        if obs is not None:
+            return obs
+        try:
+            return draw_from(d)
+        except (ValueError, TypeError) as e:
+            raise draw_error(Site("sample", name, d, (), {}), e) from None
     msg = Site("sample", name, d, args, kwargs, obs, obs is not None, infer)
     apply_stack(msg, stack)
     return msg.value
@@ -94,13 +99,6 @@ def _arguments_fit(fn, args, kwargs):
     except ValueError:  # no signature to read (a builtin)
         return True
     return True
-
-
-def _draw_named(name, d):
-    try:
-        return draw_from(d)
-    except (ValueError, TypeError) as e:
-        raise draw_error(Site("sample", name, d, (), {}), e) from None
 
 
 def _check_obs(name, d, obs):

@@ -9,10 +9,12 @@ the process that uses the ``random`` module between two steps of a chain (a Dask
 while a chunk runs in its thread) then cannot shift a seeded run.
 """
 
+import contextlib
 import operator
 import random
 import sys
 import threading
+import time
 
 import torch
 
@@ -20,10 +22,47 @@ from .errors import ArgumentTypeError
 
 inference_random = random.Random()
 
-# Held while torch's default generator draws, is reseeded or restored, or stands in for a thread's own
-# generator (settings.drawing_from: a background run's draw that only the default generator can make), so
-# that none of these undoes another. Re-entrant: a distribution may run a model to draw (Marginal).
+# Held while torch's default generator is reseeded or restored, stands in for a thread's own generator
+# (a *borrow*, see borrowed_default), or makes a draw that is more than one torch call (torch's own samplers,
+# which may run a whole model: Marginal), so that none of these undoes another. Re-entrant for that reason.
 default_generator_lock = threading.RLock()
+
+# A fast family's draw (distributions/scoring.py) is one torch call, which torch makes atomic on the
+# generator; only a borrow, which swaps the default generator's state out and back, must not overlap it.
+# So such a draw takes no lock while nobody borrows; it announces itself in ``drawing`` instead, and a
+# borrower, once listed in ``borrowers``, waits until ``drawing`` is empty before it swaps:
+#
+#   drawer:   drawing.append(None); if not borrowers: draw;   drawing.pop()   (else: pop, then draw holding the lock)
+#   borrower: (holding the lock) borrowers.append(None); wait until not drawing; swap, draw, swap back; pop
+#
+# Each append, pop and emptiness test is one C-level list operation. With the GIL they run one at a time
+# in a single order that every thread sees (taking or dropping the GIL is a full memory barrier), so either
+# the drawer's test came first (then its announcement precedes the borrower's wait, which sees it) or the
+# borrower's append did (then the drawer sees it and takes the lock). A free-threaded build (3.13t) has no
+# such single order: lists lock themselves one by one, and nothing orders a store to one list before a load
+# from the other. There ``borrowers`` is never empty, and every draw takes the lock.
+drawing = []
+borrowers = [] if getattr(sys, "_is_gil_enabled", lambda: True)() else [None]
+
+
+@contextlib.contextmanager
+def borrowed_default(generator):
+    """Let torch's default generator stand in for ``generator`` (CPU) for the body: torch's samplers take no
+    generator. No draw from the default generator overlaps the body, locked or lock-free (see above)."""
+    with default_generator_lock:
+        borrowers.append(None)
+        try:
+            while drawing:  # lock-free draws under way: each is one torch call, over in microseconds
+                time.sleep(0)
+            saved = torch.get_rng_state()
+            torch.set_rng_state(generator.get_state())
+            try:
+                yield
+            finally:
+                generator.set_state(torch.get_rng_state())
+                torch.set_rng_state(saved)
+        finally:
+            borrowers.pop()
 
 
 def check_seed(seed, where):

@@ -213,7 +213,13 @@ def apply_stack(msg, stack=None):
         handler = stack[0]
         handler.process_message(msg)
         if msg.value is None and not msg.done:
-            msg.value = draw(msg) if msg.type == "sample" else msg.fn(*msg.args, **msg.kwargs)
+            if msg.type == "sample":
+                try:  # draw(msg), inlined: one call less per site
+                    msg.value = draw_from(msg.fn)
+                except (ValueError, TypeError) as e:
+                    raise draw_error(msg, e) from None
+            else:
+                msg.value = msg.fn(*msg.args, **msg.kwargs)
         handler.postprocess_message(msg)
         return msg
     return apply_each(msg, stack)

@@ -7,11 +7,11 @@ same tree as collapsible HTML.
 """
 
 import html
-import math
 
 import torch
 
 from .errors import ReservedNameError
+from .number_format import format_number
 from .runtime import Site, readable_name
 
 RETURN = "_RETURN"
@@ -76,15 +76,15 @@ def short(value, width=40):
     """A short readable form of a value: numbers rounded, small tensors as lists, long text cut."""
     if isinstance(value, torch.Tensor):
         if value.numel() == 1:
-            text = _num(value.item())
+            text = format_number(value.item(), decimal_point=True)
         elif value.numel() <= 6:
-            text = "[" + ", ".join(_num(v) for v in value.flatten().tolist()) + "]"
+            text = "[" + ", ".join(format_number(v, decimal_point=True) for v in value.flatten().tolist()) + "]"
         elif value.dim() == 1:
             text = f"[{value.numel()} values]"
         else:
             text = f"tensor{tuple(value.shape)}"
     elif isinstance(value, float):
-        text = _num(value)
+        text = format_number(value, decimal_point=True)
     elif isinstance(value, tuple):
         text = "(" + ", ".join(short(v, width) for v in value) + ("," if len(value) == 1 else "") + ")"
     elif callable(value) and hasattr(value, "__name__"):
@@ -92,16 +92,6 @@ def short(value, width=40):
     else:
         text = repr(value)
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _num(x):
-    if isinstance(x, bool) or isinstance(x, int):
-        return str(x)
-    if math.isinf(x) or math.isnan(x):
-        return str(x)
-    if x == int(x) and abs(x) < 1e6:
-        return f"{x:.1f}"
-    return f"{x:.4g}"
 
 
 def describe_distribution(d):
@@ -222,7 +212,7 @@ class Trace:
         dist_text = describe_distribution(site.fn)
         mark = "  (observed)" if site.is_observed else ""
         try:
-            lp = f"  log p = {_num(site.log_prob_sum().item())}"
+            lp = f"  log p = {format_number(site.log_prob_sum().item(), decimal_point=True)}"
         except Exception:  # a site that cannot be scored still shows
             lp = ""
         return f"{site.name} ~ {dist_text} = {short(site.value)}{lp}{mark}"

@@ -13,7 +13,7 @@ import math
 import torch
 
 from ..errors import InvalidParameterError, UserDistributionError
-from ..rng import default_generator_lock
+from ..rng import borrowed_default, borrowers, default_generator_lock, drawing
 from ..settings import settings
 from .deferred import deferred_class
 from .point import Unit
@@ -108,13 +108,17 @@ def _normal_draw(args, kwargs, generator):
         return None
     loc, scale = args
     if type(loc) in _NUM and type(scale) in _NUM:  # plain numbers, the common case, without _draw_params' lists
-        if settings.validate and not (scale > 0 and loc == loc):  # NaN fails both
+        # Valid parameters (the common case) skip reading the thread's settings; NaN fails both tests.
+        if not (scale > 0 and loc == loc) and settings.validate:
             _check_normal(loc, scale)
-        return torch.normal(float(loc), float(scale), (), generator=generator)
+        # torch reads an int as a float here; and parsing generator=None costs more than the branch
+        if generator is None:
+            return torch.normal(loc, scale, ())
+        return torch.normal(loc, scale, (), generator=generator)
     numbers = _draw_params(*args)
     if numbers is not None:
         (loc, scale), dtype = numbers
-        if settings.validate and not (scale > 0 and loc == loc):  # NaN fails both
+        if not (scale > 0 and loc == loc) and settings.validate:  # NaN fails both
             _check_normal(loc, scale)
         if dtype is None:
             return torch.normal(float(loc), float(scale), (), generator=generator)
@@ -149,15 +153,17 @@ def _bernoulli_param(args, kwargs):
 
 
 def _bernoulli_draw(args, kwargs, generator):
-    given = _bernoulli_param(args, kwargs)
+    given = args[0] if len(args) == 1 and not kwargs else _bernoulli_param(args, kwargs)
     if type(given) in _NUM:  # a plain number, the common case, without _draw_params' lists
-        if settings.validate and not 0 <= given <= 1:
+        if not 0 <= given <= 1 and settings.validate:
             _check_bernoulli(given)
+        if generator is None:  # parsing generator=None costs more than the branch
+            return torch.empty(()).bernoulli_(given)
         return torch.empty(()).bernoulli_(given, generator=generator)
     numbers = _draw_params(given)
     if numbers is not None:
         (p,), dtype = numbers
-        if settings.validate and not 0 <= p <= 1:
+        if not 0 <= p <= 1 and settings.validate:
             _check_bernoulli(p)
         empty = torch.empty(()) if dtype is None else torch.empty((), dtype=dtype, device="cpu")
         return empty.bernoulli_(p, generator=generator)
@@ -183,7 +189,7 @@ def _uniform_draw(args, kwargs, generator):
     if numbers is None:
         return None
     (low, high), dtype = numbers
-    if settings.validate and not low < high:
+    if not low < high and settings.validate:
         _check_uniform(low, high)
     empty = torch.empty(()) if dtype is None else torch.empty((), dtype=dtype, device="cpu")
     return empty.uniform_(float(low), float(high), generator=generator)
@@ -222,6 +228,7 @@ def _unit_score(args, kwargs, v):
 
 FAST = {Normal: (_normal_draw, _normal_score), Bernoulli: (_bernoulli_draw, _bernoulli_score),
         Uniform: (_uniform_draw, _uniform_score), Unit: (_unit_draw, _unit_score)}
+FAST_DRAW = {family: fns[0] for family, fns in FAST.items()}  # the samplers alone: one lookup less per draw
 
 def _one_number(x):
     return type(x) in _NUM or (type(x) is torch.Tensor and x.dim() == 0)
@@ -255,32 +262,45 @@ def check_params(d):
     return scalar
 
 
+_announce, _withdraw = drawing.append, drawing.pop
+
+
 def draw_from(d):
     """A draw from a distribution object: the fast scalar path if it applies, else torch's.
 
     It draws from the thread's own generator if it has one (``settings.drawing_from``), else from
-    torch's default generator, holding ``rng.default_generator_lock`` so that no background run's draw
-    borrows the default generator meanwhile.
+    torch's default generator: a fast family's one-call draw without a lock while no thread borrows the
+    default generator, anything else holding ``rng.default_generator_lock`` (see ``rng.py`` for why
+    that is race-free).
     """
-    generator = settings.generator
-    if generator is None:
-        with default_generator_lock:
-            return _draw(d, None)
-    return _draw(d, generator)
-
-
-def _draw(d, generator):
-    fast = FAST.get(type(d))
+    fast = FAST_DRAW.get(type(d))
     if fast is not None:
         deferred = d.__dict__.get("_deferred")
         if deferred is not None:
-            value = fast[0](*deferred, generator)
+            args, kwargs = deferred  # unpacked here: fast(*deferred, generator) would build a new tuple
+            generator = settings.generator
+            if generator is not None:
+                value = fast(args, kwargs, generator)
+            else:
+                try:
+                    _announce(None)
+                    free = not borrowers
+                    if free:
+                        value = fast(args, kwargs, None)
+                finally:
+                    _withdraw()
+                if not free:
+                    with default_generator_lock:
+                        value = fast(args, kwargs, None)
             if value is not None:
                 return value
+    generator = settings.generator
     if generator is not None:
-        value = _borrowing_default(generator, d)
+        with borrowed_default(generator):
+            value = d.rsample() if d.has_rsample else d.sample()
     else:
-        value = d.rsample() if d.has_rsample else d.sample()
+        with default_generator_lock:
+            value = d.rsample() if d.has_rsample else d.sample()
     if settings.validate and not _trusted(type(d)) and not is_object_valued(d):
         _check_user_sample(d, value)
     return value
@@ -336,15 +356,3 @@ def fast_log_prob(fn, value):
     if value.dim() == 1 and not value.shape[0]:  # the empty value of a factor
         return fast[1](*deferred, None)
     return None
-
-
-def _borrowing_default(generator, d):
-    """``d``'s draw from ``generator``: torch's samplers take no generator, so it stands in for the default one."""
-    with default_generator_lock:
-        saved = torch.get_rng_state()
-        torch.set_rng_state(generator.get_state())
-        try:
-            return d.rsample() if d.has_rsample else d.sample()
-        finally:
-            generator.set_state(torch.get_rng_state())
-            torch.set_rng_state(saved)

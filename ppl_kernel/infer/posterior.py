@@ -351,20 +351,21 @@ def normalized_log_weights(log_weights, what):
     logw = torch.as_tensor(log_weights, dtype=torch.float64)
     if logw.numel() == 0:
         raise ValueError(f"no traces in {what}: run the inference first (.run(...)) or add traces (.add(trace)).")
-    if torch.isnan(logw).any():
+    top = logw.max()  # NaN if any is NaN: one pass over the weights answers both questions
+    largest = top.item()
+    if largest != largest:
         bad = int(torch.isnan(logw).sum())
         raise ValueError(
             f"{bad} of the {logw.numel()} log-weights of {what} are NaN: a site or factor scored NaN (a NaN "
             "parameter or observation). Find it with poutine.trace(model).get_trace() and check each site's log_prob."
         )
-    top = logw.max()
-    if top.item() == -math.inf:
+    if largest == -math.inf:
         raise ValueError(
             f"every one of the {logw.numel()} runs in {what} has weight zero (log-weight -inf): the "
             "conditions rejected every run. Check that the observations are possible under the model, "
             "or draw more samples."
         )
-    if top.item() == math.inf:
+    if largest == math.inf:
         raise ValueError(f"a log-weight of {what} is +inf; check the model's factors (a factor of +inf).")
     shifted = logw - top
     return shifted - torch.logsumexp(shifted, 0)
@@ -669,7 +670,7 @@ def _collect(store, sites, missing, what):
             f"(names seen: {[m for m in store.names() if m != RETURN][:20]}), or use missing='keep' to count "
             "runs without it."
         )
-    full = all(c is not None and len(c.runs(n)) == n for c in columns)
+    full = all(c is not None and c.count(n) == n for c in columns)
     if full and all(c.is_numeric for c in columns):
         tensors = [c.tensor(n) for c in columns]
         if single:

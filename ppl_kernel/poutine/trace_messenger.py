@@ -18,7 +18,11 @@ from ..trace import CallNode, Trace
 _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
 
 
-_internal_codes = {}  # code object -> bool: is it ppl_kernel's or torch's own?
+# The caches below are keyed by id(code), not by the code object: hashing a code object hashes its whole
+# contents (constants, bytecode), about 0.2 µs, several times per traced site. _codes keeps each code alive
+# so that its id is never reused by another.
+_codes = []
+_internal_codes = {}  # id(code) -> bool: is it ppl_kernel's or torch's own?
 _APPLY_STACK = apply_stack.__code__
 
 
@@ -28,29 +32,31 @@ _TRANSPARENT = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
 
 def _is_internal(code):
     """Frames the call tree skips: ppl_kernel's and torch's own, and comprehension frames."""
-    internal = _internal_codes[code] = code.co_filename.startswith(INTERNAL_FOLDERS) or code.co_name in _TRANSPARENT
+    internal = code.co_filename.startswith(INTERNAL_FOLDERS) or code.co_name in _TRANSPARENT
+    _codes.append(code)
+    _internal_codes[id(code)] = internal
     return internal
 
 
-_call_names = {}  # code object -> readable call name
+_call_names = {}  # id(code) -> readable call name (the code is in _codes: only user frames get here)
 
 
 def _call_name(code):
-    name = _call_names.get(code)
+    name = _call_names.get(id(code))
     if name is None:
-        name = _call_names[code] = readable_name(code.co_qualname)
+        name = _call_names[id(code)] = readable_name(code.co_qualname)
     return name
 
 
-_arg_names = {}  # code object -> the names of its parameters (without self)
+_arg_names = {}  # id(code) -> the names of its parameters (without self)
 
 
 def _call_args(frame):
     code = frame.f_code
-    names = _arg_names.get(code)
+    names = _arg_names.get(id(code))
     if names is None:
         n = code.co_argcount + code.co_kwonlyargcount + bin(code.co_flags & _ARG_FLAGS).count("1")
-        names = _arg_names[code] = tuple(name for name in code.co_varnames[:n] if name != "self")
+        names = _arg_names[id(code)] = tuple(name for name in code.co_varnames[:n] if name != "self")
     if not names:
         return ()
     local = frame.f_locals
@@ -100,7 +106,7 @@ class TraceMessenger(Messenger):
             self._root_bound = self.fn is None  # with-form: top-level frames are children of "run"
             self._frames = {}
             self._prev_profiler = None
-        return super().__enter__()
+        return Messenger.__enter__(self)  # named, not super(): once per run, and a super() call costs more
 
     def _reset(self):
         """Start the trace again (Pyro's hook: ``NonlocalExit.reset_stack`` calls it when a run is retried)."""
@@ -109,13 +115,13 @@ class TraceMessenger(Messenger):
             self._frames = {}
             self._root_bound = self.fn is None
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc_value, tb):
         if self._profiling:
             sys.setprofile(self._prev_profiler)
         self._profiling = False
         if self.calls:  # let go of the run's frames
             self._frames = self._root_frame = None
-        return super().__exit__(*exc)
+        return Messenger.__exit__(self, exc_type, exc_value, tb)
 
     def __call__(self, *args, **kwargs):
         if self.fn is None:
@@ -179,18 +185,22 @@ class TraceMessenger(Messenger):
         internal_codes = _internal_codes
         # Start above apply_stack: the frames below it are handlers (ours, or a user's subclass calling
         # super()), however many; above it, sample/factor/param are ppl_kernel's own and the walk skips them.
-        f = sys._getframe(1)
-        while f is not None and f.f_code is not _APPLY_STACK:
-            f = f.f_back
+        # Called from our own postprocess_message, apply_stack is two frames up: look there first.
+        f = sys._getframe(2)
+        if f.f_code is not _APPLY_STACK:
+            f = sys._getframe(1)
+            while f is not None and f.f_code is not _APPLY_STACK:
+                f = f.f_back
         f = f.f_back if f is not None else sys._getframe(1)
         while f is not None and f is not root_frame:
-            parent = frames.get(f)
-            if parent is not None:
-                break
-            internal = internal_codes.get(f.f_code)
+            code = f.f_code
+            internal = internal_codes.get(id(code))
             if internal is None:
-                internal = _is_internal(f.f_code)
-            if not internal:
+                internal = _is_internal(code)
+            if not internal:  # only user frames are calls of the tree (frames holds no other)
+                parent = frames.get(f)
+                if parent is not None:
+                    break
                 chain.append(f)
             f = f.f_back
         if parent is None:

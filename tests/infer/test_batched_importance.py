@@ -111,3 +111,16 @@ def test_progress_is_reported_for_a_batched_run():
     calls = []
     Importance(batched_weather_at_70, num_samples=1000, vectorize=True, progress=lambda p, done, total: calls.append((done, total))).run()
     assert calls[0][0] == 0 and calls[-1] == (1000, 1000)
+
+
+def test_a_column_counts_its_runs_before_a_stop_without_listing_them():
+    from ppl_kernel.infer.store import Column
+
+    blocks, rows = Column("x"), Column("y")
+    blocks.add_block(0, torch.zeros(5))
+    blocks.add_block(5, torch.ones(3))
+    for run in (0, 2, 3, 7):
+        rows.append(run, torch.tensor(1.0))
+    for column in (blocks, rows):
+        assert [column.count(stop) for stop in (None, 0, 1, 3, 6, 8, 20)] == \
+            [len(column.runs(stop)) for stop in (None, 0, 1, 3, 6, 8, 20)]
