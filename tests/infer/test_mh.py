@@ -100,6 +100,34 @@ def test_a_site_whose_distribution_and_value_did_not_change_is_not_rescored():
     assert _CountingNormal.calls == 1  # scored in the chain's first run only
 
 
+def test_an_observation_made_anew_in_each_run_with_the_same_value_is_not_rescored():
+    noise = _CountingNormal(0.0, 1.0)
+
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.sample("y", noise, obs=torch.tensor(0.3))  # a new tensor in every run, always the same number
+        return x
+
+    _CountingNormal.calls = 0
+    MH(model, num_samples=200).run()
+    assert _CountingNormal.calls == 1  # scored in the chain's first run only
+
+
+def test_an_observation_whose_value_changes_is_rescored():
+    noise = _CountingNormal(0.0, 1.0)
+    runs = []
+
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        runs.append(None)
+        pyro.sample("y", noise, obs=torch.tensor(float(len(runs))))  # a number no earlier run had
+        return x
+
+    _CountingNormal.calls = 0
+    MH(model, num_samples=200).run()
+    assert _CountingNormal.calls == len(runs)
+
+
 def test_gaussian_drift_gives_the_exact_posterior():
     posterior = MH(normal_normal, num_samples=6000, warmup=200, drift=0.5).run()
     chain = _chain(posterior)
