@@ -30,7 +30,7 @@ from ..signals import ZeroProbability
 from ..vectorize import NotBatchable, SequentialFallbackWarning
 from . import parallel
 from .errors import InferenceError
-from .mh_batched import BatchedChains, concatenate
+from .mh_batched import BatchedChains
 from .posterior import TracePosterior
 from .sites import nan_score_error, score, score_reused
 from ..trace import RETURN, CallNode, Trace
@@ -407,14 +407,14 @@ class MH(TracePosterior):
         """All chains as one batched chain (mh_batched.py); the kept states become one batched trace."""
         k = self.num_chains
         chains = BatchedChains(self.model, k, args, kwargs)
-        state, scores = chains.initial()
+        state = chains.initial()
         self.vectorized = True
-        accepted, proposed, kept, done = torch.zeros(k, dtype=torch.long), 0, [], 0
+        accepted, proposed, kept, done = torch.zeros(k, dtype=torch.long, device=state.total.device), 0, [], 0
         try:
             for step in range(self.warmup + self.num_samples * self.thin):
-                state, scores, accept = chains.step(state, scores)
+                state, accept = chains.step(state)
                 if step >= self.warmup:
-                    accepted += accept.cpu()
+                    accepted += accept
                     proposed += 1
                     if (step - self.warmup + 1) % self.thin == 0:
                         kept.append(state)
@@ -423,10 +423,10 @@ class MH(TracePosterior):
         finally:  # an interrupted run keeps the states so far
             self.accepted, self.proposed = accepted.tolist(), [proposed] * k
             if kept:
-                trace = concatenate(kept, k)
-                device = trace[chains.choices[0]].value.device
+                trace = chains.replay(kept)
                 chain_ids = torch.arange(trace.num_runs) % k  # row s * k + c
-                self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64, device=device), chain_ids)
+                self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64, device=state.total.device),
+                                 chain_ids)
         return done
 
     # ---- chunks of chains on an executor (ppl_kernel.infer.parallel) -----------------------------------
