@@ -385,6 +385,7 @@ class MH(TracePosterior):
             self.proposed.append(0)
             self._runner = _Regenerate(self.model, self._drift)
             state = self._initial_state(args, kwargs)
+            last_added = None
             for step in range(steps_per_chain):
                 counting = step >= self.warmup
                 if state.choices:
@@ -396,9 +397,13 @@ class MH(TracePosterior):
                         if counting:
                             self.accepted[chain] += 1
                 if counting and (step - self.warmup + 1) % self.thin == 0:
-                    values, sites, log_joint = state.record()
                     keep = self.store.num_runs < self.keep_traces
-                    self.add_values(values, sites, 0.0, chain, log_joint, state.trace if keep else None)
+                    if state is last_added:  # the chain stayed: the store repeats its last run
+                        self.add_last_again(state.trace if keep else None)
+                    else:
+                        values, sites, log_joint = state.record()
+                        self.add_values(values, sites, 0.0, chain, log_joint, state.trace if keep else None)
+                        last_added = state
                 done += 1
                 self._report(done)
         return done

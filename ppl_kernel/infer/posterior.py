@@ -127,6 +127,16 @@ class TracePosterior:
         if log_joint is not None:
             self._log_joints[run] = float(log_joint)
 
+    def add_last_again(self, trace=None):
+        """Add the last run again (an MCMC chain that stayed in its state), with its ``trace`` where it is to be
+        kept (see ``keep_traces``)."""
+        run = self.store.num_runs
+        self.store.add_last_again()
+        if trace is not None:
+            self._kept[run] = trace
+        if run - 1 in self._log_joints:
+            self._log_joints[run] = self._log_joints[run - 1]
+
     def add_batched(self, trace, log_weights, chain_ids=0):
         """Add the runs of one batched execution (a :class:`~ppl_kernel.vectorize.BatchedTrace`), with one chain id
         for all or a tensor of one per run."""
