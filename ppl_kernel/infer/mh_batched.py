@@ -63,20 +63,35 @@ def _log_prob(site):
     return lp
 
 
-def _site_scores(trace, k, choices):
-    """Each sample site's log-probability per chain, shape (k,); a choice outside its support gets -inf."""
-    scores = {}
+def _scores(trace, k, index):
+    """Each chain's total log-probability, shape (k,), and its random choices' log-probabilities, shape
+    (k, number of choices) in the order of ``index``; a choice outside its support scores -inf there."""
+    evidence, choices, inside = [], [], []
     for site in trace:
         if site.type != "sample":
             continue
-        lp = _per_chain(_log_prob(site), k).to(torch.float64)
-        if site.name in choices:
-            support = site.fn.support
-            inside = support.check(site.value)
-            inside = inside.reshape(k, -1).all(1) if inside.dim() > 1 else inside.expand(k)
-            lp = torch.where(inside, lp, torch.full_like(lp, -math.inf))
-        scores[site.name] = lp
-    return scores
+        lp = _per_chain(_log_prob(site), k)
+        if site.name in index:
+            within = site.fn.support.check(site.value)
+            inside.append(within.reshape(k, -1).all(1) if within.dim() > 1 else within.expand(k))
+            choices.append(lp)
+        else:
+            evidence.append(lp)
+    choice_scores = torch.stack(choices).to(torch.float64).masked_fill(~torch.stack(inside), -math.inf).T
+    total = choice_scores.sum(1)
+    if evidence:
+        total = total + torch.stack(evidence).to(torch.float64).sum(0)
+    return total, choice_scores
+
+
+def _nan_site(trace, k):
+    """The first sample site whose log-probability is NaN in some chain, and its (k,) scores."""
+    for site in trace:
+        if site.type == "sample":
+            lp = _per_chain(_log_prob(site), k)
+            if bool(torch.isnan(lp).any()):
+                return site, lp
+    return None, None
 
 
 class ChainState:
@@ -128,13 +143,14 @@ class BatchedChains:
         )
 
     def _state_of(self, trace):
-        scores = _site_scores(trace, self.k, self.index)
-        total = torch.stack(list(scores.values())).sum(0)
+        total, choice_scores = _scores(trace, self.k, self.index)
         if bool(torch.isnan(total).any()):  # an error naming the site and the chain, not a silent rejection
-            name = next(name for name, lp in scores.items() if bool(torch.isnan(lp).any()))
-            raise _nan_error(self.model, trace[name], scores[name])
-        values = {name: trace[name].value for name in self.choices}
-        return ChainState(values, total, torch.stack([scores[name] for name in self.choices], 1))
+            site, lp = _nan_site(trace, self.k)
+            if site is not None:
+                raise _nan_error(self.model, site, lp)
+            # no site is NaN: a choice outside its support (-inf) met a density of +inf; the run is impossible
+            total = torch.nan_to_num(total, nan=-math.inf)
+        return ChainState({name: trace[name].value for name in self.choices}, total, choice_scores)
 
     def step(self, state):
         """One single-site MH step of every chain: the new :class:`ChainState` and the acceptance mask."""

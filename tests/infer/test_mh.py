@@ -223,6 +223,19 @@ def test_batched_chains_reject_a_reused_value_outside_its_new_support():
     assert posterior.vectorized and bool((y < x).all())
 
 
+def test_batched_chains_name_a_factor_that_scores_nan_and_its_chain():
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.factor("log of x", torch.log(x))  # NaN for every negative x
+        return x
+
+    pyro.enable_validation(False)  # with validation on the batched run rejects the NaN parameter itself
+    with pytest.raises(InferenceError) as e:
+        MH(model, num_samples=10, num_chains=50, vectorize=True).run()
+    message = str(e.value)
+    assert "NaN" in message and "factor 'log of x'" in message and "in chain" in message
+
+
 def test_a_model_that_branches_on_a_value_falls_back_with_a_note_naming_the_line():
     def branching():
         x = pyro.sample("x", dist.Bernoulli(0.5))
