@@ -10,6 +10,7 @@ import torch
 
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
+from ppl_kernel.errors import DuplicateSiteError, RunawayModelError
 from ppl_kernel.infer import MH, EmpiricalMarginal, InferenceError
 from ppl_kernel.trace import RETURN
 from ppl_kernel.vectorize import SequentialFallbackWarning
@@ -126,6 +127,30 @@ def test_an_observation_whose_value_changes_is_rescored():
     _CountingNormal.calls = 0
     MH(model, num_samples=200).run()
     assert _CountingNormal.calls == len(runs)
+
+
+def test_a_site_name_used_twice_in_one_run_is_an_error_naming_it_and_the_model():
+    def twice():
+        pyro.sample("x", dist.Normal(0.0, 1.0))
+        return pyro.sample("x", dist.Normal(0.0, 1.0))
+
+    with pytest.raises(DuplicateSiteError) as e:
+        MH(twice, num_samples=10).run()
+    assert "site 'x'" in str(e.value) and "model 'twice'" in str(e.value)
+
+
+def test_a_model_that_never_stops_is_an_error_naming_the_limit():
+    def forever(t=0):
+        pyro.sample(f"x_{t}", dist.Bernoulli(0.5))
+        return forever(t + 1)
+
+    pyro.set_max_sites(50)
+    try:
+        with pytest.raises(RunawayModelError) as e:
+            MH(forever, num_samples=10).run()
+    finally:
+        pyro.set_max_sites(100_000)
+    assert "more than 50 sites" in str(e.value) and "model 'forever'" in str(e.value)
 
 
 def test_gaussian_drift_gives_the_exact_posterior():
