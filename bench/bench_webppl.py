@@ -311,6 +311,18 @@ def our_mh(model, steps, num_chains=1, vectorize=False, warmup=0):
     return seconds, float(EmpiricalMarginal(posterior).mean)
 
 
+def model_alone(model, runs):
+    """Runs/s of the model called plainly (no handler, no inference): the ceiling of any MH that runs the
+    model once per step, since a step cannot cost less than one run of the model's own Python code."""
+    pyro.set_rng_seed(1)
+    for _ in range(min(runs, 200)):
+        model()
+    start = time.perf_counter()
+    for _ in range(runs):
+        model()
+    return runs / (time.perf_counter() - start)
+
+
 def enumerate_child(n, budget, vectorize=False):
     """In a child process: enumerate tug of war at ``n`` people for at most ``budget`` seconds; print JSON.
 
@@ -404,16 +416,20 @@ def main():
 
     print(f"\nMH, one chain (steps/s; ratio = ours / WebPPL {WEBPPL_VERSION if theirs else 'absent'}; "
           "mean = posterior mean of the return value)")
+    print("(model alone/s: our model called plainly, no inference -- the most a step-per-run MH can reach; "
+          "its ratio to WebPPL is the ceiling of ours)")
     print(f"{'model':24s} {'ours/s':>10s} {'webppl/s':>10s} {'ratio':>7s} {'ours mean':>10s} {'webppl mean':>12s} "
-          f"{'exact':>7s}")
+          f"{'exact':>7s} {'model alone/s':>14s} {'ceiling':>8s}")
     for name, (model, _, exact) in MH_MODELS.items():
         seconds, mean = our_mh(model, ours_steps)
         ours = ours_steps / seconds
+        alone = model_alone(model, ours_steps)
         peer = theirs.get(name)
         peer_rate = webppl_steps / peer[0] if peer and peer[0] > 0 else None
         ratio = f"{ours / peer_rate:6.2f}x" if peer_rate else "    n/a"
+        ceiling = f"{alone / peer_rate:7.2f}x" if peer_rate else "     n/a"
         print(f"{name:24s} {_num(ours):>10s} {_num(peer_rate):>10s} {ratio:>7s} {_mean(mean):>10s} "
-              f"{_mean(peer[1] if peer else None):>12s} {exact:7.3f}")
+              f"{_mean(peer[1] if peer else None):>12s} {exact:7.3f} {_num(alone):>14s} {ceiling:>8s}")
         if opts.chains:
             # Short chains from the prior: a warm-up first, so that the mean read from them means something.
             chain_steps, warmup = 200, 300
@@ -433,8 +449,20 @@ def main():
         for name, (model, _, _) in MH_MODELS.items():
             profiler = cProfile.Profile()
             profiler.runcall(lambda m=model: MH(m, num_samples=ours_steps).run())
-            print(f"\n--- MH on {name}: top functions by own time")
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(10)
+            stats = pstats.Stats(profiler)
+            print(f"\n--- MH on {name}: {stats.total_calls / ours_steps:.0f} function calls per step; top functions "
+                  "by own time")
+            stats.sort_stats("tottime").print_stats(10)
+            if opts.chains and name in batched_twin:
+                profiler = cProfile.Profile()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", SequentialFallbackWarning)
+                    profiler.runcall(lambda m=batched_twin[name]: MH(m, num_samples=100, num_chains=opts.chains,
+                                                                     vectorize=True).run())
+                stats = pstats.Stats(profiler)
+                print(f"\n--- MH, {opts.chains} chains batched, on {name}: {stats.total_calls / 100:.0f} function "
+                      "calls per step; top functions by own time")
+                stats.sort_stats("tottime").print_stats(10)
 
 
 if __name__ == "__main__":

@@ -23,79 +23,102 @@ import warnings
 
 import torch
 
-from ..poutine.trace_messenger import TraceMessenger
+from ..errors import DuplicateSiteError, RunawayModelError
 from ..rng import inference_random
-from ..runtime import model_name
+from ..runtime import Messenger, Site, model_name, runaway_message, settings
 from ..signals import ZeroProbability
 from ..vectorize import NotBatchable, SequentialFallbackWarning
 from . import parallel
 from .errors import InferenceError
-from .mh_batched import BatchedChains, concatenate
+from .mh_batched import BatchedChains
 from .posterior import TracePosterior
 from .sites import nan_score_error, score, score_reused
+from ..trace import RETURN, CallNode, Trace
 
 _INIT_TRIES = 1000
 _NUM = (float, int)
 
 
-class _Regenerate(TraceMessenger):
+class _Regenerate(Messenger):
     """One MH run: reuse the current state's values for same-named random choices, propose the target.
 
-    It records the run's sites (no call tree) and scores each as it is made, as a Python float: a site
-    whose distribution, value, scale and mask are those of the same-named site of the current state keeps
-    that site's score, and the first site of probability zero ends the run (``run`` then returns None).
-    One instance serves a whole chain, so a step costs one handler.
+    It records the run's sites in a dict (no call tree, no Trace: a rejected run never needs one) and scores
+    each as it is made, as a Python float: a site whose distribution, value, scale and mask are those of the
+    same-named site of the current state keeps that site's score, and the first site of probability zero
+    ends the run (``run`` then returns None). One instance serves a whole chain, so a step costs one handler
+    and one dict of sites.
     """
 
     def __init__(self, model, drift):
-        super().__init__(model, calls=False)
+        super().__init__(model)
         self.drift = drift
-        self.state, self.target = None, None
+        self.model_name = model_name(model)
 
     def run(self, state, target, args, kwargs):
         """Run the model from ``state`` with ``target`` proposed anew; the new state, or None at probability 0."""
-        self.state, self.target = state, target
-        self.choices, self.scores, self.fixed, self.reused = [], {}, 0.0, 0.0
-        self.drifted, self.proposal = False, 0.0  # proposal: log q(old | new) - log q(new | old) of a drift
+        self.old, self.old_scores, self.target = state.sites, state.scores, target
+        self.sites, self.choices, self.scores, self.fixed, self.change = {}, [], {}, 0.0, 0.0
+        self.drifted = False
         try:
-            trace = self.get_trace(*args, **kwargs)
+            with self:
+                ret = self.fn(*args, **kwargs)
         except ZeroProbability:  # the run ended at a site of probability zero: no user code ran past it
             return None
-        return _State(trace, self.choices, self.scores, self.fixed, self.reused + self.proposal)
+        except RecursionError as e:
+            raise RunawayModelError(runaway_message(self.fn, e.__traceback__)) from None
+        # change: the score changes of reused values, plus a drift's log q(old | new) - log q(new | old)
+        return _State(self.sites, ret, self.choices, self.scores, self.fixed, self.change, self.model_name, args,
+                      kwargs)
 
     def process_message(self, msg):
-        if msg.value is not None or not msg.is_choice:
+        # Only a random choice of this run (Site.is_choice) that the current state also made takes its value.
+        if msg.value is not None or msg.type != "sample" or msg.is_observed or msg.done:
             return
-        old = self.state.trace.nodes.get(msg.name)
-        if old is None or not old.is_choice:
+        name = msg.name
+        old = self.old.get(name)
+        if old is None or old.type != "sample" or old.is_observed or old.done:
             return
-        if msg.name != self.target:
+        if name != self.target:
             msg.value = old.value
             return
         kernel = self.drift(msg)
         if kernel is not None:  # a drift proposal from the old value instead of a draw from the prior
             msg.value = kernel.propose(old.value)
             self.drifted = True
-            self.proposal = kernel.log_ratio(old.value, msg.value)
+            self.change += kernel.log_ratio(old.value, msg.value)
 
     def postprocess_message(self, msg):
-        super().postprocess_message(msg)
+        name, sites = msg.name, self.sites
+        if name in sites:
+            raise DuplicateSiteError(
+                f"sample site '{name}' appears twice in one run of model '{self.model_name}'. Each site needs its "
+                "own name within a run; inside a loop or a recursion build the name from the index, e.g. "
+                f"pyro.sample(\"{name}_{{}}\".format(t), ...)."
+            )
+        if len(sites) >= settings.max_sites:
+            raise RunawayModelError(
+                f"model '{self.model_name}' made more than {settings.max_sites} sites in one run (the last, "
+                f"'{name}'). Does it stop? Check its stopping rule, or raise the limit with "
+                "ppl_kernel.set_max_sites(n)."
+            )
+        sites[name] = msg
         if msg.type != "sample":
             return
-        name = msg.name
-        state = self.state
-        old = state.trace.nodes.get(name)
-        if msg.is_choice:
+        old = self.old.get(name)
+        if old is not None and old.type != "sample":
+            old = None
+        if not msg.is_observed and not msg.done:  # a random choice (Site.is_choice)
             self.choices.append(name)
-            if old is not None and old.is_choice:
-                lp = state.scores[name] if _same_score(old, msg) else score_reused(msg)
+            if old is not None and not old.is_observed and not old.done:
+                before = self.old_scores[name]
+                lp = before if _same_score(old, msg) else score_reused(msg)
                 if name != self.target or self.drifted:
                     # a reused value, or a drift proposal: its prior does not cancel against the proposal
-                    self.reused += lp - state.scores[name]
+                    self.change += lp - before
             else:  # fresh, or proposed from its prior
                 lp = score(msg)
-        elif old is not None and not old.is_choice and _same_score(old, msg):
-            lp = state.scores[name]
+        elif old is not None and (old.is_observed or old.done) and _same_score(old, msg):
+            lp = self.old_scores[name]
             self.fixed += lp
         else:
             lp = score(msg)
@@ -104,13 +127,29 @@ class _Regenerate(TraceMessenger):
         if lp == -math.inf:
             raise ZeroProbability(name)
         if lp != lp:
-            raise nan_score_error(self.trace, self.fn)  # names this site: the run ended at it
+            raise nan_score_error(self._trace_so_far(), self.fn)  # names this site: the run ended at it
+
+    def _trace_so_far(self):
+        trace = Trace(CallNode(self.model_name))
+        trace.nodes.update(self.sites)
+        return trace
+
+
+def _same_value(a, b):
+    """True when ``a`` and ``b`` score alike under any distribution: the same object, or one-number tensors of
+    one dtype and device with equal values (data that the model makes anew in each run: ``torch.tensor(70.0)``)."""
+    if a is b:
+        return True
+    return (type(a) is torch.Tensor and type(b) is torch.Tensor and a.dim() == 0 and b.dim() == 0
+            and a.dtype is b.dtype and a.device == b.device and not a.requires_grad and not b.requires_grad
+            and a.item() == b.item())
 
 
 def _same_score(old, new):
-    """True when ``new`` must score exactly as ``old`` did: the same value object, and a distribution of the
-    same family with the same parameters (numbers equal, tensors the very same objects), scale and mask."""
-    if old.value is not new.value or type(old.fn) is not type(new.fn) or old.scale != new.scale:
+    """True when ``new`` must score exactly as ``old`` did: the same value (:func:`_same_value`), and a
+    distribution of the same family with the same parameters (numbers equal, tensors the very same objects),
+    scale and mask."""
+    if type(old.fn) is not type(new.fn) or old.scale != new.scale or not _same_value(old.value, new.value):
         return False
     if old.mask is not None or new.mask is not None:
         return False
@@ -131,22 +170,47 @@ def _same_score(old, new):
 
 
 class _State:
-    """One chain's current run: its trace, its random choices in order, every sample site's score, the
-    total score of the sites that are not random choices (observations, factors), and ``change``: the
-    part of the log acceptance ratio that the run itself gave (score changes of reused values, a drift's
-    Hastings term)."""
+    """One chain's current run: its sites (name -> site, in run order) and return value, its random choices in
+    order, every sample site's score, the total score of the sites that are not random choices (observations,
+    factors), and ``change``: the part of the log acceptance ratio that the run itself gave (score changes of
+    reused values, a drift's Hastings term).
 
-    __slots__ = ("change", "choices", "fixed", "scores", "trace")
+    The run's Trace, and its values as the posterior stores them, are made when first asked for: most runs
+    are rejected proposals, which need neither; a state kept for many steps makes them once."""
 
-    def __init__(self, trace, choices, scores, fixed, change=0.0):
-        self.trace, self.choices, self.scores, self.fixed, self.change = trace, choices, scores, fixed, change
+    __slots__ = ("_record", "_trace", "args", "change", "choices", "fixed", "kwargs", "model_name",
+                 "ret", "scores", "sites")
+
+    def __init__(self, sites, ret, choices, scores, fixed, change=0.0, model_name="model", args=(), kwargs=None):
+        self.sites, self.ret, self.choices, self.scores, self.fixed, self.change = sites, ret, choices, scores, fixed, \
+            change
+        self.model_name, self.args, self.kwargs = model_name, args, kwargs or {}
+        self._trace = self._record = None
+
+    @property
+    def trace(self):
+        """The run as a :class:`~ppl_kernel.trace.Trace` (sites in order, the return value last; no call tree)."""
+        if self._trace is None:
+            root = CallNode(self.model_name, tuple((None, a) for a in self.args) + tuple(self.kwargs.items()))
+            trace = Trace(root)
+            trace.nodes.update(self.sites)
+            trace.add_return(self.ret)
+            root.ret, root.returned = self.ret, True
+            self._trace = trace
+        return self._trace
+
+    def record(self):
+        """``(values, sites, log_joint)`` as the posterior stores a run: the sample sites and the return value."""
+        if self._record is None:
+            sites = {name: site for name, site in self.sites.items() if site.type == "sample"}
+            sites[RETURN] = self._trace.nodes[RETURN] if self._trace is not None else \
+                Site("return", RETURN, None, (), {}, self.ret)
+            values = {name: site.value for name, site in sites.items()}
+            self._record = values, sites, math.fsum(self.scores.values())
+        return self._record
 
 
-class _NoRun:
-    nodes = {}
-
-
-_State.EMPTY = _State(_NoRun(), [], {}, 0.0)  # where a chain starts: nothing to reuse
+_State.EMPTY = _State({}, None, [], {}, 0.0)  # where a chain starts: nothing to reuse
 
 
 class _GaussianDrift:
@@ -321,6 +385,7 @@ class MH(TracePosterior):
             self.proposed.append(0)
             self._runner = _Regenerate(self.model, self._drift)
             state = self._initial_state(args, kwargs)
+            last_added = None
             for step in range(steps_per_chain):
                 counting = step >= self.warmup
                 if state.choices:
@@ -332,7 +397,13 @@ class MH(TracePosterior):
                         if counting:
                             self.accepted[chain] += 1
                 if counting and (step - self.warmup + 1) % self.thin == 0:
-                    self.add(state.trace, 0.0, chain, log_joint=math.fsum(state.scores.values()))
+                    keep = self.store.num_runs < self.keep_traces
+                    if state is last_added:  # the chain stayed: the store repeats its last run
+                        self.add_last_again(state.trace if keep else None)
+                    else:
+                        values, sites, log_joint = state.record()
+                        self.add_values(values, sites, 0.0, chain, log_joint, state.trace if keep else None)
+                        last_added = state
                 done += 1
                 self._report(done)
         return done
@@ -341,14 +412,14 @@ class MH(TracePosterior):
         """All chains as one batched chain (mh_batched.py); the kept states become one batched trace."""
         k = self.num_chains
         chains = BatchedChains(self.model, k, args, kwargs)
-        state, scores = chains.initial()
+        state = chains.initial()
         self.vectorized = True
-        accepted, proposed, kept, done = torch.zeros(k, dtype=torch.long), 0, [], 0
+        accepted, proposed, kept, done = torch.zeros(k, dtype=torch.long, device=state.total.device), 0, [], 0
         try:
             for step in range(self.warmup + self.num_samples * self.thin):
-                state, scores, accept = chains.step(state, scores)
+                state, accept = chains.step(state)
                 if step >= self.warmup:
-                    accepted += accept.cpu()
+                    accepted += accept
                     proposed += 1
                     if (step - self.warmup + 1) % self.thin == 0:
                         kept.append(state)
@@ -357,10 +428,10 @@ class MH(TracePosterior):
         finally:  # an interrupted run keeps the states so far
             self.accepted, self.proposed = accepted.tolist(), [proposed] * k
             if kept:
-                trace = concatenate(kept, k)
-                device = trace[chains.choices[0]].value.device
+                trace = chains.replay(kept)
                 chain_ids = torch.arange(trace.num_runs) % k  # row s * k + c
-                self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64, device=device), chain_ids)
+                self.add_batched(trace, torch.zeros(trace.num_runs, dtype=torch.float64, device=state.total.device),
+                                 chain_ids)
         return done
 
     # ---- chunks of chains on an executor (ppl_kernel.infer.parallel) -----------------------------------

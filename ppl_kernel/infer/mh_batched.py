@@ -8,18 +8,17 @@ ratio is single-site MH's with the same choices before and after (so no fresh/st
 
     log a = sum over choices r other than the target [log p'(r) - log p(r)] + [fixed' - fixed]
 
-A reused value outside its site's new support scores -inf (the step is rejected for that chain).
+A reused value outside its site's new support scores -inf (the step is rejected for that chain). A step
+carries only the choices' values and the scores (:class:`ChainState`); the kept states become one trace
+at the end, by one batched replay.
 """
 
 import math
 
 import torch
-from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from ..runtime import Messenger, model_name
-from ..trace import RETURN
 from ..vectorize.batched_run import run_batched, run_batched_with
-from ..vectorize.batched_trace import BatchedSite, BatchedTrace, distribution_tensors, rebuild_distribution
 from ..vectorize.fallback import NotBatchable
 from .errors import InferenceError
 
@@ -64,20 +63,49 @@ def _log_prob(site):
     return lp
 
 
-def _site_scores(trace, k, choices):
-    """Each sample site's log-probability per chain, shape (k,); a choice outside its support gets -inf."""
-    scores = {}
+def _scores(trace, k, index):
+    """Each chain's total log-probability, shape (k,), and its random choices' log-probabilities, shape
+    (k, number of choices) in the order of ``index``; a choice outside its support scores -inf there."""
+    evidence, choices, inside = [], [], []
     for site in trace:
         if site.type != "sample":
             continue
-        lp = _per_chain(_log_prob(site), k).to(torch.float64)
-        if site.name in choices:
-            support = site.fn.support
-            inside = support.check(site.value)
-            inside = inside.reshape(k, -1).all(1) if inside.dim() > 1 else inside.expand(k)
-            lp = torch.where(inside, lp, torch.full_like(lp, -math.inf))
-        scores[site.name] = lp
-    return scores
+        lp = _per_chain(_log_prob(site), k)
+        if site.name in index:
+            within = site.fn.support.check(site.value)
+            inside.append(within.reshape(k, -1).all(1) if within.dim() > 1 else within.expand(k))
+            choices.append(lp)
+        else:
+            evidence.append(lp)
+    choice_scores = torch.stack(choices).to(torch.float64).masked_fill(~torch.stack(inside), -math.inf).T
+    total = choice_scores.sum(1)
+    if evidence:
+        total = total + torch.stack(evidence).to(torch.float64).sum(0)
+    return total, choice_scores
+
+
+def _nan_site(trace, k):
+    """The first sample site whose log-probability is NaN in some chain, and its (k,) scores."""
+    for site in trace:
+        if site.type == "sample":
+            lp = _per_chain(_log_prob(site), k)
+            if bool(torch.isnan(lp).any()):
+                return site, lp
+    return None, None
+
+
+class ChainState:
+    """Where k chains stand: each random choice's values (tensors with the chain dimension first), each chain's
+    total log-probability (shape (k,)) and its random choices' log-probabilities (shape (k, number of choices)).
+
+    A step needs nothing more: the acceptance ratio is a difference of totals less the target's own terms,
+    and a rejected chain keeps its row. The distributions, observations and return values of a kept state
+    are made once, at the end, by one batched replay of all the kept values (:meth:`BatchedChains.replay`)."""
+
+    __slots__ = ("choice_scores", "total", "values")
+
+    def __init__(self, values, total, choice_scores):
+        self.values, self.total, self.choice_scores = values, total, choice_scores
 
 
 def _mix(accept, new, old):
@@ -87,8 +115,7 @@ def _mix(accept, new, old):
 
 
 class BatchedChains:
-    """k chains of single-site MH as one batched chain; ``run`` returns the kept states as one BatchedTrace
-    of ``num_samples * k`` runs (state after kept step s of chain c at row ``s * k + c``).
+    """k chains of single-site MH as one batched chain.
 
     Raises :class:`NotBatchable` when the model cannot run batched (its reason names the line)."""
 
@@ -96,120 +123,77 @@ class BatchedChains:
         self.model, self.k, self.args, self.kwargs = model, k, args, kwargs
 
     def initial(self):
-        """A batched prior run whose every chain has nonzero probability (chains at zero are drawn again)."""
-        state = run_batched(self.model, self.k, *self.args, **self.kwargs)
-        self.choices = [s.name for s in state if s.is_choice]
+        """A :class:`ChainState` from a batched prior run whose every chain has nonzero probability (chains at
+        zero are drawn again)."""
+        trace = run_batched(self.model, self.k, *self.args, **self.kwargs)
+        self.choices = [s.name for s in trace if s.is_choice]
         if not self.choices:
             raise NotBatchable(f"model '{model_name(self.model)}' has no random choices to propose")
         self.index = {name: j for j, name in enumerate(self.choices)}
-        scores = _site_scores(state, self.k, self.index)
+        state = self._state_of(trace)
         for _ in range(_INIT_TRIES):
-            bad = ~torch.isfinite(sum(scores.values()))
+            bad = ~torch.isfinite(state.total)
             if not bool(bad.any()):
-                return state, scores
-            again = run_batched(self.model, self.k, *self.args, **self.kwargs)
-            again_scores = _site_scores(again, self.k, self.index)
-            state, scores = self._mixed(bad, again, state, again_scores, scores)
+                return state
+            again = self._state_of(run_batched(self.model, self.k, *self.args, **self.kwargs))
+            state = _mixed(bad, again, state)
         raise InferenceError(
             f"MH: model '{model_name(self.model)}' had probability zero in {_INIT_TRIES} batched runs from the prior "
             "for some chain, so it has no starting point. Check that the observations and factors are possible."
         )
 
-    def step(self, state, scores):
-        """One single-site MH step of every chain: the new (state, scores) and the acceptance mask."""
-        k, device = self.k, state[self.choices[0]].value.device
+    def _state_of(self, trace):
+        total, choice_scores = _scores(trace, self.k, self.index)
+        if bool(torch.isnan(total).any()):  # an error naming the site and the chain, not a silent rejection
+            site, lp = _nan_site(trace, self.k)
+            if site is not None:
+                raise _nan_error(self.model, site, lp)
+            # no site is NaN: a choice outside its support (-inf) met a density of +inf; the run is impossible
+            total = torch.nan_to_num(total, nan=-math.inf)
+        return ChainState({name: trace[name].value for name in self.choices}, total, choice_scores)
+
+    def step(self, state):
+        """One single-site MH step of every chain: the new :class:`ChainState` and the acceptance mask."""
+        k = self.k
+        device = state.total.device
         target = torch.randint(len(self.choices), (k,), device=device)
-        inputs = {"target": target, "values": {name: state[name].value for name in self.choices}}
-        new = run_batched_with(self.model, k, self.args, self.kwargs,
-                               inner=lambda run_inputs: _Propose(self.index, run_inputs), inputs=inputs,
-                               check_values=False)
-        if [s.name for s in new if s.is_choice] != self.choices:
+        inputs = {"target": target, "values": state.values}
+        trace = run_batched_with(self.model, k, self.args, self.kwargs,
+                                 inner=lambda run_inputs: _Propose(self.index, run_inputs), inputs=inputs,
+                                 check_values=False)
+        if [s.name for s in trace if s.is_choice] != self.choices:
             raise NotBatchable(f"model '{model_name(self.model)}' made other random choices from one step to the next")
-        new_scores = _site_scores(new, k, self.index)
-        log_accept = torch.zeros(k, dtype=torch.float64, device=device)
-        for name, lp in new_scores.items():
-            j = self.index.get(name)
-            change = lp - scores[name]
-            if j is not None:  # the target's prior cancels against its proposal
-                change = torch.where(target == j, torch.zeros_like(change), change)
-            if bool(torch.isnan(change).any()):
-                raise _nan_error(self.model, new[name], lp, scores[name])
-            log_accept = log_accept + change
+        new = self._state_of(trace)
+        # log a = sum over sites other than the target of [new - old]: the target's prior cancels its proposal.
+        at = target.unsqueeze(1)
+        log_accept = (new.total - new.choice_scores.gather(1, at).squeeze(1)) - \
+            (state.total - state.choice_scores.gather(1, at).squeeze(1))
         u = torch.rand(k, dtype=torch.float64, device=device)
         accept = torch.log(u) < log_accept
-        state, scores = self._mixed(accept, new, state, new_scores, scores)
-        return state, scores, accept
+        return _mixed(accept, new, state), accept
 
-    def _mixed(self, accept, new, old, new_scores, old_scores):
-        """The BatchedTrace (and scores) whose chain c is ``new``'s where ``accept[c]``, else ``old``'s."""
-        k = self.k
-        mixed = BatchedTrace(k, old.root)
-        for name, site in new.nodes.items():
-            if name == RETURN:
-                continue
-            before = old.nodes[name]
-            if site.type != "sample":
-                mixed.nodes[name] = site
-                continue
-            mixed.nodes[name] = _mixed_site(accept, site, before)
-        ret_new, spec = tree_flatten(new.nodes[RETURN].value)
-        ret_old, _ = tree_flatten(old.nodes[RETURN].value)
-        ret = [_mix(accept, a, b) if isinstance(a, torch.Tensor) else a for a, b in zip(ret_new, ret_old, strict=True)]
-        mixed.nodes[RETURN] = type(new.nodes[RETURN])("return", RETURN, None, (), {}, tree_unflatten(ret, spec))
-        scores = {name: torch.where(accept, lp, old_scores[name]) for name, lp in new_scores.items()}
-        return mixed, scores
+    def replay(self, kept):
+        """The kept states (a list of :class:`ChainState`) as one BatchedTrace of ``len(kept) * k`` runs (kept
+        state s of chain c at row ``s * k + c``): one batched run of the model with every choice's value given."""
+        n = len(kept) * self.k
+        values = {name: torch.cat([state.values[name] for state in kept]) for name in self.choices}
+        device = kept[0].total.device
+        inputs = {"target": torch.full((n,), -1, dtype=torch.long, device=device), "values": values}
+        return run_batched_with(self.model, n, self.args, self.kwargs,
+                                inner=lambda run_inputs: _Propose(self.index, run_inputs), inputs=inputs,
+                                check_values=False)
 
 
-def _mixed_site(accept, site, before):
-    one = BatchedSite(site.type, site.name, None, (), {}, _mix(accept, site.value, before.value), site.is_observed,
-                      site.infer)
-    one.scale, one.cond_indep_stack, one.done, one.per_run_fn = site.scale, site.cond_indep_stack, site.done, \
-        site.per_run_fn
-    one.mask = _mix(accept, site.mask, before.mask) if isinstance(site.mask, torch.Tensor) else site.mask
-    mixed = [_mix(accept, a, b) for a, b in zip(distribution_tensors(site.fn), distribution_tensors(before.fn),
-                                                 strict=True)]
-    one.fn = rebuild_distribution(site.fn, mixed)
-    return one
+def _mixed(accept, new, old):
+    """The ChainState whose chain c is ``new``'s where ``accept[c]``, else ``old``'s."""
+    values = {name: _mix(accept, value, old.values[name]) for name, value in new.values.items()}
+    return ChainState(values, torch.where(accept, new.total, old.total),
+                      torch.where(accept.unsqueeze(1), new.choice_scores, old.choice_scores))
 
 
-def concatenate(traces, k):
-    """The kept states (BatchedTraces of k chains each) as one BatchedTrace of ``len(traces) * k`` runs."""
-    first = traces[0]
-    n = len(traces) * k
-    out = BatchedTrace(n, first.root)
-    for name, site in first.nodes.items():
-        if name == RETURN:
-            continue
-        if site.type != "sample":
-            out.nodes[name] = site
-            continue
-        sites = [t.nodes[name] for t in traces]
-        one = BatchedSite(site.type, name, None, (), {}, torch.cat([s.value for s in sites]), site.is_observed,
-                          site.infer)
-        one.scale, one.cond_indep_stack, one.done, one.per_run_fn = site.scale, site.cond_indep_stack, site.done, \
-            site.per_run_fn
-        one.mask = torch.cat([s.mask for s in sites]) if isinstance(site.mask, torch.Tensor) else site.mask
-        columns = zip(*[distribution_tensors(s.fn) for s in sites], strict=True)
-        cat = [torch.cat([_runs_first(t, k) for t in column]) for column in columns]
-        one.fn = rebuild_distribution(site.fn, cat)
-        one.fn._batch_shape = torch.Size((n,)) + site.fn.batch_shape[1:]
-        out.nodes[name] = one
-    leaves = [tree_flatten(t.nodes[RETURN].value) for t in traces]
-    spec = leaves[0][1]
-    ret = [torch.cat([lv[i] for lv, _ in leaves]) if isinstance(leaf, torch.Tensor) else leaf
-           for i, leaf in enumerate(leaves[0][0])]
-    out.nodes[RETURN] = type(first.nodes[RETURN])("return", RETURN, None, (), {}, tree_unflatten(ret, spec))
-    return out
-
-
-def _runs_first(tensor, k):
-    # A parameter shared by all runs is broadcast (an expanded view); give it its k rows before concatenating.
-    return tensor if tensor.dim() and tensor.shape[0] == k else tensor.expand((k,) + tensor.shape)
-
-
-def _nan_error(model, site, new_lp, old_lp):
+def _nan_error(model, site, lp):
     what = f"factor '{site.name}'" if site.infer.get("is_auxiliary") else f"site '{site.name}'"
-    chain = int(torch.nonzero(torch.isnan(new_lp - old_lp))[0])
+    chain = int(torch.nonzero(torch.isnan(lp))[0])
     return InferenceError(
         f"MH: {what} of model '{model_name(model)}' has log-probability NaN (not a number) in chain {chain}, so the "
         "run's probability is undefined. Check that site's parameters and value (a NaN in the data, a 0/0 or "

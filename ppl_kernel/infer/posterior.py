@@ -114,12 +114,30 @@ class TracePosterior:
             if site.type == "sample" or name == RETURN:
                 values[name] = site.value
                 sites[name] = site
+        keep = self.store.num_runs < self.keep_traces or self.model is None  # nothing to replay without a model
+        self.add_values(values, sites, log_weight, chain_id, log_joint, trace if keep else None)
+
+    def add_values(self, values, sites, log_weight=0.0, chain_id=0, log_joint=None, trace=None):
+        """:meth:`add` for a run already read into ``values`` and ``sites`` (name -> value, name -> site; the
+        sample sites and the return value), with its ``trace`` where it is to be kept (see ``keep_traces``).
+
+        A chain that stays in its state adds that state's run again: it reads the run once, not once per step."""
         run = self.store.num_runs
         self.store.add(values, float(log_weight), chain_id, sites)
-        if run < self.keep_traces or self.model is None:  # nothing to replay without a model: keep it
+        if trace is not None:
             self._kept[run] = trace
         if log_joint is not None:
             self._log_joints[run] = float(log_joint)
+
+    def add_last_again(self, trace=None):
+        """Add the last run again (an MCMC chain that stayed in its state), with its ``trace`` where it is to be
+        kept (see ``keep_traces``)."""
+        run = self.store.num_runs
+        self.store.add_last_again()
+        if trace is not None:
+            self._kept[run] = trace
+        if run - 1 in self._log_joints:
+            self._log_joints[run] = self._log_joints[run - 1]
 
     def add_batched(self, trace, log_weights, chain_ids=0):
         """Add the runs of one batched execution (a :class:`~ppl_kernel.vectorize.BatchedTrace`), with one chain id

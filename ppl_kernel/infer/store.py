@@ -67,6 +67,18 @@ class Column:
         self.objects.append(value.detach() if isinstance(value, torch.Tensor) else value)
         self.rows.append(row)
 
+    def append_last_again(self, row):
+        """Append the last value again, as run ``row``'s (a chain that stayed where it was)."""
+        if self.blocks:
+            self._to_objects()
+        if self.objects is not None:
+            self.objects.append(self.objects[-1])
+        elif self.numel == 1:
+            self.numbers.append(self.numbers[-1])
+        else:
+            self.numbers.extend(self.numbers[-self.numel:])
+        self.rows.append(row)
+
     def add_block(self, first_row, tensor):
         """The values of runs ``first_row, first_row + 1, ...`` as one tensor with a leading run dimension."""
         if self.rows:
@@ -292,6 +304,37 @@ class RunStore:
         segment = segments[-1]
         segment[1].append(log_weight)
         segment[2].append(chain_id)
+        self._committed = row + 1
+        self._adding = None
+
+    def add_last_again(self):
+        """Add the last run again: the same values, log-weight and chain id (an MCMC chain that stayed in its
+        state), without reading its values anew.
+
+        >>> store = RunStore()
+        >>> store.add({"x": torch.tensor(1.5)}, log_weight=-1.0, chain_id=3)
+        >>> store.add_last_again()
+        >>> store.column("x").tensor(), store.log_weight_list(), store.chain_id_list()
+        (tensor([1.5000, 1.5000]), [-1.0, -1.0], [3, 3])
+        """
+        self._settle()
+        row = self._committed
+        if not row:
+            raise ValueError("RunStore.add_last_again: the store holds no run to repeat")
+        self._adding = threading.get_ident()
+        for column in self.columns.values():
+            rows = column.rows
+            if rows and rows[-1] == row - 1 and not column.blocks:
+                column.append_last_again(row)
+            elif column.blocks and column.blocks[-1][0] + len(column.blocks[-1][1]) == row:
+                column.append_last_again(row)
+        segments = self._segments
+        last = segments[-1]
+        logw, ids = float(last[1][-1]), int(last[2][-1])
+        if type(last[1]) is not array:
+            segments.append([row, array("d"), array("q")])
+        segments[-1][1].append(logw)
+        segments[-1][2].append(ids)
         self._committed = row + 1
         self._adding = None
 

@@ -10,6 +10,7 @@ import torch
 
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
+from ppl_kernel.errors import DuplicateSiteError, RunawayModelError
 from ppl_kernel.infer import MH, EmpiricalMarginal, InferenceError
 from ppl_kernel.trace import RETURN
 from ppl_kernel.vectorize import SequentialFallbackWarning
@@ -98,6 +99,58 @@ def test_a_site_whose_distribution_and_value_did_not_change_is_not_rescored():
     _CountingNormal.calls = 0
     MH(model, num_samples=200).run()
     assert _CountingNormal.calls == 1  # scored in the chain's first run only
+
+
+def test_an_observation_made_anew_in_each_run_with_the_same_value_is_not_rescored():
+    noise = _CountingNormal(0.0, 1.0)
+
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.sample("y", noise, obs=torch.tensor(0.3))  # a new tensor in every run, always the same number
+        return x
+
+    _CountingNormal.calls = 0
+    MH(model, num_samples=200).run()
+    assert _CountingNormal.calls == 1  # scored in the chain's first run only
+
+
+def test_an_observation_whose_value_changes_is_rescored():
+    noise = _CountingNormal(0.0, 1.0)
+    runs = []
+
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        runs.append(None)
+        pyro.sample("y", noise, obs=torch.tensor(float(len(runs))))  # a number no earlier run had
+        return x
+
+    _CountingNormal.calls = 0
+    MH(model, num_samples=200).run()
+    assert _CountingNormal.calls == len(runs)
+
+
+def test_a_site_name_used_twice_in_one_run_is_an_error_naming_it_and_the_model():
+    def twice():
+        pyro.sample("x", dist.Normal(0.0, 1.0))
+        return pyro.sample("x", dist.Normal(0.0, 1.0))
+
+    with pytest.raises(DuplicateSiteError) as e:
+        MH(twice, num_samples=10).run()
+    assert "site 'x'" in str(e.value) and "model 'twice'" in str(e.value)
+
+
+def test_a_model_that_never_stops_is_an_error_naming_the_limit():
+    def forever(t=0):
+        pyro.sample(f"x_{t}", dist.Bernoulli(0.5))
+        return forever(t + 1)
+
+    pyro.set_max_sites(50)
+    try:
+        with pytest.raises(RunawayModelError) as e:
+            MH(forever, num_samples=10).run()
+    finally:
+        pyro.set_max_sites(100_000)
+    assert "more than 50 sites" in str(e.value) and "model 'forever'" in str(e.value)
 
 
 def test_gaussian_drift_gives_the_exact_posterior():
@@ -193,6 +246,19 @@ def test_batched_chains_reject_a_reused_value_outside_its_new_support():
     posterior = MH(model, num_samples=50, warmup=20, num_chains=200, vectorize=True).run()
     x, y = posterior.batched_trace["x"].value, posterior.batched_trace["y"].value
     assert posterior.vectorized and bool((y < x).all())
+
+
+def test_batched_chains_name_a_factor_that_scores_nan_and_its_chain():
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.factor("log of x", torch.log(x))  # NaN for every negative x
+        return x
+
+    pyro.enable_validation(False)  # with validation on the batched run rejects the NaN parameter itself
+    with pytest.raises(InferenceError) as e:
+        MH(model, num_samples=10, num_chains=50, vectorize=True).run()
+    message = str(e.value)
+    assert "NaN" in message and "factor 'log of x'" in message and "in chain" in message
 
 
 def test_a_model_that_branches_on_a_value_falls_back_with_a_note_naming_the_line():

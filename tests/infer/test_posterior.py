@@ -295,3 +295,31 @@ def test_marginals_of_dict_return_values_do_not_depend_on_key_order():
     assert marginal.probs.tolist() == pytest.approx([0.25] * 4)
     assert marginal.log_prob({"b": 1.0, "a": 1.0}).exp().item() == pytest.approx(0.25)
     assert marginal.probability({"a": 0.0, "b": 1.0}) == pytest.approx(0.25)
+
+
+def test_the_store_adds_the_last_run_again_with_only_the_sites_that_run_made():
+    from ppl_kernel.infer.store import RunStore
+
+    store = RunStore()
+    store.add({"x": torch.tensor(1.0), "y": "tails"}, log_weight=-2.0, chain_id=1)
+    store.add({"x": torch.tensor(2.0)}, log_weight=-1.0, chain_id=4)
+    store.add_last_again()
+    assert store.column("x").tensor().tolist() == [1.0, 2.0, 2.0]
+    assert store.column("y").row_list() == [0]  # the repeated run made no y
+    assert store.log_weight_list() == [-2.0, -1.0, -1.0] and store.chain_id_list() == [1, 4, 4]
+
+
+def test_mh_stores_each_kept_state_and_its_joint_probability_as_the_chain_stood():
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.sample("y", dist.Normal(x, 0.1), obs=torch.tensor(2.0))  # few proposals accepted: many repeats
+        return x
+
+    pyro.set_rng_seed(3)
+    posterior = MH(model, num_samples=300).run()
+    stored = [float(v) for v in EmpiricalMarginal(posterior).values]
+    for i in (0, 150, 299):
+        trace = posterior.trace_of_run(i)  # replayed from the stored values
+        assert trace["x"].value.item() == stored[i]
+        assert posterior._log_joints[i] == pytest.approx(trace.log_prob_sum().item())
+    assert 0 < posterior.acceptance_rate < 0.5 and len(set(stored)) < 300  # states were repeated
