@@ -13,6 +13,7 @@ import sys
 
 from ..errors import DuplicateSiteError, RunawayModelError
 from ..runtime import INTERNAL_FOLDERS, Messenger, apply_stack, handler_function, model_name, readable_name, settings
+from ..primitives import sample
 from ..trace import CallNode, Trace
 
 _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
@@ -24,6 +25,7 @@ _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
 _codes = []
 _internal_codes = {}  # id(code) -> bool: is it ppl_kernel's or torch's own?
 _APPLY_STACK = apply_stack.__code__
+_SAMPLE = sample.__code__
 
 
 # Comprehensions run in frames of their own (before Python 3.12) but are not calls a user made.
@@ -101,6 +103,7 @@ class TraceMessenger(Messenger):
     def __enter__(self):
         self.trace = Trace(CallNode(self._name))
         self._profiling = False
+        self._max_sites = settings.max_sites  # read once per run: a thread-local read per site costs more
         if self.calls:
             self._root_frame = sys._getframe(1)
             self._root_bound = self.fn is None  # with-form: top-level frames are children of "run"
@@ -152,10 +155,10 @@ class TraceMessenger(Messenger):
         call = self._call_of_site() if self.calls else None
         if msg.name in nodes:
             self._duplicate(msg, call)
-        if len(nodes) >= settings.max_sites:
+        if len(nodes) >= self._max_sites:
             depth = call.depth if call is not None else "?"
             raise RunawayModelError(
-                f"model '{self.trace.root.name}' made more than {settings.max_sites} sites in one run "
+                f"model '{self.trace.root.name}' made more than {self._max_sites} sites in one run "
                 f"(the last, '{msg.name}', at call depth {depth}). Does it stop? Check its stopping rule, or "
                 "raise the limit with ppl_kernel.set_max_sites(n)."
             )
@@ -192,6 +195,8 @@ class TraceMessenger(Messenger):
             while f is not None and f.f_code is not _APPLY_STACK:
                 f = f.f_back
         f = f.f_back if f is not None else sys._getframe(1)
+        if f is not None and f.f_code is _SAMPLE:  # the usual caller, ours: skipped without a lookup
+            f = f.f_back
         while f is not None and f is not root_frame:
             code = f.f_code
             internal = internal_codes.get(id(code))
