@@ -34,14 +34,20 @@ def cell_body(fn):
     return textwrap.dedent("\n".join(inspect.getsource(fn).splitlines()[1:])) + "\n"
 
 
+# The benches that time with these run in one thread with one torch thread (torch.set_num_threads(1)), so the
+# thread's CPU time is all the work done; unlike the wall clock it leaves out the waits for a core that a
+# loaded, shared machine adds (there wall-clock rates fell 5x from one minute to the next, ratios drifting 20%).
+clock = time.thread_time
+
+
 def runs_per_second(fn, number, repeat=3):
     """Call ``fn()`` ``number`` times, ``repeat`` times over; return the best rate (least disturbed by noise)."""
     best = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return number / best
 
 

@@ -32,10 +32,10 @@ default_generator_lock = threading.RLock()
 # So such a draw takes no lock while nobody borrows; it announces itself in ``drawing`` instead, and a
 # borrower, once listed in ``borrowers``, waits until ``drawing`` is empty before it swaps:
 #
-#   drawer:   drawing.append(None); if not borrowers: draw;   drawing.pop()   (else: pop, then draw holding the lock)
+#   drawer:   drawing += (None,); if not borrowers: draw; del drawing[-1]   (else: del, then draw holding the lock)
 #   borrower: (holding the lock) borrowers.append(None); wait until not drawing; swap, draw, swap back; pop
 #
-# Each append, pop and emptiness test is one C-level list operation. With the GIL they run one at a time
+# Each of these additions, removals and emptiness tests is one C-level list operation. With the GIL they run one at a time
 # in a single order that every thread sees (taking or dropping the GIL is a full memory barrier), so either
 # the drawer's test came first (then its announcement precedes the borrower's wait, which sees it) or the
 # borrower's append did (then the drawer sees it and takes the lock). A free-threaded build (3.13t) has no

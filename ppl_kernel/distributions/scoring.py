@@ -262,7 +262,7 @@ def check_params(d):
     return scalar
 
 
-_announce, _withdraw = drawing.append, drawing.pop
+_ONE = (None,)
 
 
 def draw_from(d):
@@ -282,13 +282,16 @@ def draw_from(d):
             if generator is not None:
                 value = fast(args, kwargs, generator)
             else:
+                # The announcement is list syntax, not .append()/.pop() calls: the same single C-level
+                # operations, which the profile hook of a traced nested model (trace_messenger) does not see.
+                announced = drawing
                 try:
-                    _announce(None)
+                    announced += _ONE
                     free = not borrowers
                     if free:
                         value = fast(args, kwargs, None)
                 finally:
-                    _withdraw()
+                    del announced[-1]
                 if not free:
                     with default_generator_lock:
                         value = fast(args, kwargs, None)

@@ -19,11 +19,10 @@ from ..trace import CallNode, Trace
 _ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
 
 
-# The caches below are keyed by id(code), not by the code object: hashing a code object hashes its whole
-# contents (constants, bytecode), about 0.2 µs, several times per traced site. _codes keeps each code alive
-# so that its id is never reused by another.
-_codes = []
-_internal_codes = {}  # id(code) -> bool: is it ppl_kernel's or torch's own?
+# The caches below are keyed by strings (a file name, a qualified name), whose hashes Python keeps: hashing a
+# code object hashes its whole contents (constants, bytecode), about 0.2 µs, several times per traced site;
+# and id(code) is a builtin call, which the profile hook of a nested model's run (_start_profiler) sees.
+_internal_files = {}  # co_filename -> bool: is it ppl_kernel's or torch's own?
 _APPLY_STACK = apply_stack.__code__
 _SAMPLE = sample.__code__
 
@@ -34,31 +33,31 @@ _TRANSPARENT = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
 
 def _is_internal(code):
     """Frames the call tree skips: ppl_kernel's and torch's own, and comprehension frames."""
-    internal = code.co_filename.startswith(INTERNAL_FOLDERS) or code.co_name in _TRANSPARENT
-    _codes.append(code)
-    _internal_codes[id(code)] = internal
-    return internal
+    internal = _internal_files.get(code.co_filename)
+    if internal is None:
+        internal = _internal_files[code.co_filename] = code.co_filename.startswith(INTERNAL_FOLDERS)
+    return internal or code.co_name in _TRANSPARENT
 
 
-_call_names = {}  # id(code) -> readable call name (the code is in _codes: only user frames get here)
+_call_names = {}  # co_qualname -> readable call name
 
 
 def _call_name(code):
-    name = _call_names.get(id(code))
+    name = _call_names.get(code.co_qualname)
     if name is None:
-        name = _call_names[id(code)] = readable_name(code.co_qualname)
+        name = _call_names[code.co_qualname] = readable_name(code.co_qualname)
     return name
 
 
-_arg_names = {}  # id(code) -> the names of its parameters (without self)
+_arg_names = {}  # code -> the names of its parameters (without self); looked up once per new call node
 
 
 def _call_args(frame):
     code = frame.f_code
-    names = _arg_names.get(id(code))
+    names = _arg_names.get(code)
     if names is None:
         n = code.co_argcount + code.co_kwonlyargcount + bin(code.co_flags & _ARG_FLAGS).count("1")
-        names = _arg_names[id(code)] = tuple(name for name in code.co_varnames[:n] if name != "self")
+        names = _arg_names[code] = tuple(name for name in code.co_varnames[:n] if name != "self")
     if not names:
         return ()
     local = frame.f_locals
@@ -185,7 +184,7 @@ class TraceMessenger(Messenger):
         root_frame = self._root_frame
         chain = []
         parent = None
-        internal_codes = _internal_codes
+        internal_files = _internal_files
         # Start above apply_stack: the frames below it are handlers (ours, or a user's subclass calling
         # super()), however many; above it, sample/factor/param are ppl_kernel's own and the walk skips them.
         # Called from our own postprocess_message, apply_stack is two frames up: look there first.
@@ -199,8 +198,8 @@ class TraceMessenger(Messenger):
             f = f.f_back
         while f is not None and f is not root_frame:
             code = f.f_code
-            internal = internal_codes.get(id(code))
-            if internal is None:
+            internal = internal_files.get(code.co_filename)  # _is_internal, inlined for its common case
+            if internal is None or not internal and code.co_name in _TRANSPARENT:
                 internal = _is_internal(code)
             if not internal:  # only user frames are calls of the tree (frames holds no other)
                 parent = frames.get(f)
