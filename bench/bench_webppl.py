@@ -1,6 +1,6 @@
 """The same models in WebPPL and in ppl_kernel, side by side: MH steps/s, enumeration paths/s, the ratio.
 
-    python bench/bench_webppl.py [--quick] [--profile] [--chains 1000] [--enumeration-only]
+    python bench/bench_webppl.py [--quick] [--profile] [--chains 1000] [--mh-only | --enumeration-only]
 
 WebPPL (0.9.15, from the npm registry) is installed with npm into ~/.cache/ppl_kernel_bench/webppl on
 first use, when node and npm are on the PATH; otherwise only our figures are printed, with a note.
@@ -393,6 +393,7 @@ def main():
     parser.add_argument("--profile", action="store_true", help="cProfile of our MH on each model")
     parser.add_argument("--chains", type=int, default=0, help="also run MH with this many chains at once")
     parser.add_argument("--enumeration-only", action="store_true", help="only the tug of war by enumeration")
+    parser.add_argument("--mh-only", action="store_true", help="only MH (one chain, and --chains k at once)")
     parser.add_argument("--enumerate-child", nargs=3, type=float, help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.enumerate_child:
@@ -409,7 +410,8 @@ def main():
     if binary is not None:
         jobs = {} if opts.enumeration_only else {
             name: (src, f"{{method: 'MCMC', kernel: 'MH', samples: {webppl_steps}}}") for name, (_, src, _) in MH_MODELS.items()}
-        jobs.update({f"tug of war {n}": (tug_of_war_wppl(n), "{method: 'enumerate'}") for n in sizes})
+        if not opts.mh_only:
+            jobs.update({f"tug of war {n}": (tug_of_war_wppl(n), "{method: 'enumerate'}") for n in sizes})
         theirs = run_webppl(binary, jobs)
     if opts.enumeration_only:
         return enumeration_report(sizes, budget, theirs)
@@ -443,7 +445,8 @@ def main():
             ratio = f"{total / peer_rate:6.2f}x" if peer_rate else "    n/a"
             print(f"{label:24s} {_num(total):>10s} {_num(peer_rate):>10s} {ratio:>7s} {_mean(mean):>10s}")
 
-    enumeration_report(sizes, budget, theirs)
+    if not opts.mh_only:
+        enumeration_report(sizes, budget, theirs)
 
     if opts.profile:
         for name, (model, _, _) in MH_MODELS.items():
