@@ -15,6 +15,7 @@ import torch
 
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
+from ppl_kernel.errors import DuplicateSiteError
 from ppl_kernel.infer import EmpiricalMarginal, Enumerate, EnumerationError
 from ppl_kernel.vectorize import SequentialFallbackWarning
 
@@ -226,3 +227,18 @@ def test_a_site_with_dimensions_of_its_own_is_enumerated_by_paths():
     with pytest.warns(SequentialFallbackWarning, match="'noise' scores with shape \\(3,\\)"):
         posterior = Enumerate(coin_with_data, vectorize=True).run()
     assert EmpiricalMarginal(posterior).probability(1) == pytest.approx(0.8 / (0.2 + 0.8), abs=1e-6)
+
+
+def test_a_repeated_site_name_on_a_late_path_is_named_as_on_the_first():
+    # Paths after the first keep_traces are recorded without a Trace; a repeated name there is still the
+    # tracer's error, naming the site and how to fix it.
+    def eight_coins():
+        heads = [int(pyro.sample(f"coin_{i}", dist.Bernoulli(0.5))) for i in range(8)]
+        if all(heads):  # the last of the 256 paths
+            pyro.sample("coin_0", dist.Bernoulli(0.5))
+        return sum(heads)
+
+    posterior = Enumerate(eight_coins)
+    assert posterior.keep_traces < 256
+    with pytest.raises(DuplicateSiteError, match="'coin_0' appears twice"):
+        posterior.run()
