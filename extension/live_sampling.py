@@ -11,6 +11,10 @@ A model without evidence gives every run weight 1: the panels show its prior. A 
 show the posterior given the evidence, with the effective sample size; ``prior=True`` (``--prior``)
 samples the prior instead, with the observations left out (``poutine.uncondition``).
 
+Beside the panels, the running estimate (:mod:`~ppl_kernel_jupyter.running_estimate`) follows the mean
+of the return value (or of the site ``estimate``) with its standard-error band; ``exact=`` draws the true
+value as a line.
+
 Two ways to run:
 
 - ``run()`` in the calling thread: a kernel interrupt (``KeyboardInterrupt``) ends it;

@@ -106,6 +106,15 @@ function chart(panel) {
   return svg;
 }
 
+let clipCount = 0;
+
+// 10^e runs as a short tick label: 1, 10, 100, 1k, 10k, 100k, 1M, ...
+function count(e) {
+  const units = [[9, "G"], [6, "M"], [3, "k"]];
+  for (const [p, u] of units) if (e >= p) return `${Math.pow(10, e - p)}${u}`;
+  return String(Math.pow(10, e));
+}
+
 // The running estimate against the runs (log scale): its standard-error band, the exact value dashed.
 function estimateView(est) {
   const box = el("div", "ppl-panel ppl-estimate");
@@ -118,15 +127,24 @@ function estimateView(est) {
   const nLo = Math.max(pts[0][0], 1), nHi = Math.max(pts[pts.length - 1][0], nLo * 10);
   const lx = (n) => Math.log10(Math.max(n, 1));
   const sx = (n) => LEFT + ((lx(n) - lx(nLo)) / (lx(nHi) - lx(nLo))) * PW;
-  // The y range: the curve's band (past its first few runs, whose band is wide) and the exact value.
-  const settled = pts.filter((p) => p[0] >= Math.min(10, pts[pts.length - 1][0]));
+  // The y range: the whole curve, its band past the first few runs (whose band is wide: clipped), the exact value.
+  const settled = Math.min(10, pts[pts.length - 1][0]);
   let lo = Infinity, hi = -Infinity;
-  for (const [, m, se] of settled) { lo = Math.min(lo, m - (se || 0)); hi = Math.max(hi, m + (se || 0)); }
+  for (const [n, m, se] of pts) {
+    const half = n >= settled ? (se || 0) : 0;
+    lo = Math.min(lo, m - half); hi = Math.max(hi, m + half);
+  }
   if (est.exact !== null && est.exact !== undefined) { lo = Math.min(lo, est.exact); hi = Math.max(hi, est.exact); }
   if (!(hi > lo)) { const pad = Math.abs(lo) * 0.05 || 0.05; lo -= pad; hi += pad; }
   const pad = (hi - lo) * 0.08;
   lo -= pad; hi += pad;
-  const sy = (v) => TOP + PH - ((Math.min(Math.max(v, lo), hi) - lo) / (hi - lo)) * PH;
+  const sy = (v) => TOP + PH - ((v - lo) / (hi - lo)) * PH;
+  const clip = `ppl-estimate-clip-${++clipCount}`;  // the band of the first runs is cut at the plot's edges
+  const defs = svgEl("defs", {});
+  const area = svgEl("clipPath", { id: clip });
+  area.appendChild(svgEl("rect", { x: LEFT, y: TOP, width: PW, height: PH }));
+  defs.appendChild(area);
+  svg.appendChild(defs);
   svg.appendChild(svgEl("line", { x1: LEFT, x2: LEFT + PW, y1: TOP + PH, y2: TOP + PH, class: "ppl-axis" }));
   svg.appendChild(svgEl("line", { x1: LEFT, x2: LEFT, y1: TOP, y2: TOP + PH, class: "ppl-axis" }));
   for (const v of ticks(lo, hi, 3)) {
@@ -136,15 +154,15 @@ function estimateView(est) {
   for (let e = Math.ceil(lx(nLo)); e <= Math.floor(lx(nHi)); e++) {
     const x = sx(Math.pow(10, e));
     svg.appendChild(svgEl("line", { x1: x, x2: x, y1: TOP + PH, y2: TOP + PH + 3, class: "ppl-axis" }));
-    svg.appendChild(svgEl("text", { x, y: TOP + PH + 14, "text-anchor": "middle", class: "ppl-tick" },
-      fmt(Math.pow(10, e))));
+    svg.appendChild(svgEl("text", { x, y: TOP + PH + 14, "text-anchor": "middle", class: "ppl-tick" }, count(e)));
   }
   if (est.band) {
     const withSe = pts.filter((p) => p[2] !== null);
     if (withSe.length > 1) {
       const upper = withSe.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1] + p[2]).toFixed(1)}`);
       const lower = withSe.slice().reverse().map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1] - p[2]).toFixed(1)}`);
-      svg.appendChild(svgEl("path", { d: `M${upper.join("L")}L${lower.join("L")}Z`, class: "ppl-estimate-band" }));
+      svg.appendChild(svgEl("path", { d: `M${upper.join("L")}L${lower.join("L")}Z`, class: "ppl-estimate-band",
+        "clip-path": `url(#${clip})` }));
     }
   }
   if (est.exact !== null && est.exact !== undefined) {
