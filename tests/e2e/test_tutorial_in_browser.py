@@ -108,6 +108,12 @@ PROBLEMS = """() => {
   return found;
 }"""
 
+# The kernel is connected and idle, so that Run All runs the cells. The toolbar's execution indicator says idle
+# while the kernel is still connecting; a Run All then opens the "Select Kernel" dialog and runs nothing (seen on
+# a loaded machine). The status bar says "<kernel> | Idle" only once the kernel has answered.
+KERNEL_READY = """() => document.querySelector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']")
+  && [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(e => /\\| Idle$/.test(e.textContent.trim()))"""
+
 # The whole output area of the cell holding an element (the widget and the static picture under it).
 OUTPUT_AREA = "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' jp-OutputArea ')][1]"
 
@@ -310,7 +316,7 @@ def run_tutorial(page, lab, stages):
     page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}")
     # The notebook attaches its cells a few at a time; the kernel is up when the toolbar's indicator says idle.
     until(page, "n => document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell').length === n", len(cells))
-    until(page, "() => document.querySelector(\".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']\")")
+    until(page, KERNEL_READY)
     stages.shot("opened")
 
     page.evaluate(RECORDER)
@@ -457,9 +463,10 @@ def saved_pictures(path):
 def test_tutorial_runs_in_jupyterlab_and_saves(browser, lab, artifacts, name):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.add_init_script(ERROR_RECORDER)
+    page = None
     try:
         page = open_notebook(context, lab, name)
-        until(page, f"() => document.querySelector(\"{VISIBLE} .jp-Notebook-ExecutionIndicator[data-status='idle']\")")
+        until(page, KERNEL_READY)
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         n = len(code_cells(name))
@@ -469,6 +476,10 @@ def test_tutorial_runs_in_jupyterlab_and_saves(browser, lab, artifacts, name):
         assert page.evaluate(PROBLEMS) == []
         page.screenshot(path=str(artifacts / f"live-light-{name}.png"), full_page=True)
         save_notebook(page, lab.root / name)
+    except BaseException:
+        if page is not None:
+            page.screenshot(path=str(artifacts / f"failed-{name}.png"), full_page=True)  # what the page showed
+        raise
     finally:
         context.close()
 
@@ -497,14 +508,14 @@ def test_a_trace_run_last_is_saved_as_its_static_tree(browser, lab):
         page = context.new_page()
         page.goto(f"{lab.url}/lab/tree/{LAST_CELL_TRACE}?reset")
         until(page, f"n => document.querySelectorAll('{VISIBLE} .jp-CodeCell').length === n", 3)
-        until(page, f"() => document.querySelector(\"{VISIBLE} .jp-Notebook-ExecutionIndicator[data-status='idle']\")")
+        until(page, KERNEL_READY)
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         until(page, f"() => document.querySelector('{VISIBLE} div.ppl-tree-static details.ppl-call')")
         saved = save_notebook(page, path)
     finally:
         context.close()
-    outputs = [o for o in saved["cells"][-1]["outputs"]]
+    outputs = saved["cells"][-1]["outputs"]
     assert [sorted(o.get("data", {})) for o in outputs] == [["text/html", "text/plain"]], outputs
     assert "ppl-tree-static" in "".join(outputs[0]["data"]["text/html"])
 
@@ -559,7 +570,9 @@ def test_a_trace_saved_last_reopens_as_its_tree(browser, reopened, artifacts):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.add_init_script(ERROR_RECORDER)
     try:
-        page = open_notebook(context, reopened, LAST_CELL_TRACE)
+        page = context.new_page()
+        page.goto(f"{reopened.url}/lab/tree/{LAST_CELL_TRACE}?reset")
+        until(page, f"n => document.querySelectorAll('{VISIBLE} .jp-CodeCell').length === n", 3)
         check_reopened(page, LAST_CELL_TRACE, saved_pictures(path), "JupyterLab Light", artifacts)
         tree = page.locator(f"{VISIBLE} div.ppl-tree-static")
         assert tree.locator("details.ppl-call").count() >= 2  # geometric recursed (seed 11: two heads)
