@@ -50,6 +50,14 @@ def infer_discrete(fn=None, first_available_dim=None, temperature=1, *, strict_e
     or set to the most likely joint values (``temperature=0``); it takes ``fn``'s arguments.
 
     ``first_available_dim`` is ``-1 - max_plate_nesting``: the first dim left of every plate of ``fn``.
+
+    >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> def model():  # which coin was tossed, after seeing 9 heads in 10 tosses?
+    ...     coin = pyro.sample("coin", dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+    ...     pyro.sample("heads", dist.Binomial(10, 0.5 + 0.4 * coin), obs=torch.tensor(9.0))
+    ...     return coin
+    >>> infer_discrete(model, first_available_dim=-1, temperature=0)().item()  # the biased one
+    1.0
     """
     if fn is None:
         return functools.partial(infer_discrete, first_available_dim=first_available_dim, temperature=temperature,
