@@ -121,3 +121,15 @@ def test_the_map_path_equals_pyro_ppl():
     theirs = real_infer_discrete(real_hmm, first_available_dim=-1, temperature=0)(OBS)
     mine = infer_discrete(hmm, first_available_dim=-1, temperature=0)(OBS)
     assert [int(x) for x in mine] == [int(x) for x in theirs]
+
+
+def test_a_local_site_drawn_before_a_global_site_it_shares_a_factor_with_is_an_error():
+    def model():
+        with pyro.plate("p", 3):
+            h = pyro.sample("h", dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+        g = pyro.sample("g", dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+        with pyro.plate("p", 3):
+            pyro.sample("o", dist.Normal(h + g, 1.0), obs=torch.zeros(3))
+
+    with pytest.raises(pyro.EnumerationError, match="'g'"):
+        infer_discrete(model, first_available_dim=-2)()
