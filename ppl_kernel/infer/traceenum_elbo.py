@@ -188,7 +188,7 @@ def plate_layout(site, names):
 
 
 # ---- sequential enumeration in the guide -------------------------------------------------------------
-class _Unexplored(Exception):
+class _Unexplored(BaseException):  # control flow, not an error: a guide's own `except Exception` must not stop it
     def __init__(self, name, values):
         super().__init__(name)
         self.name, self.values = name, values

@@ -51,7 +51,7 @@ def test_draws_of_the_first_state_follow_its_exact_posterior_marginal():
     for path, p in posterior.items():
         exact[path[0]] += p
     pyro.set_rng_seed(0)
-    n = 500
+    n = 300
     counts = torch.zeros(3)
     sampler = infer_discrete(hmm, first_available_dim=-1)
     for _ in range(n):
@@ -68,7 +68,7 @@ def test_draws_are_joint_paths_not_independent_marginals():
     for path, p in posterior.items():
         exact[path[1:3]] = exact.get(path[1:3], 0.0) + p
     pyro.set_rng_seed(1)
-    n = 500
+    n = 300
     counts = {}
     sampler = infer_discrete(hmm, first_available_dim=-1)
     for _ in range(n):
