@@ -24,13 +24,12 @@ import functools
 
 import torch
 
-from ..errors import EnumerationError
-from ..ops.contract import Factor, contract_tree, product
+from ..ops.contract import Factor, contract_tree
 from ..poutine.block_messenger import BlockMessenger
 from ..poutine.enum_messenger import EnumMessenger, EnumState
 from ..poutine.trace_messenger import TraceMessenger
 from ..runtime import Messenger, model_name
-from .traceenum_elbo import ordinal, site_factor, unscaled_log_prob
+from .traceenum_elbo import ordinal, plate_layout, site_factor, site_logits, unscaled_log_prob
 
 
 class _Given(Messenger):
@@ -50,6 +49,14 @@ def infer_discrete(fn=None, first_available_dim=None, temperature=1, *, strict_e
     or set to the most likely joint values (``temperature=0``); it takes ``fn``'s arguments.
 
     ``first_available_dim`` is ``-1 - max_plate_nesting``: the first dim left of every plate of ``fn``.
+
+    >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> def model():  # which coin was tossed, after seeing 9 heads in 10 tosses?
+    ...     coin = pyro.sample("coin", dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+    ...     pyro.sample("heads", dist.Binomial(10, 0.5 + 0.4 * coin), obs=torch.tensor(9.0))
+    ...     return coin
+    >>> infer_discrete(model, first_available_dim=-1, temperature=0)().item()  # the biased one
+    1.0
     """
     if fn is None:
         return functools.partial(infer_discrete, first_available_dim=first_available_dim, temperature=temperature,
@@ -92,8 +99,11 @@ def _draw(fn, first_available_dim, temperature, args, kwargs):
     with torch.no_grad():
         for name in enumerated:
             site = trace.nodes[name]
-            target = ordinals.pop(name)
-            logits = _conditional(contract_tree(log_factors, ordinals, keep=(name,)), name, target, fn)
+            target = ordinals[name]
+            # the site stays among the ordinals (kept): a factor coupling it to an outer site not yet drawn is an
+            # error, not a plate summed with it inside
+            logits = site_logits(contract_tree(log_factors, ordinals, keep=(name,)), name, target, fn)
+            del ordinals[name]
             plates = [n for n in logits.names if n != name]
             table = logits.aligned(plates + [name])
             index = table.argmax(-1) if temperature == 0 else torch.distributions.Categorical(logits=table).sample()
@@ -103,30 +113,9 @@ def _draw(fn, first_available_dim, temperature, args, kwargs):
     return values
 
 
-def _conditional(tree, name, target, fn):
-    """The log-weights of ``name``'s values (per element of its plates) from the contracted factors."""
-    terms = []
-    for leaf, factors in tree.items():
-        for factor in factors:
-            if name in factor.names:
-                terms.append(factor.sum([p for p in leaf - target]))
-    logits = product(terms)
-    others = [n for n in logits.names if n != name and n not in target]
-    if others:
-        raise EnumerationError(
-            f"infer_discrete(model '{model_name(fn)}'): site '{name}' depends on enumerated sites "
-            f"{', '.join(repr(n) for n in others)} outside its plates that the model samples after it; sample "
-            "the more global sites first."
-        )
-    return logits
-
-
 def _site_value(site, chosen):
     """The site's value for the chosen support indices, laid out in its plates' dims."""
-    dims = {f.name: f.dim for f in site.cond_indep_stack if f.dim is not None}
-    width = max((-dims[n] for n in chosen.names), default=0)
-    layout = [next((n for n, d in dims.items() if d == dim), f"_{dim}") for dim in range(-width, 0)]
-    index = chosen.aligned(layout)
+    index = chosen.aligned(plate_layout(site, chosen.names))
     support = site.fn.enumerate_support(expand=False)
     support = support.reshape((support.shape[0],) + tuple(site.fn.event_shape))
     return support[index]

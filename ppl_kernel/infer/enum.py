@@ -39,6 +39,12 @@ def config_enumerate(guide=None, default="parallel", expand=False, num_samples=N
     Usable as ``@config_enumerate``, ``@config_enumerate(default="sequential")`` or
     ``config_enumerate(fn, "parallel")``. ``expand=False`` is the only layout (enumerated values
     broadcast); ``num_samples`` (Monte Carlo enumeration) is not supported.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> guide = config_enumerate(lambda: pyro.sample("z", dist.Bernoulli(0.5)), "sequential")
+    >>> poutine.trace(guide).get_trace()["z"].infer["enumerate"]
+    'sequential'
     """
     if num_samples is not None:
         raise NotImplementedError("config_enumerate(num_samples=...) (Monte Carlo enumeration) is not supported: "

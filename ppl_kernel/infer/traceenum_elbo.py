@@ -163,8 +163,32 @@ def marginal_model_terms(model_trace, enumerated, dim_to_name, max_plate_nesting
     return terms, log_factors, ordinals, scale
 
 
+def site_logits(tree, name, target, model):
+    """The log-weights of enumerated site ``name``'s values, per element of its plates ``target``, from a tree
+    contracted with ``keep=(name,)``: the product of the factors that mention it, deeper plates summed."""
+    terms = [factor.sum([p for p in leaf - target])
+             for leaf, factors in tree.items() for factor in factors if name in factor.names]
+    logits = product(terms)
+    others = [n for n in logits.names if n != name and n not in target]
+    if others:
+        raise EnumerationError(
+            f"site '{name}' of model '{model_name(model)}' shares a factor with enumerated sites "
+            f"{', '.join(repr(n) for n in others)} outside its plates, so its values are coupled across the plate. "
+            "infer_discrete draws sites in model order: put those more global sites before it. (compute_marginals "
+            "does not handle such sites.)"
+        )
+    return logits
+
+
+def plate_layout(site, names):
+    """Names for a site's rightmost batch dims as its plates lay them out (placeholders for dims no name has)."""
+    dims = {f.name: f.dim for f in site.cond_indep_stack if f.dim is not None}
+    width = max((-dims[n] for n in names if n in dims), default=0)
+    return [next((n for n, d in dims.items() if d == dim), f"_{dim}") for dim in range(-width, 0)]
+
+
 # ---- sequential enumeration in the guide -------------------------------------------------------------
-class _Unexplored(Exception):
+class _Unexplored(BaseException):  # control flow, not an error: a guide's own `except Exception` must not stop it
     def __init__(self, name, values):
         super().__init__(name)
         self.name, self.values = name, values
@@ -192,6 +216,16 @@ class TraceEnum_ELBO:
 
     ``max_plate_nesting``: how many plates nest at most in model and guide (enumeration uses the dims left
     of them); guessed from a run of each if not given.
+
+    >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> def model():  # a fair coin, then a noisy reading of it
+    ...     z = pyro.sample("z", dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+    ...     pyro.sample("y", dist.Normal(z, 1.0), obs=torch.tensor(1.0))
+    >>> loss = TraceEnum_ELBO(max_plate_nesting=0).loss(model, lambda: None)
+    >>> exact = torch.stack([dist.Normal(0.0, 1.0).log_prob(torch.tensor(1.0)),
+    ...                      dist.Normal(1.0, 1.0).log_prob(torch.tensor(1.0))]).logsumexp(0) - torch.tensor(2.0).log()
+    >>> abs(loss + exact.item()) < 1e-6
+    True
     """
 
     def __init__(self, num_particles=1, max_plate_nesting=float("inf"), max_iarange_nesting=None,
@@ -338,6 +372,48 @@ class TraceEnum_ELBO:
         if math.isnan(loss):
             warnings.warn("TraceEnum_ELBO: the loss is nan", stacklevel=2)
         return loss
+
+    def compute_marginals(self, model, guide, *args, **kwargs):
+        """``{site name: distribution}``: for each site the model enumerates, its exact posterior marginal
+        given the data and one run of the guide (a Categorical, or a Bernoulli for a Bernoulli site, with
+        one entry per element of the site's plates).
+
+        >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+        >>> def model():
+        ...     z = pyro.sample("z", dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+        ...     pyro.sample("y", dist.Normal(3.0 * z, 1.0), obs=torch.tensor(3.0))
+        >>> round(TraceEnum_ELBO(max_plate_nesting=0).compute_marginals(model, lambda: None)["z"].probs.item(), 4)
+        0.989
+        """
+        if self.num_particles != 1:
+            raise NotImplementedError("TraceEnum_ELBO.compute_marginals() uses one run of the guide: make the "
+                                      "TraceEnum_ELBO with num_particles=1 for it")
+        run = next(iter(self._runs(model, guide, args, kwargs)))
+        model_trace, _, _, model_enum = run
+        ordinals = {name: ordinal(model_trace.nodes[name]) for name in model_enum.enumerated}
+        names = {name: model_enum.dim_to_name.get(name, {}) for name in model_trace.nodes}
+        with torch.no_grad():
+            _, log_factors, _, _ = marginal_model_terms(model_trace, set(ordinals), names, self.max_plate_nesting,
+                                                        model)
+            marginals = {}
+            for name, target in ordinals.items():
+                try:
+                    tree = contract_tree(log_factors, ordinals, keep=(name,))
+                except EnumerationError as e:
+                    raise EnumerationError(
+                        f"TraceEnum_ELBO.compute_marginals, model '{model_name(model)}': {e} Marginals of such a "
+                        "site are not supported; infer_discrete draws it jointly with the outer sites (put those "
+                        "before it in the model)."
+                    ) from None
+                logits = site_logits(tree, name, target, model)
+                site = model_trace.nodes[name]
+                table = logits.aligned(plate_layout(site, logits.names) + [name])
+                table = table - table.logsumexp(-1, keepdim=True)
+                if isinstance(site.fn, torch.distributions.Bernoulli):
+                    marginals[name] = torch.distributions.Bernoulli(logits=table[..., 1] - table[..., 0])
+                else:
+                    marginals[name] = torch.distributions.Categorical(logits=table)
+        return marginals
 
     def __call__(self, model, guide, *args, **kwargs):
         return self.differentiable_loss(model, guide, *args, **kwargs)

@@ -152,6 +152,13 @@ def contract_tree(tree, ordinals, keep=()):
             parent = frozenset().union(*(ordinals[n] for n in pending))
             if parent == leaf:
                 outer = sorted({n for n in pending if ordinals[n] != leaf})
+                kept = sorted(n for n in pending if n in keep)
+                if kept:
+                    raise EnumerationError(
+                        f"enumerated site {', '.join(repr(n) for n in kept)} shares a factor with enumerated sites "
+                        f"{', '.join(repr(n) for n in outer)} outside its plates ({', '.join(sorted(leaf))}), so its "
+                        "values are coupled across those plates and cannot be read per element on their own."
+                    )
                 raise EnumerationError(
                     f"enumerated sites {', '.join(repr(n) for n in outer)} sit in different plates "
                     f"({', '.join(sorted(leaf)) or 'none'}) and meet in one factor: enumeration needs the plates "

@@ -24,7 +24,11 @@ import torch
 
 def vindex(tensor, args):
     """``Vindex(tensor)[args]`` as a function: ``args`` is one index or a tuple of them (tensors, ints,
-    ``slice(None)``, at most one ``Ellipsis``); only full slices ``:`` are supported."""
+    ``slice(None)``, at most one ``Ellipsis``); only full slices ``:`` are supported.
+
+    >>> vindex(torch.arange(6).reshape(2, 3), (Ellipsis, torch.tensor([2, 0]))).tolist()  # one per batch row
+    [2, 3]
+    """
     if not isinstance(args, tuple):
         args = (args,)
     if args.count(Ellipsis) > 1:
@@ -63,7 +67,11 @@ def vindex(tensor, args):
 
 
 class Vindex:
-    """Wrap a tensor so that ``Vindex(t)[...]`` indexes it with :func:`vindex`'s broadcasting rule."""
+    """Wrap a tensor so that ``Vindex(t)[...]`` indexes it with :func:`vindex`'s broadcasting rule.
+
+    >>> Vindex(torch.eye(3))[torch.tensor([0, 2]), torch.tensor([[0], [2]])].tolist()  # rows x cols broadcast
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
 
     __slots__ = ("_tensor",)
 

@@ -46,7 +46,17 @@ def _expired(held, now):
 
 
 class EnumMessenger(Messenger):
-    """Enumerate in parallel the sites marked ``infer={"enumerate": "parallel"}`` (see the module)."""
+    """Enumerate in parallel the sites marked ``infer={"enumerate": "parallel"}`` (see the module).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist, torch
+    >>> def model():
+    ...     with pyro.plate("data", 4):  # dim -1 is the plate's: enumerate from dim -2
+    ...         return pyro.sample("z", dist.Categorical(torch.ones(3)), infer={"enumerate": "parallel"})
+    >>> with EnumMessenger(first_available_dim=-2):
+    ...     z = model()
+    >>> z.shape
+    torch.Size([3, 1])
+    """
 
     def __init__(self, fn=None, first_available_dim=None, state=None):
         super().__init__(fn)

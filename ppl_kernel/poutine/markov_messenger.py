@@ -28,7 +28,19 @@ _ids = itertools.count()  # one id per markov context ever made: contexts of dif
 
 
 class MarkovMessenger(Messenger):
-    """Marks each site with ``(context id, step, history)`` for every markov context around it."""
+    """Marks each site with ``(context id, step, history)`` for every markov context around it.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> from ppl_kernel import poutine
+    >>> step = MarkovMessenger()
+    >>> def model():
+    ...     for t in range(2):
+    ...         with step:
+    ...             pyro.sample(f"x_{t}", dist.Bernoulli(0.5))
+    >>> tr = poutine.trace(model).get_trace()
+    >>> [tr[f"x_{t}"].infer["_markov"][0][1] for t in range(2)]  # the step each site was drawn in
+    [0, 1]
+    """
 
     def __init__(self, fn=None, history=1, keep=False):
         super().__init__(fn)

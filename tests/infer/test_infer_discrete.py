@@ -51,7 +51,7 @@ def test_draws_of_the_first_state_follow_its_exact_posterior_marginal():
     for path, p in posterior.items():
         exact[path[0]] += p
     pyro.set_rng_seed(0)
-    n = 500
+    n = 300
     counts = torch.zeros(3)
     sampler = infer_discrete(hmm, first_available_dim=-1)
     for _ in range(n):
@@ -68,7 +68,7 @@ def test_draws_are_joint_paths_not_independent_marginals():
     for path, p in posterior.items():
         exact[path[1:3]] = exact.get(path[1:3], 0.0) + p
     pyro.set_rng_seed(1)
-    n = 500
+    n = 300
     counts = {}
     sampler = infer_discrete(hmm, first_available_dim=-1)
     for _ in range(n):
@@ -121,3 +121,15 @@ def test_the_map_path_equals_pyro_ppl():
     theirs = real_infer_discrete(real_hmm, first_available_dim=-1, temperature=0)(OBS)
     mine = infer_discrete(hmm, first_available_dim=-1, temperature=0)(OBS)
     assert [int(x) for x in mine] == [int(x) for x in theirs]
+
+
+def test_a_local_site_drawn_before_a_global_site_it_shares_a_factor_with_is_an_error():
+    def model():
+        with pyro.plate("p", 3):
+            h = pyro.sample("h", dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+        g = pyro.sample("g", dist.Bernoulli(0.5), infer={"enumerate": "parallel"})
+        with pyro.plate("p", 3):
+            pyro.sample("o", dist.Normal(h + g, 1.0), obs=torch.zeros(3))
+
+    with pytest.raises(pyro.EnumerationError, match="'g'"):
+        infer_discrete(model, first_available_dim=-2)()

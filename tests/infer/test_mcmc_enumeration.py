@@ -33,7 +33,7 @@ def test_the_potential_is_minus_the_log_density_with_the_discrete_site_summed_ou
 
 def test_nuts_posterior_mean_of_the_continuous_site_matches_quadrature():
     pyro.set_rng_seed(0)
-    mcmc = MCMC(NUTS(mixture), num_samples=300, warmup_steps=150)
+    mcmc = MCMC(NUTS(mixture), num_samples=200, warmup_steps=100)
     mcmc.run(DATA)
     draws = mcmc.get_samples()["loc"]
     grid = torch.linspace(-10.0, 10.0, 4001)

@@ -208,3 +208,35 @@ def test_a_plate_left_of_max_plate_nesting_is_an_error_naming_the_plate():
 
     with pytest.raises(EnumerationError, match="site 'o'.*plate 'outer' at dim -2.*max_plate_nesting=2"):
         TraceEnum_ELBO(max_plate_nesting=1, strict_enumeration_warning=False).loss(model, lambda: None)
+
+
+@pytest.mark.parametrize("name", ["mixture in a plate", "hmm under markov"])
+def test_compute_marginals_equal_pyro_ppl(name):
+    def marginals(lib):
+        pyro, _, infer, _ = lib
+        pyro.clear_param_store()
+        model, guide, args, nesting = case(name, lib)
+        found = infer.TraceEnum_ELBO(max_plate_nesting=nesting).compute_marginals(model, guide, *args)
+        return {site: d.probs.detach() for site, d in found.items()}
+
+    theirs, mine = marginals(pyro_ppl()), marginals(ours())
+    assert sorted(mine) == sorted(theirs)
+    for site, probs in theirs.items():
+        assert mine[site].shape == probs.shape, site
+        assert torch.allclose(mine[site], probs, atol=1e-5), site
+
+
+def test_compute_marginals_of_a_mixture_are_the_posterior_responsibilities():
+    pyro, dist, infer, _ = ours()
+    model, guide, args, nesting = case("mixture in a plate", ours())
+    probs = infer.TraceEnum_ELBO(max_plate_nesting=nesting).compute_marginals(model, guide, *args)["a"].probs
+    joint = torch.distributions.Normal(torch.tensor([1.0, 9.0]), 2.0).log_prob(DATA.unsqueeze(-1)) + \
+        torch.tensor([0.4, 0.6]).log()
+    assert torch.allclose(probs, (joint - joint.logsumexp(-1, keepdim=True)).exp(), atol=1e-6)
+
+
+def test_compute_marginals_of_a_site_coupled_through_an_outer_site_is_an_error_naming_both():
+    _, _, infer, _ = ours()
+    model, guide, args, nesting = case("global and local sites in nested plates", ours())
+    with pytest.raises(EnumerationError, match="compute_marginals.*site 'h' shares a factor with enumerated sites 'g'"):
+        infer.TraceEnum_ELBO(max_plate_nesting=nesting).compute_marginals(model, guide, *args)
