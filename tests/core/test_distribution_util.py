@@ -78,3 +78,17 @@ def test_pyro_distributions_util_is_importable_by_its_pyro_path():
     import importlib
 
     assert importlib.import_module("ppl_kernel.distributions.util") is dist.util
+
+
+def test_a_masked_distribution_inside_a_plate_scores_only_the_kept_data():
+    def model():
+        with pyro.plate("data", 3):
+            pyro.sample("y", dist.Normal(0.0, 1.0).mask(torch.tensor([True, False, True])), obs=torch.zeros(3))
+
+    lp = poutine.trace(model).get_trace()["y"].log_prob
+    assert lp[1].item() == 0.0 and lp[0].item() == pytest.approx(-0.9189385, abs=1e-6) and lp.shape == (3,)
+
+
+def test_mask_with_a_number_says_to_give_a_bool():
+    with pytest.raises(TypeError, match=r"Normal.mask\(mask\): mask must be a bool or a boolean tensor, got float"):
+        dist.Normal(0.0, 1.0).mask(0.0)
