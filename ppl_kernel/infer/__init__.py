@@ -21,4 +21,5 @@ from . import reparam, resampler  # noqa: F401  (pyro.infer.reparam.LocScaleRepa
 from .rejection import Rejection  # noqa: F401
 from .smc import SMC  # noqa: F401
 from .svi import SVI  # noqa: F401
+from .tracegraph_elbo import TraceGraph_ELBO  # noqa: F401
 from .traceenum_elbo import TraceEnum_ELBO  # noqa: F401
