@@ -8,6 +8,7 @@
 True
 """
 
+import contextlib
 import inspect
 import math
 import numbers
@@ -286,6 +287,29 @@ def enable_validation(is_validate=True):
     torch.distributions.Distribution.set_default_validate_args(bool(is_validate))
 
 
+@contextlib.contextmanager
+def validation_enabled(is_validate=True):
+    """Switch validation on (or off) inside a ``with`` block, and back to what it was after (Pyro's).
+
+    >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> with pyro.validation_enabled(False):
+    ...     bool(dist.Beta(2.0, 2.0).log_prob(torch.tensor(1.5)).isnan())  # outside the support: not checked
+    True
+    >>> try:
+    ...     dist.Beta(2.0, 2.0).log_prob(torch.tensor(1.5))
+    ... except ValueError:
+    ...     print("checked again")
+    checked again
+    """
+    previous, previous_torch = settings.validate, torch.distributions.Distribution._validate_args
+    enable_validation(is_validate)
+    try:
+        yield
+    finally:
+        type(settings).validate = previous
+        torch.distributions.Distribution.set_default_validate_args(previous_torch)
+
+
 def set_max_sites(n):
     """The most sites one traced run may make before it is stopped as a runaway (default 100,000).
 
@@ -458,6 +482,23 @@ class _SequentialFrame(Messenger):
             msg.cond_indep_stack = (self.frame,) + msg.cond_indep_stack
             if self.scale != 1.0:
                 msg.scale = msg.scale * self.scale
+
+
+@contextlib.contextmanager
+def plate_stack(prefix, sizes, rightmost_dim=-1):
+    """Nested plates named ``prefix_0``, ``prefix_1``, ... for a batch of shape ``sizes``: the last size at
+    ``rightmost_dim``, the others to its left (Pyro's helper).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> with pyro.plate_stack("batch", (2, 3)):
+    ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
+    >>> x.shape
+    torch.Size([2, 3])
+    """
+    with contextlib.ExitStack() as stack:
+        for i, size in enumerate(reversed(sizes)):
+            stack.enter_context(plate(f"{prefix}_{i}", size, dim=rightmost_dim - i))
+        yield
 
 
 # Older Pyro names for plates.

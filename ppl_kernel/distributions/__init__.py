@@ -14,14 +14,13 @@ from torch.distributions import (  # noqa: F401  re-exported unchanged: bases, t
     ExponentialFamily,
     MixtureSameFamily,
     TransformedDistribution,
-    constraints,
     kl_divergence,
     transform_to,
     biject_to,
     transforms,
 )
 
-from . import util  # noqa: F401  (pyro.distributions.util: broadcast_shape, sum_rightmost, logsumexp, ...)
+from . import constraints, util  # noqa: F401  (pyro.distributions.util: broadcast_shape, sum_rightmost, logsumexp, ...)
 from .callables import Primitive
 from .choice import Choice  # noqa: F401  (public)
 from .deferred import Independent, MaskedDistribution, TorchDistributionMixin, deferred_class  # noqa: F401  (public)
