@@ -23,6 +23,7 @@ from torch.distributions import (  # noqa: F401  re-exported unchanged: bases, t
 from . import constraints, util  # noqa: F401  (pyro.distributions.util: broadcast_shape, sum_rightmost, logsumexp, ...)
 from .callables import Primitive
 from .choice import Choice  # noqa: F401  (public)
+from .empirical import Empirical  # noqa: F401  (public)
 from .deferred import Independent, MaskedDistribution, TorchDistributionMixin, deferred_class  # noqa: F401  (public)
 from .point import Delta, Unit  # noqa: F401  (public)
 

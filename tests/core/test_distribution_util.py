@@ -92,3 +92,22 @@ def test_a_masked_distribution_inside_a_plate_scores_only_the_kept_data():
 def test_mask_with_a_number_says_to_give_a_bool():
     with pytest.raises(TypeError, match=r"Normal.mask\(mask\): mask must be a bool or a boolean tensor, got float"):
         dist.Normal(0.0, 1.0).mask(0.0)
+
+
+def test_empirical_weighs_equal_samples_together_and_draws_by_weight():
+    samples = torch.tensor([[0.0, 1.0], [2.0, 3.0], [0.0, 1.0]])
+    d = dist.Empirical(samples, torch.log(torch.tensor([1.0, 2.0, 1.0])))
+    assert d.event_shape == (2,) and d.batch_shape == ()
+    assert d.log_prob(torch.tensor([0.0, 1.0])).exp().item() == pytest.approx(0.5)
+    assert d.log_prob(torch.tensor([[2.0, 3.0], [9.0, 9.0]])).exp().tolist() == pytest.approx([0.5, 0.0])
+    assert torch.allclose(d.mean, torch.tensor([1.0, 2.0]))
+    assert torch.allclose(d.variance, torch.tensor([1.0, 1.0]))
+    pyro.set_rng_seed(0)
+    draws = d.sample((4000,))
+    # P(first sample row) = 0.5: 4000 draws have SE sqrt(0.25 / 4000) = 0.0079; 5 SE.
+    assert abs((draws[:, 0] == 0.0).double().mean().item() - 0.5) < 5 * 0.0079
+
+
+def test_empirical_with_mismatched_weights_says_one_per_sample():
+    with pytest.raises(ValueError, match="3 samples but 2 log-weights"):
+        dist.Empirical(torch.zeros(3), torch.zeros(2))
