@@ -11,7 +11,7 @@ from ppl_kernel import poutine
 from ppl_kernel.distributions.util import (
     broadcast_shape, logsumexp, scale_and_mask, sum_leftmost, sum_rightmost,
 )
-from ppl_kernel.errors import UserDistributionError
+from ppl_kernel.errors import ObservationError, SiteTypeError, UserDistributionError
 
 
 def test_broadcast_shape_stretches_size_one_dims():
@@ -111,3 +111,31 @@ def test_empirical_weighs_equal_samples_together_and_draws_by_weight():
 def test_empirical_with_mismatched_weights_says_one_per_sample():
     with pytest.raises(ValueError, match="3 samples but 2 log-weights"):
         dist.Empirical(torch.zeros(3), torch.zeros(2))
+
+
+def test_obs_mask_observes_where_true_and_draws_the_rest():
+    data = torch.tensor([1.0, 2.0, 3.0])
+    keep = torch.tensor([True, False, True])
+
+    def model():
+        with pyro.plate("data", 3):
+            return pyro.sample("y", dist.Normal(0.0, 1.0), obs=data, obs_mask=keep)
+
+    tr = poutine.trace(model).get_trace()
+    y = tr.return_value
+    assert y[0].item() == 1.0 and y[2].item() == 3.0 and y[1].item() != 2.0
+    assert tr["y_observed"].kind == "observed" and tr["y_unobserved"].kind == "latent" and tr["y"].kind == "deterministic"
+    # Each element is scored once: by the observed site where kept, by the latent site elsewhere.
+    normal = torch.distributions.Normal(0.0, 1.0)
+    assert torch.allclose(tr["y_observed"].log_prob, torch.where(keep, normal.log_prob(data), torch.tensor(0.0)))
+    assert tr["y_unobserved"].log_prob[0].item() == 0.0 and tr["y_unobserved"].log_prob[1].item() != 0.0
+
+
+def test_obs_mask_that_is_not_boolean_says_how_to_make_one():
+    with pytest.raises(SiteTypeError, match=r"site 'y': obs_mask must be a boolean tensor.*~torch.isnan\(data\)"):
+        pyro.sample("y", dist.Normal(0.0, 1.0), obs=torch.zeros(2), obs_mask=torch.ones(2))
+
+
+def test_obs_mask_without_obs_says_to_pass_the_data():
+    with pytest.raises(ObservationError, match=r"site 'y': obs_mask was given without obs"):
+        pyro.sample("y", dist.Normal(0.0, 1.0), obs_mask=torch.ones(2, dtype=torch.bool))
