@@ -22,8 +22,8 @@ from .errors import (  # noqa: F401
 from .params import clear_param_store, get_param_store  # noqa: F401
 from .poutine import condition, do, markov  # noqa: F401
 from .primitives import (  # noqa: F401
-    deterministic, enable_validation, factor, iarange, irange, observe, param, plate, require, sample,
-    set_max_sites, set_rng_seed,
+    deterministic, enable_validation, factor, iarange, irange, observe, param, plate, plate_stack, require, sample,
+    set_max_sites, set_rng_seed, validation_enabled,
 )
 from .memoize import cache, mem  # noqa: F401
 from .trace import Trace  # noqa: F401

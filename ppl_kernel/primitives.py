@@ -8,6 +8,7 @@
 True
 """
 
+import contextlib
 import inspect
 import math
 import numbers
@@ -41,17 +42,22 @@ def _as_distribution(name, fn, args, kwargs):
     return None
 
 
-def sample(name, fn, *args, obs=None, infer=None, **kwargs):
+def sample(name, fn, *args, obs=None, obs_mask=None, infer=None, **kwargs):
     """A named random choice: ``sample("x", dist.Normal(0, 1))`` or, seed style, ``sample("x", dist.normal, 0, 1)``.
 
     ``fn`` is a distribution object, a callable primitive with its parameters, or any stochastic
     function (called with ``*args``; its own sites are recorded). With ``obs`` the site is observed:
     its value is ``obs`` and it scores the data.
 
+    ``obs_mask`` (a boolean tensor) observes ``obs`` only where it is True and draws the rest, as Pyro: the
+    sites ``<name>_observed`` and ``<name>_unobserved`` and the merged value as deterministic ``<name>``.
+
     >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> pyro.sample("x", dist.Normal(0.0, 1.0), obs=torch.tensor(0.5)).item()
     0.5
     """
+    if obs_mask is not None:
+        return _partially_observed(name, fn, args, kwargs, obs, obs_mask, infer)
     if type(name) is not str:
         if isinstance(name, str):  # a str subclass (an enum's value, a tagged name): the plain string it holds
             return sample(str.__str__(name), fn, *args, obs=obs, infer=infer, **kwargs)
@@ -89,6 +95,23 @@ def sample(name, fn, *args, obs=None, infer=None, **kwargs):
     msg = Site("sample", name, d, args, kwargs, obs, obs is not None, infer)
     apply_stack(msg, stack)
     return msg.value
+
+
+def _partially_observed(name, fn, args, kwargs, obs, obs_mask, infer):
+    if not (torch.is_tensor(obs_mask) and obs_mask.dtype == torch.bool):
+        raise SiteTypeError(f"site '{name}': obs_mask must be a boolean tensor (True where obs is observed), got "
+                            f"{type(obs_mask).__name__}; e.g. obs_mask=~torch.isnan(data).")
+    if obs is None:
+        raise ObservationError(f"site '{name}': obs_mask was given without obs; pass the data as obs= (any value "
+                               "where the mask is False).")
+    d = fn if isinstance(fn, Distribution) and not args and not kwargs else _as_distribution(name, fn, args, kwargs)
+    if d is None:
+        raise SiteTypeError(f"site '{name}': obs_mask needs a distribution, got {type(fn).__name__} {fn!r}.")
+    event_dim = len(d.event_shape)
+    observed = sample(f"{name}_observed", d.mask(obs_mask), obs=obs, infer=infer)
+    unobserved = sample(f"{name}_unobserved", d.mask(~obs_mask), infer=infer)
+    value = torch.where(obs_mask.reshape(obs_mask.shape + (1,) * event_dim), observed, unobserved)
+    return deterministic(name, value, event_dim=event_dim)
 
 
 def _arguments_fit(fn, args, kwargs):
@@ -286,6 +309,29 @@ def enable_validation(is_validate=True):
     torch.distributions.Distribution.set_default_validate_args(bool(is_validate))
 
 
+@contextlib.contextmanager
+def validation_enabled(is_validate=True):
+    """Switch validation on (or off) inside a ``with`` block, and back to what it was after (Pyro's).
+
+    >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> with pyro.validation_enabled(False):
+    ...     bool(dist.Beta(2.0, 2.0).log_prob(torch.tensor(1.5)).isnan())  # outside the support: not checked
+    True
+    >>> try:
+    ...     dist.Beta(2.0, 2.0).log_prob(torch.tensor(1.5))
+    ... except ValueError:
+    ...     print("checked again")
+    checked again
+    """
+    previous, previous_torch = settings.validate, torch.distributions.Distribution._validate_args
+    enable_validation(is_validate)
+    try:
+        yield
+    finally:
+        type(settings).validate = previous
+        torch.distributions.Distribution.set_default_validate_args(previous_torch)
+
+
 def set_max_sites(n):
     """The most sites one traced run may make before it is stopped as a runaway (default 100,000).
 
@@ -458,6 +504,23 @@ class _SequentialFrame(Messenger):
             msg.cond_indep_stack = (self.frame,) + msg.cond_indep_stack
             if self.scale != 1.0:
                 msg.scale = msg.scale * self.scale
+
+
+@contextlib.contextmanager
+def plate_stack(prefix, sizes, rightmost_dim=-1):
+    """Nested plates named ``prefix_0``, ``prefix_1``, ... for a batch of shape ``sizes``: the last size at
+    ``rightmost_dim``, the others to its left (Pyro's helper).
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+    >>> with pyro.plate_stack("batch", (2, 3)):
+    ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
+    >>> x.shape
+    torch.Size([2, 3])
+    """
+    with contextlib.ExitStack() as stack:
+        for i, size in enumerate(reversed(sizes)):
+            stack.enter_context(plate(f"{prefix}_{i}", size, dim=rightmost_dim - i))
+        yield
 
 
 # Older Pyro names for plates.

@@ -477,6 +477,8 @@ def site_log_prob_float(site):
 def site_log_prob(site):
     """Log density of ``site.value`` under ``site.fn``, with the site's scale and mask applied."""
     fn, value = site.fn, site.value
+    if site.mask is False:  # nothing to score (a deterministic site): skip log_prob, which may be large
+        return torch.zeros(fn.batch_shape, dtype=value.dtype, device=value.device)
     lp = fast_log_prob(fn, value)
     if lp is not None:
         lp = torch.scalar_tensor(lp, dtype=value.dtype, device=value.device)

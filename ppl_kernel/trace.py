@@ -206,6 +206,40 @@ class Trace:
         return new
 
     # ---- renderings -------------------------------------------------------------------------------
+    def format_shapes(self, title="Trace Shapes:", last_site=None):
+        """A table of every site's shapes, as Pyro's: params, then per sample site its distribution's
+        ``batch | event`` shape, its value's, and its log_prob's once computed (``compute_log_prob()``).
+
+        >>> import torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
+        >>> from ppl_kernel import poutine
+        >>> def model():
+        ...     with pyro.plate("data", 3):
+        ...         pyro.sample("x", dist.Normal(torch.zeros(2), 1.0).to_event(1))
+        >>> print(poutine.trace(model).get_trace().format_shapes())
+        Trace Shapes:
+         Param Sites:
+        Sample Sites:
+               x dist 3 | 2
+                value 3 | 2
+        """
+        if not self.nodes:
+            return title
+        params, samples = [], []
+        for name, site in self.nodes.items():
+            if site.type == "param":
+                params.append([name, list(getattr(site.value, "shape", ())), None])
+            elif site.type == "sample":
+                batch, event = tuple(getattr(site.fn, "batch_shape", ())), tuple(getattr(site.fn, "event_shape", ()))
+                samples.append([f"{name} dist", list(batch), list(event)])
+                shape = tuple(getattr(site.value, "shape", ()))
+                split = len(shape) - len(event)
+                samples.append(["value", list(shape[:split]), list(shape[split:])])
+                if site._log_prob is not None:
+                    samples.append(["log_prob", list(site._log_prob.shape), []])
+            if name == last_site:
+                break
+        return _shape_table(title, params, samples)
+
     def site_line(self, site):
         if site.type != "sample":  # param, a plate's minibatch (subsample), a user's effectful operation
             return f"{site.name} : {site.type} = {short(site.value)}"
@@ -304,3 +338,31 @@ class Trace:
                 out.append(f'<div style="margin-left: 1.2em; color: {colour}">{html.escape(self.site_line(item))}</div>')
         out.append("</div>")
         return "".join(out)
+
+
+def _shape_table(title, params, samples):
+    """Right-aligned labels, batch sizes right-aligned before a ``|``, event sizes after it."""
+    rows = params + samples
+    label_width = max([len(r[0]) for r in rows] + [len("Sample Sites:")])
+    batch_cols = max([len(r[1]) for r in rows] + [0])
+    event_cols = max([len(r[2]) for r in rows if r[2] is not None] + [0])
+    widths = [1] * (batch_cols + event_cols)
+    for _, batch, event in rows:
+        for i, size in enumerate(batch):
+            j = batch_cols - len(batch) + i
+            widths[j] = max(widths[j], len(str(size)))
+        for i, size in enumerate(event or ()):
+            widths[batch_cols + i] = max(widths[batch_cols + i], len(str(size)))
+
+    def line(label, batch, event):
+        cells = [""] * (batch_cols - len(batch)) + [str(s) for s in batch]
+        text = " ".join([label.rjust(label_width)] + [c.rjust(w) for c, w in zip(cells, widths, strict=False)])
+        if event is not None:
+            text += " |" + "".join(" " + str(s).ljust(widths[batch_cols + i]) for i, s in enumerate(event))
+        return text.rstrip()
+
+    lines = [title.rjust(label_width), "Param Sites:".rjust(label_width)]
+    lines += [line(*row) for row in params]
+    lines.append("Sample Sites:".rjust(label_width))
+    lines += [line(*row) for row in samples]
+    return "\n".join(lines)

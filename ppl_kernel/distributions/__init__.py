@@ -14,17 +14,17 @@ from torch.distributions import (  # noqa: F401  re-exported unchanged: bases, t
     ExponentialFamily,
     MixtureSameFamily,
     TransformedDistribution,
-    constraints,
     kl_divergence,
     transform_to,
     biject_to,
     transforms,
 )
 
-from . import util  # noqa: F401  (pyro.distributions.util: broadcast_shape, sum_rightmost, logsumexp, ...)
+from . import constraints, util  # noqa: F401  (pyro.distributions.util: broadcast_shape, sum_rightmost, logsumexp, ...)
 from .callables import Primitive
 from .choice import Choice  # noqa: F401  (public)
-from .deferred import Independent, TorchDistributionMixin, deferred_class  # noqa: F401  (public)
+from .empirical import Empirical  # noqa: F401  (public)
+from .deferred import Independent, MaskedDistribution, TorchDistributionMixin, deferred_class  # noqa: F401  (public)
 from .point import Delta, Unit  # noqa: F401  (public)
 
 # Leaf families get deferred construction; abstract bases and wrappers stay torch's own classes.

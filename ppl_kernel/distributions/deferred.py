@@ -38,6 +38,19 @@ class TorchDistributionMixin:
     def expand_by(self, sample_shape):
         return self.expand(torch.Size(sample_shape) + self.batch_shape)
 
+    def mask(self, mask):
+        """This distribution with its log-density zeroed where ``mask`` is False (a bool or a boolean tensor
+        broadcasting with the batch shape); draws are unchanged (Pyro's ``Distribution.mask``).
+
+        >>> import torch, ppl_kernel.distributions as dist
+        >>> dist.Normal(torch.zeros(2), 1.0).mask(torch.tensor([True, False])).log_prob(torch.zeros(2)).tolist()[1]
+        0.0
+        """
+        if not isinstance(mask, bool) and not (torch.is_tensor(mask) and mask.dtype == torch.bool):
+            raise TypeError(f"{type(self).__name__}.mask(mask): mask must be a bool or a boolean tensor, got "
+                            f"{type(mask).__name__}; write .mask(x > 0) or .mask(False).")
+        return MaskedDistribution(self, mask)
+
 
 class Deferred(TorchDistributionMixin):
     """Mixin: keep the constructor arguments; run the torch constructor on first attribute use."""
@@ -132,3 +145,54 @@ class Independent(TorchDistributionMixin, td.Independent):
         if _instance is None:
             _instance = type(self).__new__(type(self))
         return td.Independent.expand(self, batch_shape, _instance)
+
+
+class MaskedDistribution(TorchDistributionMixin, td.Distribution):
+    """``base`` with its log-density multiplied out where ``mask`` is False (made by ``Distribution.mask``)."""
+
+    arg_constraints = {}  # noqa: RUF012  (torch's class attribute: the base validated its own)
+
+    def __init__(self, base, mask):
+        if torch.is_tensor(mask):
+            batch_shape = torch.broadcast_shapes(mask.shape, base.batch_shape)
+            if base.batch_shape != batch_shape:
+                base = base.expand(batch_shape)
+        else:
+            batch_shape = base.batch_shape
+        self.base_dist, self._mask = base, mask
+        super().__init__(batch_shape, base.event_shape, validate_args=False)
+
+    has_rsample = property(lambda self: self.base_dist.has_rsample)
+    has_enumerate_support = property(lambda self: self.base_dist.has_enumerate_support)
+    support = property(lambda self: self.base_dist.support)
+
+    def expand(self, batch_shape, _instance=None):
+        batch_shape = torch.Size(batch_shape)
+        mask = self._mask.expand(batch_shape) if torch.is_tensor(self._mask) else self._mask
+        return MaskedDistribution(self.base_dist.expand(batch_shape), mask)
+
+    def sample(self, sample_shape=torch.Size()):
+        return self.base_dist.sample(sample_shape)
+
+    def rsample(self, sample_shape=torch.Size()):
+        return self.base_dist.rsample(sample_shape)
+
+    def enumerate_support(self, expand=True):
+        return self.base_dist.enumerate_support(expand)
+
+    def log_prob(self, value):
+        if self._mask is False:
+            shape = torch.broadcast_shapes(value.shape[:value.dim() - len(self.event_shape)], self.batch_shape)
+            return torch.zeros(shape, dtype=value.dtype, device=value.device)
+        log_prob = self.base_dist.log_prob(value)
+        if self._mask is True:
+            return log_prob
+        return torch.where(self._mask, log_prob, log_prob.new_zeros(()))
+
+    @property
+    def mean(self):
+        return self.base_dist.mean
+
+    @property
+    def variance(self):
+        return self.base_dist.variance

@@ -17,7 +17,9 @@ from .mh import MH  # noqa: F401
 from .posterior import ABSENT, EmpiricalMarginal, TracePosterior  # noqa: F401
 from .predictive import Predictive  # noqa: F401
 from .query import expectation, infer  # noqa: F401
+from . import reparam, resampler  # noqa: F401  (pyro.infer.reparam.LocScaleReparam, pyro.infer.resampler.Resampler)
 from .rejection import Rejection  # noqa: F401
 from .smc import SMC  # noqa: F401
 from .svi import SVI  # noqa: F401
+from .tracegraph_elbo import TraceGraph_ELBO  # noqa: F401
 from .traceenum_elbo import TraceEnum_ELBO  # noqa: F401

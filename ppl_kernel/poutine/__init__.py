@@ -12,8 +12,10 @@ from .condition_messenger import (  # noqa: F401
     uncondition,
 )
 from .escape_messenger import EscapeMessenger, NonlocalExit, escape  # noqa: F401
+from .lift_messenger import LiftMessenger, lift  # noqa: F401
 from .queue_handler import queue  # noqa: F401
 from .replay_messenger import ReplayMessenger, replay  # noqa: F401
+from .reparam_messenger import ReparamMessenger, reparam  # noqa: F401
 from .scale_messenger import MaskMessenger, ScaleMessenger, mask, scale  # noqa: F401
 from .seed_messenger import SeedMessenger, seed  # noqa: F401
 from .trace_messenger import TraceMessenger, trace  # noqa: F401

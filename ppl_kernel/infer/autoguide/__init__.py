@@ -10,6 +10,9 @@
 """
 
 from .guides import AutoDelta, AutoDiagonalNormal, AutoGuide, AutoMultivariateNormal, AutoNormal  # noqa: F401
+from .guide_list import AutoGuideList  # noqa: F401
+from .laplace import AutoLaplaceApproximation  # noqa: F401
+from .low_rank import AutoLowRankMultivariateNormal  # noqa: F401
 from .initialization import (  # noqa: F401
     init_to_feasible, init_to_mean, init_to_median, init_to_sample, init_to_uniform, init_to_value,
 )
