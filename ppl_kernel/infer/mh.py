@@ -149,24 +149,26 @@ def _same_score(old, new):
     """True when ``new`` must score exactly as ``old`` did: the same value (:func:`_same_value`), and a
     distribution of the same family with the same parameters (numbers equal, tensors the very same objects),
     scale and mask."""
-    if type(old.fn) is not type(new.fn) or old.scale != new.scale or not _same_value(old.value, new.value):
-        return False
-    if old.mask is not None or new.mask is not None:
+    # The distribution first: a changed parameter (an observation under a proposed value) is found without
+    # reading the values.
+    if type(old.fn) is not type(new.fn) or old.scale != new.scale or old.mask is not None or new.mask is not None:
         return False
     a, b = old.fn.__dict__.get("_deferred"), new.fn.__dict__.get("_deferred")
     if a is None or b is None:
-        return old.fn is new.fn
-    (a_args, a_kwargs), (b_args, b_kwargs) = a, b
-    if len(a_args) != len(b_args) or a_kwargs.keys() != b_kwargs.keys():
-        return False
-    for x, y in zip(a_args, b_args, strict=True):
-        if x is not y and not (type(x) in _NUM and type(y) in _NUM and x == y):
+        if old.fn is not new.fn:
             return False
-    for key, x in a_kwargs.items():
-        y = b_kwargs[key]
-        if x is not y and not (type(x) in _NUM and type(y) in _NUM and x == y):
+    else:
+        (a_args, a_kwargs), (b_args, b_kwargs) = a, b
+        if len(a_args) != len(b_args) or a_kwargs.keys() != b_kwargs.keys():
             return False
-    return True
+        for x, y in zip(a_args, b_args, strict=True):
+            if x is not y and not (type(x) in _NUM and type(y) in _NUM and x == y):
+                return False
+        for key, x in a_kwargs.items():
+            y = b_kwargs[key]
+            if x is not y and not (type(x) in _NUM and type(y) in _NUM and x == y):
+                return False
+    return _same_value(old.value, new.value)
 
 
 class _State:
