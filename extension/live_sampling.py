@@ -15,6 +15,10 @@ Beside the panels, the running estimate (:mod:`~ppl_kernel_jupyter.running_estim
 of the return value (or of the site ``estimate``) with its standard-error band; ``exact=`` draws the true
 value as a line.
 
+``executor=`` (a ``concurrent.futures.Executor``) runs the samples in chunks on it
+(:mod:`ppl_kernel.infer.parallel`): the panels fill in as chunks finish, and Stop cancels the chunks not
+yet started (the finished ones are kept).
+
 Two ways to run:
 
 - ``run()`` in the calling thread: a kernel interrupt (``KeyboardInterrupt``) ends it;
@@ -63,7 +67,7 @@ class LiveSampling:
     """Draw runs of ``model(*args, **kwargs)`` with live histograms; the result is a TracePosterior."""
 
     def __init__(self, model, args=(), kwargs=None, num_samples=1000, seed=None, title=None, live=True,
-                 display=True, on_done=None, prior=False, estimate=None, exact=None):
+                 display=True, on_done=None, prior=False, estimate=None, exact=None, executor=None):
         self.model = model
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
@@ -72,7 +76,7 @@ class LiveSampling:
         self.prior = prior
         self.title = title or model_name(model)
         self.posterior = Importance(poutine.uncondition(model) if prior else model, num_samples=self.num_samples,
-                                    progress=self._progress)
+                                    progress=self._progress, executor=executor)
         self.data = HistogramData() if live else None
         # Beside the panels: the mean of the return value (or of site ``estimate``) as the runs come in.
         self.estimate = RunningEstimate(estimate, exact) if live else None
