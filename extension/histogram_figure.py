@@ -173,7 +173,8 @@ def _panel_spec(panel, state):
         shows.append(("prior", _rows(panel, panel["prior"])))
     if panel["kind"] == "bars":
         values = [{"label": x, "p": round(h, 6), "count": w, "shows": what,
-                   "about": f"{name} = {x}: {what} probability {format_number(round(h, 4))}, count {format_number(w)}"}
+                   "about": f"{name} = {x}: {_prefix(what)}probability {format_number(round(h, 4))}, "
+                            f"count {format_number(w)}"}
                   for what, rs in shows for x, _, h, w in rs]
         mark = "bar"
         encoding = {
@@ -183,8 +184,8 @@ def _panel_spec(panel, state):
             "description": {"field": "about"}}
     else:
         values = [{"lo": a, "hi": b, "density": h, "count": w, "shows": what,
-                   "about": f"{name} in [{format_number(a)}, {format_number(b)}): {what} density {format_number(h)}, "
-                            f"count {format_number(w)}"}
+                   "about": f"{name} in [{format_number(a)}, {format_number(b)}): {_prefix(what)}density "
+                            f"{format_number(h)}, count {format_number(w)}"}
                   for what, rs in shows for a, b, h, w in rs]
         mark = "rect"
         encoding = {
@@ -208,6 +209,12 @@ def _panel_spec(panel, state):
          "encoding": {**encoding, "color": colour}},
     ]
     return {**common, "data": {"values": values}, "layer": layers}
+
+
+def _prefix(what):
+    # A mark's description names the distribution only for the prior drawn beside a posterior: the
+    # panel's own marks read as they do without it ("x = 1: probability 0.3, count 1500").
+    return "prior " if what == "prior" else ""
 
 
 def _group_spec(group, state):

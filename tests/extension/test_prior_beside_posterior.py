@@ -117,3 +117,13 @@ def test_sampling_with_prior_draws_no_second_prior(shell):
     cell(shell, COIN.format(opts="--no-show"))
     cell(shell, f"%sample coin {N} --prior --seed 0")
     assert last_run(shell).widget.panel("p")["prior"] is None
+
+
+def test_the_posteriors_marks_read_as_without_the_prior_and_the_priors_say_prior():
+    data = HistogramData(unweighted_is_prior=True)
+    for tr in coin_traces(300, seed=8):
+        data.add(tr, likelihood(tr))
+    spec = static_bundle(data.state(), "coin", "done")[VEGALITE]
+    panel = next(p for p in spec["concat"] if p["title"]["text"] == "k ~ Binomial")
+    about = {r["shows"]: r["about"] for r in panel["data"]["values"] if r["label"] == "2"}
+    assert about["posterior"].startswith("k = 2: probability ") and about["prior"].startswith("k = 2: prior probability ")
