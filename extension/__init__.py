@@ -12,14 +12,41 @@ the namespace unless those names are taken, so the seed tutorial's cells run as 
 True
 """
 
-from .comparison import compare  # noqa: F401
-from .histogram_data import HistogramData  # noqa: F401
-from .histogram_widget import HistogramWidget  # noqa: F401
-from .inference_progress import LiveProgress  # noqa: F401
-from .live_sampling import LiveSampling  # noqa: F401
-from .loss_curve import LossCurve  # noqa: F401
-from .model_sliders import ModelSliders, interact  # noqa: F401
-from .trace_tree import TraceTreeWidget  # noqa: F401
+import importlib
+
+# The public names, imported on first use: the Jupyter server imports this package for its save hook
+# (_jupyter_server_extension_points), and must not pay for torch and the widgets when it starts.
+_PUBLIC = {
+    "compare": ".comparison",
+    "HistogramData": ".histogram_data",
+    "HistogramWidget": ".histogram_widget",
+    "LiveProgress": ".inference_progress",
+    "LiveSampling": ".live_sampling",
+    "LossCurve": ".loss_curve",
+    "ModelSliders": ".model_sliders",
+    "interact": ".model_sliders",
+    "TraceTreeWidget": ".trace_tree",
+}
+__all__ = list(_PUBLIC)
+
+
+def __getattr__(name):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ppl_kernel_jupyter' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))
+
+
+def _jupyter_server_extension_points():
+    """The Jupyter server extension this package ships (enabled by its install): the save hook that keeps
+    a static picture instead of a live view in saved notebooks (:mod:`ppl_kernel_jupyter.static_output`)."""
+    return [{"module": "ppl_kernel_jupyter.static_output"}]
 
 
 def load_ipython_extension(ipython):

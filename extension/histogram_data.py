@@ -16,6 +16,12 @@ times a power of ten) chosen from the first values: later frames only add bins a
 range grows, or merge neighbouring pairs when there are too many, so bars never jump between frames.
 The grid stays inside the distribution's support (a Beta's bins end at 0 and 1).
 
+Prior beside posterior: when the caller knows that the runs were drawn from the prior and weighted by
+the evidence (``HistogramData(unweighted_is_prior=True)``, as live sampling of a conditioned model
+does), each panel of a weighted state also carries ``prior``: the same runs counted without their
+weights, on the same bars or bins (and ``prior_mean``, ``prior_sd``), so the figure overlays the
+two and the effect of the data shows at a glance.
+
 Sites that appear only in some runs (``x_0, x_1, ...`` of a recursion) carry ``runs``, the number
 of runs that made them; names that differ only in their numbers form a group (``x_{i}``) once
 there are ``GROUP_MIN`` of them, which the widget pages through.
@@ -63,7 +69,7 @@ class Panel:
 
     __slots__ = ("name", "discrete_hint", "new_values", "new_weights", "array", "weights", "bars",
                  "strings", "runs", "weight_total", "integral", "note", "is_return", "is_bool", "dist",
-                 "support", "width", "bins", "binned", "lo", "hi")
+                 "support", "width", "bins", "binned", "lo", "hi", "prior_bars", "prior_strings")
 
     def __init__(self, name, discrete_hint=None, is_return=False, dist="", support=(None, None)):
         self.name = name
@@ -81,7 +87,9 @@ class Panel:
         self.array = np.empty(0)
         self.weights = np.empty(0)
         self.bars = {}  # value -> summed weight while the values still look discrete
+        self.prior_bars = {}  # value -> number of runs (the weights left out), beside bars
         self.strings = None  # value -> summed weight for non-numeric values
+        self.prior_strings = None  # value -> number of runs
         self.runs = 0
         self.weight_total = 0.0
         self.integral = True
@@ -100,10 +108,11 @@ class Panel:
     def add_strings(self, values, weights):
         self.runs += len(values)
         if self.strings is None:
-            self.strings = {}
-        strings = self.strings
+            self.strings, self.prior_strings = {}, {}
+        strings, prior = self.strings, self.prior_strings
         for v, w in zip(values, weights, strict=True):
             strings[v] = strings.get(v, 0.0) + w
+            prior[v] = prior.get(v, 0) + 1
         self.weight_total += float(sum(weights))
 
     def mark(self, count, weight, note):
@@ -129,15 +138,17 @@ class Panel:
         if self.bars is not None and (self.integral or self.discrete_hint):
             keys, inverse = np.unique(chunk, return_inverse=True)
             sums = np.bincount(inverse, weights=wchunk, minlength=len(keys))
-            for k, s in zip(keys.tolist(), sums.tolist(), strict=True):
+            runs = np.bincount(inverse, minlength=len(keys))
+            for k, s, r in zip(keys.tolist(), sums.tolist(), runs.tolist(), strict=True):
                 self.bars[k] = self.bars.get(k, 0.0) + s
+                self.prior_bars[k] = self.prior_bars.get(k, 0) + r
             if len(self.bars) > MAX_BARS:
-                self.bars = None
+                self.bars = self.prior_bars = None
         else:
-            self.bars = None
+            self.bars = self.prior_bars = None
 
-    def state(self, total_runs, total_weight):
-        """The panel as the widget draws it."""
+    def state(self, total_runs, total_weight, with_prior=False):
+        """The panel as the widget draws it; ``with_prior``: with the unweighted counts beside (``prior``)."""
         self._absorb()
         out = {
             "name": self.name,
@@ -154,10 +165,20 @@ class Panel:
             "bars": [],
             "edges": [],
             "counts": [],
+            "prior": None,
+            "prior_mean": None,
+            "prior_sd": None,
         }
         if self.strings is not None:
             out["kind"] = "bars"
             out["bars"] = _string_bars(self.strings, self.array, self.weights)
+            if with_prior:  # on the posterior's bars; "(other)" holds the runs of every label not shown
+                counts = dict(self.prior_strings)
+                for v in self.array.tolist():
+                    counts[format_number(v)] = counts.get(format_number(v), 0) + 1
+                shown = [counts.get(bar["label"], 0) if bar["label"] != "(other)" else None for bar in out["bars"]]
+                rest = self.runs - sum(c for c in shown if c is not None)
+                out["prior"] = [rest if c is None else c for c in shown]
             return out
         n = len(self.array)
         if n == 0:
@@ -165,18 +186,24 @@ class Panel:
         w = self.weights
         wsum = float(w.sum())
         if wsum > 0:
-            mean = float((w * self.array).sum() / wsum)
-            var = float((w * (self.array - mean) ** 2).sum() / wsum)
-            out["mean"], out["sd"] = mean, math.sqrt(max(var, 0.0))
+            out["mean"], out["sd"] = _mean_sd(self.array, w)
+        if with_prior:
+            out["prior_mean"], out["prior_sd"] = _mean_sd(self.array, np.ones(n))
         if self.bars is not None and (self.integral or self.discrete_hint):
             out["kind"] = "bars"
             labels = (lambda k: str(bool(k))) if self.is_bool else format_number
-            out["bars"] = [{"label": labels(k), "value": k, "count": c} for k, c in sorted(self.bars.items())]
+            keys = sorted(self.bars)
+            out["bars"] = [{"label": labels(k), "value": k, "count": self.bars[k]} for k in keys]
+            if with_prior:
+                out["prior"] = [self.prior_bars[k] for k in keys]
             return out
         edges, counts = self._histogram()
         out["kind"] = "hist"
         out["edges"] = edges.tolist()
         out["counts"] = counts
+        if with_prior:  # the same bins, each run counted once
+            ok = np.isfinite(self.array)
+            out["prior"] = np.histogram(self.array[ok], bins=np.asarray(edges))[0].tolist()
         return out
 
     def _histogram(self):
@@ -213,6 +240,13 @@ class Panel:
         if high is not None and high >= hi and edges[-2] < high < edges[-1]:
             edges[-1] = high
         return edges, counts
+
+
+def _mean_sd(values, weights):
+    wsum = float(weights.sum())
+    mean = float((weights * values).sum() / wsum)
+    var = float((weights * (values - mean) ** 2).sum() / wsum)
+    return mean, math.sqrt(max(var, 0.0))
 
 
 def _string_bars(strings, numbers, weights):
@@ -283,13 +317,16 @@ class HistogramData:
     last) and ``groups`` (name patterns with their members and how often each appeared).
     """
 
-    def __init__(self, show_return=True, distribution=None):
+    def __init__(self, show_return=True, distribution=None, unweighted_is_prior=False):
         self.panels = {}
         self.return_panels = {}
         self.show_return = show_return
         # "prior" or "posterior" when the caller knows (an MH chain is a posterior with equal weights);
         # None: a posterior if the runs are weighted, else the model's own (prior) distribution.
         self.distribution = distribution
+        # True when the runs were drawn from the prior and weighted by the evidence: counted without
+        # their weights they show the prior, which a weighted state then carries beside the posterior.
+        self.unweighted_is_prior = unweighted_is_prior
         self.observed = {}  # names of the observed sites, in order of first appearance
         self.runs = 0
         self.weight_total = 0.0
@@ -465,14 +502,16 @@ class HistogramData:
     def state(self):
         """Everything the widget, the picture and the summary need, as plain JSON-able data."""
         self._absorb()
-        panels = [p.state(self.runs, self.weight_total) for p in self.panels.values()]
-        panels += [p.state(self.runs, self.weight_total) for p in self.return_panels.values()]
+        with_prior = self.unweighted_is_prior and self.weighted
+        panels = [p.state(self.runs, self.weight_total, with_prior) for p in self.panels.values()]
+        panels += [p.state(self.runs, self.weight_total, with_prior) for p in self.return_panels.values()]
         for p in panels:
             p["is_return"] = p["name"] in self.return_panels
         groups = self._groups(panels)
         return {
             "runs": self.runs,
             "weighted": self.weighted,
+            "prior_beside": with_prior,
             "ess": self.ess(),
             "distribution": self.distribution or ("posterior" if self.weighted else "prior"),
             "observed": list(self.observed),

@@ -12,7 +12,9 @@ Each panel is a real plot: probability (discrete values, as bars) or density (co
 the panel's fixed grid of round bins) on a labelled y axis, the site's name and distribution family
 as title, mean ± standard error underneath. The figure's title says which distribution the panels
 show: the prior, or the posterior given the observed sites, with the effective sample size of
-weighted runs, flagged in words when it is too small to trust.
+weighted runs, flagged in words when it is too small to trust. When the state carries the prior beside the
+posterior (live sampling of a conditioned model: the same runs unweighted), each panel draws the
+posterior filled and the prior as an outline on the same bars or bins, in two colours with a legend.
 
 >>> state = {"runs": 2, "weighted": False, "groups": [], "dropped": 0, "panels": [
 ...     {"name": "c", "runs": 2, "kind": "bars", "mean": 0.5, "sd": 0.5, "group": None, "note": "",
@@ -39,6 +41,10 @@ VEGALITE = "application/vnd.vegalite.v5+json"
 FIGURE_PANELS = 12  # the static picture shows at most this many site panels (groups get one each)
 LOW_ESS = 100  # fewer effective samples than this (or than 1% of the runs): flagged as untrustworthy
 PANEL_WIDTH, PANEL_HEIGHT = 200, 120
+# The posterior filled in Vega's first colour, the prior outlined in a mid grey: each is at least 3:1
+# (WCAG's contrast for graphics) against both a white and JupyterLab's dark (#111) background.
+POSTERIOR_COLOUR, PRIOR_COLOUR = "#4c78a8", "#8c8c8c"
+SHOWS = ["posterior", "prior"]
 FONT = 11  # px: the smallest text in a picture (tick labels)
 
 
@@ -89,6 +95,13 @@ def mean_text(panel, state):
     return f"mean {format_number(panel['mean'])} ± {se_text}  sd {format_number(panel['sd'])}"
 
 
+def prior_text(panel):
+    """``prior mean 0.5 (sd 0.29)`` when the panel carries the prior beside the posterior, else ``""``."""
+    if panel.get("prior_mean") is None:
+        return ""
+    return f"prior mean {format_number(panel['prior_mean'])}  sd {format_number(panel['prior_sd'])}"
+
+
 def _share(panel, state):
     share = panel.get("share")
     return share if share is not None else panel["runs"] / max(state["runs"], 1)
@@ -128,12 +141,15 @@ def shown_panels(state):
     return chosen[:FIGURE_PANELS]
 
 
-def _rows(panel):
-    """(x label or bin start, bin end, height, weight) per bar: heights are probability or density."""
+def _rows(panel, counts=None):
+    """(x label or bin start, bin end, height, weight) per bar: heights are probability or density.
+
+    ``counts`` replaces the panel's own (the prior's unweighted counts, on the same bars or bins)."""
     if panel["kind"] == "bars":
-        total = sum(b["count"] for b in panel["bars"]) or 1.0
-        return [(b["label"], None, b["count"] / total, b["count"]) for b in panel["bars"]]
-    edges, counts = panel["edges"], panel["counts"]
+        counts = [b["count"] for b in panel["bars"]] if counts is None else counts
+        total = sum(counts) or 1.0
+        return [(b["label"], None, c / total, c) for b, c in zip(panel["bars"], counts, strict=True)]
+    edges, counts = panel["edges"], panel["counts"] if counts is None else counts
     total = sum(counts) or 1.0
     return [(a, b, c / total / (b - a), c) for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)]
 
@@ -145,32 +161,60 @@ def _panel_spec(panel, state):
     sub = [panel_runs(panel, state)]
     if panel.get("mean") is not None:
         sub.append(mean_text(panel, state))
+    subtitle = "  ·  ".join(sub)
+    if prior_text(panel):
+        subtitle = [subtitle, prior_text(panel)]  # a second line: one line would not fit the panel
     common = {
-        "title": {"text": panel_title(panel), "subtitle": "  ·  ".join(sub)},
+        "title": {"text": panel_title(panel), "subtitle": subtitle},
         "width": PANEL_WIDTH, "height": PANEL_HEIGHT,
     }
+    shows = [("posterior", rows)]
+    if panel.get("prior") is not None:
+        shows.append(("prior", _rows(panel, panel["prior"])))
     if panel["kind"] == "bars":
-        values = [{"label": x, "p": round(h, 6), "count": w,
-                   "about": f"{name} = {x}: probability {format_number(round(h, 4))}, count {format_number(w)}"}
-                  for x, _, h, w in rows]
-        return {**common, "data": {"values": values}, "mark": {"type": "bar", "tooltip": True},
-                "encoding": {
-                    "x": {"field": "label", "type": "ordinal", "sort": None, "title": name,
-                          "axis": {"labelAngle": 0, "labelOverlap": "greedy", "labelLimit": 80}},
-                    "y": {"field": "p", "type": "quantitative", "title": "probability"},
-                    "description": {"field": "about"}}}
-    values = [{"lo": a, "hi": b, "density": h, "count": w,
-               "about": f"{name} in [{format_number(a)}, {format_number(b)}): density {format_number(h)}, "
-                        f"count {format_number(w)}"}
-              for a, b, h, w in rows]
-    return {**common, "data": {"values": values}, "mark": {"type": "rect", "tooltip": True},
-            "encoding": {
-                "x": {"field": "lo", "type": "quantitative", "title": name,
-                      "scale": {"zero": False, "domain": [panel["edges"][0], panel["edges"][-1]], "nice": False}},
-                "x2": {"field": "hi"},
-                "y": {"field": "density", "type": "quantitative", "title": "density"},
-                "y2": {"datum": 0},
-                "description": {"field": "about"}}}
+        values = [{"label": x, "p": round(h, 6), "count": w, "shows": what,
+                   "about": f"{name} = {x}: {_prefix(what)}probability {format_number(round(h, 4))}, "
+                            f"count {format_number(w)}"}
+                  for what, rs in shows for x, _, h, w in rs]
+        mark = "bar"
+        encoding = {
+            "x": {"field": "label", "type": "ordinal", "sort": None, "title": name,
+                  "axis": {"labelAngle": 0, "labelOverlap": "greedy", "labelLimit": 80}},
+            "y": {"field": "p", "type": "quantitative", "title": "probability"},
+            "description": {"field": "about"}}
+    else:
+        values = [{"lo": a, "hi": b, "density": h, "count": w, "shows": what,
+                   "about": f"{name} in [{format_number(a)}, {format_number(b)}): {_prefix(what)}density "
+                            f"{format_number(h)}, count {format_number(w)}"}
+                  for what, rs in shows for a, b, h, w in rs]
+        mark = "rect"
+        encoding = {
+            "x": {"field": "lo", "type": "quantitative", "title": name,
+                  "scale": {"zero": False, "domain": [panel["edges"][0], panel["edges"][-1]], "nice": False}},
+            "x2": {"field": "hi"},
+            "y": {"field": "density", "type": "quantitative", "title": "density"},
+            "y2": {"datum": 0},
+            "description": {"field": "about"}}
+    if len(shows) == 1:
+        return {**common, "data": {"values": values}, "mark": {"type": mark, "tooltip": True}, "encoding": encoding}
+    # Posterior filled, prior outlined on top of it: one colour each, one legend for the figure.
+    colour = {"field": "shows", "type": "nominal", "title": None,
+              "scale": {"domain": SHOWS, "range": [POSTERIOR_COLOUR, PRIOR_COLOUR]},
+              "legend": {"orient": "top", "labelFontSize": FONT}}  # at the right it would fall off a narrow output
+    layers = [
+        {"transform": [{"filter": "datum.shows === 'posterior'"}], "mark": {"type": mark, "tooltip": True},
+         "encoding": {**encoding, "color": colour}},
+        {"transform": [{"filter": "datum.shows === 'prior'"}],
+         "mark": {"type": mark, "tooltip": True, "filled": False, "strokeWidth": 2},
+         "encoding": {**encoding, "color": colour}},
+    ]
+    return {**common, "data": {"values": values}, "layer": layers}
+
+
+def _prefix(what):
+    # A mark's description names the distribution only for the prior drawn beside a posterior: the
+    # panel's own marks read as they do without it ("x = 1: probability 0.3, count 1500").
+    return "prior " if what == "prior" else ""
 
 
 def _group_spec(group, state):
@@ -232,7 +276,8 @@ def figure_png(state, title=None, dpi=100):
     cols = min(3, max(1, count))
     rows = max(1, -(-count // cols))
     points = FONT * 72 / dpi + 1  # >= 11 px at this dpi
-    fig = Figure(figsize=(3.4 * cols, 2.7 * rows + 0.5), dpi=dpi)
+    with_prior = any(p.get("prior") is not None for p in panels)
+    fig = Figure(figsize=(3.4 * cols, (3.0 if with_prior else 2.7) * rows + 0.5), dpi=dpi)
     FigureCanvasAgg(fig)
     if not count:
         ax = fig.add_subplot(1, 1, 1)
@@ -253,7 +298,17 @@ def figure_png(state, title=None, dpi=100):
         ax.set_title(f"{g['pattern']}: {len(shares)} sites", fontsize=points + 1)
         ax.tick_params(labelsize=points)
     fig.suptitle(figure_title(state, title), fontsize=points + 2, x=0.01, ha="left")
-    fig.tight_layout()
+    if with_prior:
+        from matplotlib.patches import Patch
+
+        # Under the title, at its left: a long title leaves no room beside it.
+        top = 1 - 0.4 / fig.get_figheight()
+        fig.legend(handles=[Patch(color=POSTERIOR_COLOUR, label="posterior"),
+                            Patch(fill=False, edgecolor=PRIOR_COLOUR, linewidth=2, label="prior")],
+                   loc="upper left", bbox_to_anchor=(0.0, top), fontsize=points, frameon=False, ncols=2)
+        fig.tight_layout(rect=(0, 0, 1, top - 0.25 / fig.get_figheight()))
+    else:
+        fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
@@ -261,20 +316,26 @@ def figure_png(state, title=None, dpi=100):
 
 def _draw_panel(ax, p, state, points):
     rows = _rows(p)
+    prior = _rows(p, p["prior"]) if p.get("prior") is not None else None
     if p["kind"] == "bars":
         labels = [r[0] for r in rows]
-        ax.bar(range(len(rows)), [r[2] for r in rows], color="#4c78a8")
+        ax.bar(range(len(rows)), [r[2] for r in rows], color=POSTERIOR_COLOUR)
+        if prior is not None:
+            ax.bar(range(len(prior)), [r[2] for r in prior], fill=False, edgecolor=PRIOR_COLOUR, linewidth=2)
         step = max(1, -(-len(labels) // 12))
         ax.set_xticks(range(0, len(labels), step))
         ax.set_xticklabels([t if len(t) <= 8 else t[:7] + "…" for t in labels[::step]], fontsize=points)
         ax.set_ylabel("probability", fontsize=points)
     else:
         ax.bar([r[0] for r in rows], [r[2] for r in rows], width=[r[1] - r[0] for r in rows], align="edge",
-               color="#4c78a8")
+               color=POSTERIOR_COLOUR)
+        if prior is not None:
+            ax.stairs([r[2] for r in prior], p["edges"], color=PRIOR_COLOUR, linewidth=2)
         ax.set_xlim(p["edges"][0], p["edges"][-1])
         ax.set_ylabel("density", fontsize=points)
     ax.set_xlabel(p["name"], fontsize=points)
-    ax.set_title(f"{panel_title(p)}\n{panel_runs(p, state)}  {mean_text(p, state)}", fontsize=points, loc="left")
+    lines = [panel_title(p), f"{panel_runs(p, state)}  {mean_text(p, state)}"] + ([prior_text(p)] if prior_text(p) else [])
+    ax.set_title("\n".join(lines), fontsize=points, loc="left")
     ax.tick_params(labelsize=points)
     ax.spines[["top", "right"]].set_visible(False)
 
@@ -304,10 +365,17 @@ def summary_text(state, title, status):
         parts = [f"  {p['name']:<{width}} {p['runs']} runs"]
         if p["mean"] is not None:
             parts.append(mean_text(p, state))
+            if prior_text(p):
+                parts.append(f"({prior_text(p)})")
         if p["kind"] == "bars":
             total = sum(b["count"] for b in p["bars"]) or 1.0
             top = sorted(p["bars"], key=lambda b: -b["count"])[:4]
             parts.append(", ".join(f"{b['label']}: {format_number(round(b['count'] / total, 4))}" for b in top))
+            if p.get("prior") is not None and p["mean"] is None:  # no prior mean to say: the prior's values
+                runs = sum(p["prior"]) or 1
+                prior = dict(zip((b["label"] for b in p["bars"]), p["prior"], strict=True))
+                parts.append("(prior " + ", ".join(f"{b['label']}: {format_number(round(prior[b['label']] / runs, 4))}"
+                                                   for b in top) + ")")
         elif p["kind"] == "hist":
             parts.append(f"range [{format_number(p['edges'][0])}, {format_number(p['edges'][-1])}]")
         elif p["note"]:

@@ -19,6 +19,9 @@ DOM markers (stable, for browser tests and styling):
 - ``div.ppl-estimate`` (``data-label``: what is estimated, "P(c = 1)") the running estimate against the
   runs: ``path.ppl-estimate-line``, ``path.ppl-estimate-band`` (± 1 standard error), ``line.ppl-exact``
   (the exact value, when known), ``span.ppl-estimate-value`` (``data-value``: the latest estimate).
+- the prior beside a posterior (a conditioned model's panels): ``rect.ppl-prior-bar`` (``data-label``,
+  ``data-count``: unweighted runs) over the bars, ``path.ppl-prior-line`` (``data-counts``) over the bins,
+  ``span.ppl-panel-prior-mean``, and ``span.ppl-legend`` in the head.
 - ``div.ppl-group[data-pattern="x_{i}"]`` a group of sites named alike; ``div.ppl-appear-row[data-site]``
   with ``span.ppl-appear-runs`` says how many runs made each member; ``button.ppl-group-prev`` /
   ``button.ppl-group-next`` page through the member panels; ``span.ppl-group-page`` (``data-page``).

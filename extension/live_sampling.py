@@ -8,12 +8,17 @@ redraw rule). Each call adds the runs stored since the last one to the
 
 A model without evidence gives every run weight 1: the panels show its prior. A conditioned model
 (``obs=`` sites, ``factor``, ``poutine.condition``) gives each run its likelihood weight, so the panels
-show the posterior given the evidence, with the effective sample size; ``prior=True`` (``--prior``)
+show the posterior given the evidence, with the effective sample size, and each panel the prior
+beside it (the same runs counted without their weights: no second run); ``prior=True`` (``--prior``)
 samples the prior instead, with the observations left out (``poutine.uncondition``).
 
 Beside the panels, the running estimate (:mod:`~ppl_kernel_jupyter.running_estimate`) follows the mean
 of the return value (or of the site ``estimate``) with its standard-error band; ``exact=`` draws the true
 value as a line.
+
+``executor=`` (a ``concurrent.futures.Executor``) runs the samples in chunks on it
+(:mod:`ppl_kernel.infer.parallel`): the panels fill in as chunks finish, and Stop cancels the chunks not
+yet started (the finished ones are kept).
 
 Two ways to run:
 
@@ -63,7 +68,7 @@ class LiveSampling:
     """Draw runs of ``model(*args, **kwargs)`` with live histograms; the result is a TracePosterior."""
 
     def __init__(self, model, args=(), kwargs=None, num_samples=1000, seed=None, title=None, live=True,
-                 display=True, on_done=None, prior=False, estimate=None, exact=None):
+                 display=True, on_done=None, prior=False, estimate=None, exact=None, executor=None):
         self.model = model
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
@@ -72,8 +77,8 @@ class LiveSampling:
         self.prior = prior
         self.title = title or model_name(model)
         self.posterior = Importance(poutine.uncondition(model) if prior else model, num_samples=self.num_samples,
-                                    progress=self._progress)
-        self.data = HistogramData() if live else None
+                                    progress=self._progress, executor=executor)
+        self.data = self._new_data() if live else None
         # Beside the panels: the mean of the return value (or of site ``estimate``) as the runs come in.
         self.estimate = RunningEstimate(estimate, exact) if live else None
         self.widget = HistogramWidget(title=self.title, target=self.num_samples) if live else None
@@ -93,6 +98,15 @@ class LiveSampling:
         self._static_handle = None
         self.flushes = 0  # times the panels were sent while sampling
         self.sampling_cpu_seconds = self.sampling_seconds = 0.0
+
+    def _new_data(self):
+        # Prior beside posterior from the same runs: Importance without a guide draws every latent site
+        # from its own distribution in the model and only weights the run by the observed sites and
+        # factors (ppl_kernel.infer.importance._run_prior, also per chunk on an executor), so the runs
+        # counted without their weights are draws of the prior. (Of the prior with the observed values as
+        # the model's inputs: the same as --prior unless a latent site's distribution depends on an
+        # observed value; a run ended at probability zero drew only the sites before its end.)
+        return HistogramData(unweighted_is_prior=not self.prior)
 
     @property
     def refresh_seconds(self):
@@ -201,7 +215,7 @@ class LiveSampling:
             self.estimate.add_runs(store, self._ingested, end, new)
             weights, restart = self._weights.take(new, every)
             if restart:  # a run far above the reference: the panels start over, every weight finite
-                self.data = HistogramData()
+                self.data = self._new_data()
                 self._ingested = 0
             self.data.add_runs(store, self._ingested, end, weights)
             self._ingested = end

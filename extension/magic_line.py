@@ -85,6 +85,37 @@ def run_count(text):
     raise argparse.ArgumentTypeError(f"the number of runs must be an integer, got '{text}'{hint}")
 
 
+def executor_option(text, namespace, where):
+    """The executor an ``--executor NAME`` option names: ``NAME`` evaluated in the user's namespace.
+
+    A Dask client (anything with ``get_executor()``) gives its executor; else the object itself must be a
+    ``concurrent.futures.Executor`` (something with ``submit``), e.g. a ``ProcessPoolExecutor``. None when
+    the option is not given. A name that is not defined, or not an executor, is a UsageError saying what
+    to pass.
+
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(1) as pool:
+    ...     executor_option("pool", {"pool": pool}, "%sample") is pool
+    True
+    """
+    if text is None:
+        return None
+    example = ("e.g. pool = concurrent.futures.ProcessPoolExecutor() then --executor pool, or a Dask client "
+               "(client = distributed.Client(...)) then --executor client")
+    try:
+        value = eval(text, namespace)
+    except Exception as e:
+        raise UsageError(f"{where}: --executor {text} could not be evaluated ({type(e).__name__}: {e}); give the "
+                         f"name of an executor defined in the notebook, {example}.") from None
+    get_executor = getattr(value, "get_executor", None)
+    if callable(get_executor):  # a Dask client: its submit returns Dask futures, its executor standard ones
+        value = get_executor()
+    if not callable(getattr(value, "submit", None)):
+        raise UsageError(f"{where}: --executor {text} is of type {type(value).__name__}, not an executor; give a "
+                         f"concurrent.futures.Executor or a Dask client, {example}.")
+    return value
+
+
 def parse_magic_line(magic, line, usage_name):
     """``(options, code_words)`` of ``line`` for ``magic`` (a method decorated with ``magic_arguments``).
 

@@ -34,7 +34,7 @@ from IPython.display import display
 
 from .cell_function import DefinitionError, compile_cell_function, parse_definition
 from .live_sampling import LiveSampling
-from .magic_line import parse_magic_line, run_count, unquote
+from .magic_line import executor_option, parse_magic_line, run_count, unquote
 from .model_snapshot import snapshot_model
 from .trace_tree import TraceTree, TraceTreeWidget
 from .user_traceback import ModelSyntaxError, show_user_frames
@@ -144,12 +144,12 @@ class ModelMagics(Magics):
 
         return store
 
-    def _sample(self, fn, args, kwargs, num_samples, seed, background, output, prior=False):
+    def _sample(self, fn, args, kwargs, num_samples, seed, background, output, prior=False, executor=None):
         __tracebackhide__ = True  # IPython hides this frame in tracebacks
         if background:  # the run keeps the definitions of now, whatever the user redefines meanwhile
             fn = snapshot_model(fn, self.shell.user_ns)
         run = LiveSampling(fn, args, kwargs, num_samples=num_samples, seed=seed, on_done=self._store(output),
-                           prior=prior)
+                           prior=prior, executor=executor)
         # Runs still going, and the newest: a finished run lives on only where the user stored it (-o).
         self.runs = [r for r in self.runs if r.status in ("pending", "running")] + [run]
         if background:
@@ -216,6 +216,9 @@ class ModelMagics(Magics):
     @argument("--prior", action="store_true",
               help="sample the prior: leave out the observations (by default a conditioned model shows its "
                    "posterior given them, by importance weighting)")
+    @argument("--executor", default=None,
+              help="run the samples in chunks on this executor, named in the notebook: a "
+                   "concurrent.futures.Executor (pool = ProcessPoolExecutor()) or a Dask client")
     @argument("--trace", action="store_true", help="also show the call tree of one run")
     @argument("--no-show", action="store_true", dest="no_show", help="define the function only")
     @argument("--interact", default=None,
@@ -274,8 +277,10 @@ class ModelMagics(Magics):
 
                 ppl_kernel.set_rng_seed(opts.seed)
             self._show_tree(fn, args, kwargs)
+        executor = executor_option(opts.executor, self.shell.user_ns, where)
         if num > 0:
-            self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output), opts.prior)
+            self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output), opts.prior,
+                         executor)
         return None
 
     # ---- %sample ----------------------------------------------------------------------------------
@@ -291,12 +296,17 @@ class ModelMagics(Magics):
     @argument("--prior", action="store_true",
               help="sample the prior: leave out the observations (by default a conditioned model shows its "
                    "posterior given them, by importance weighting)")
+    @argument("--executor", default=None,
+              help="run the samples in chunks on this executor, named in the notebook: a "
+                   "concurrent.futures.Executor (pool = ProcessPoolExecutor()) or a Dask client")
     def sample(self, line):
         """Sample a model N times (default 1000) with live histograms: ``%sample geometric(0.5) 2000``.
 
         Options go before or after the model: ``%sample weather 500 --seed 0 -o runs``. A model with
         observations (``obs=``, ``factor``, ``poutine.condition``) shows its posterior given them, each run
-        weighted by its likelihood; ``--prior`` shows its prior.
+        weighted by its likelihood; ``--prior`` shows its prior. ``--executor pool`` runs the samples in
+        chunks on an executor of the notebook (a ``ProcessPoolExecutor``, a Dask client); the panels fill in
+        as chunks finish, and Stop cancels the chunks not yet started.
         """
         __tracebackhide__ = True
         usage = self.sample.parser.format_usage()
@@ -313,7 +323,8 @@ class ModelMagics(Magics):
         if num < 0:
             raise UsageError(f"%sample: the number of runs must be 0 or more, got {num}.\n{usage}")
         fn, args, kwargs = self._resolve(expr, "sample")
-        self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output), opts.prior)
+        executor = executor_option(opts.executor, self.shell.user_ns, "%sample")
+        self._sample(fn, args, kwargs, num, opts.seed, opts.background, unquote(opts.output), opts.prior, executor)
         return None
 
     # ---- %trace -----------------------------------------------------------------------------------

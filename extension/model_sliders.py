@@ -8,8 +8,10 @@ the latest values.
 
 While a run goes, its live histogram widget is shown; when it ends, that output is replaced by the
 static figure of the run (Vega-Lite, PNG, text: see :mod:`ppl_kernel_jupyter.histogram_figure`),
-titled with the argument values. So a saved notebook keeps the picture of the last state; the
-sliders themselves need the kernel (run the cell again to move them).
+titled with the argument values. So a saved notebook keeps the picture of the last state. The
+sliders are shown live with a static note beside them (what they slide, and that moving them needs
+the kernel): the save hook of :mod:`ppl_kernel_jupyter.static_output` keeps only the note in the saved
+file, so a reopened notebook shows the note and the last picture, never "Error displaying widget".
 
 >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
 >>> def coin(p=0.5):
@@ -23,6 +25,7 @@ sliders themselves need the kernel (run the cell again to move them).
 
 import inspect
 import threading
+from html import escape
 import time
 
 import ipywidgets
@@ -31,6 +34,7 @@ from ppl_kernel.runtime import model_name
 
 from .histogram_figure import static_bundle
 from .live_sampling import LiveSampling
+from .static_output import live_with_static
 
 
 def interact(model, num_samples=1000, throttle=0.3, model_args=(), model_kwargs=None, display=True, seed=None,
@@ -76,7 +80,8 @@ class ModelSliders:
         if display:
             from IPython.display import display as show
 
-            show(self.box)
+            data, metadata = live_with_static(self.box, _static_sliders(self.name, sliders))
+            show(data, raw=True, metadata=metadata)
             self._handle = show({"text/plain": f"{self.name}: sampling…"}, raw=True, display_id=True)
         self._start()
 
@@ -174,6 +179,16 @@ class ModelSliders:
         if self._handle is not None:
             self._handle.update(static_bundle(run.data.state(), run.title, run.status), raw=True)
         self._done.set()
+
+
+def _static_sliders(name, specs):
+    """What a saved notebook shows in place of the sliders: what they slide, and how to move them again."""
+    ranges = [f"{arg} from {spec[0]} to {spec[1]}" if isinstance(spec, tuple) else f"{arg} in {spec!r}"
+              for arg, spec in specs.items()]
+    text = f"Sliders for {name}: {', '.join(ranges)}. Run the cell to move them; the figure below is the last state."
+    html = (f'<div class="ppl-sliders-static"><b>Sliders for <code>{escape(name)}</code></b>: '
+            f"{escape(', '.join(ranges))}.<br>Run the cell to move them; the figure below is the last state.</div>")
+    return {"text/html": html, "text/plain": text}
 
 
 def _defaults(model, name, sliders):

@@ -62,11 +62,16 @@ function xTitle(svg, name) {
 function chart(panel) {
   const svg = svgEl("svg", { width: W, height: H, class: "ppl-chart" });
   svg.appendChild(svgEl("line", { x1: LEFT, x2: LEFT + PW, y1: TOP + PH, y2: TOP + PH, class: "ppl-axis" }));
+  // The prior beside the posterior (a conditioned model's runs counted without their weights): an
+  // outline on the same bars or bins, drawn over the filled posterior.
+  const prior = panel.prior || null;
+  const priorTotal = prior ? (prior.reduce((s, x) => s + x, 0) || 1) : 1;
   if (panel.kind === "bars") {
     const total = panel.bars.reduce((s, b) => s + b.count, 0) || 1;
     const n = panel.bars.length;
     const bw = PW / Math.max(n, 1);
-    const sy = yAxis(svg, Math.max(...panel.bars.map((b) => b.count / total), 1e-12), "probability");
+    const priorP = prior ? prior.map((c) => c / priorTotal) : [];
+    const sy = yAxis(svg, Math.max(...panel.bars.map((b) => b.count / total), ...priorP, 1e-12), "probability");
     const every = Math.max(1, Math.ceil(n / Math.floor(PW / 28)));  // labels at least ~28 px apart
     panel.bars.forEach((b, i) => {
       const f = b.count / total;
@@ -76,6 +81,14 @@ function chart(panel) {
       });
       rect.appendChild(svgEl("title", {}, `${b.label}: probability ${fmt(f)} (count ${fmt(b.count)})`));
       svg.appendChild(rect);
+      if (prior) {
+        const outline = svgEl("rect", {
+          x: LEFT + i * bw + 2, y: sy(priorP[i]), width: Math.max(bw - 4, 1), height: TOP + PH - sy(priorP[i]),
+          class: "ppl-prior-bar", "data-label": b.label, "data-count": prior[i],
+        });
+        outline.appendChild(svgEl("title", {}, `${b.label}: prior probability ${fmt(priorP[i])} (count ${prior[i]})`));
+        svg.appendChild(outline);
+      }
       if (i % every === 0) {
         const label = b.label.length > 8 ? b.label.slice(0, 7) + "…" : b.label;
         svg.appendChild(svgEl("text", { x: LEFT + (i + 0.5) * bw, y: TOP + PH + 14, "text-anchor": "middle",
@@ -87,7 +100,8 @@ function chart(panel) {
     const lo = e[0], hi = e[e.length - 1];
     const total = c.reduce((s, x) => s + x, 0) || 1;
     const dens = c.map((cnt, i) => cnt / total / (e[i + 1] - e[i]));
-    const sy = yAxis(svg, Math.max(...dens, 1e-12), "density");
+    const priorDens = prior ? prior.map((cnt, i) => cnt / priorTotal / (e[i + 1] - e[i])) : [];
+    const sy = yAxis(svg, Math.max(...dens, ...priorDens, 1e-12), "density");
     const sx = (x) => LEFT + ((x - lo) / (hi - lo)) * PW;
     c.forEach((cnt, i) => {
       const rect = svgEl("rect", {
@@ -97,6 +111,15 @@ function chart(panel) {
       rect.appendChild(svgEl("title", {}, `[${fmt(e[i])}, ${fmt(e[i + 1])}): density ${fmt(dens[i])} (count ${fmt(cnt)})`));
       svg.appendChild(rect);
     });
+    if (prior) {
+      // One step line over the bins: the prior's density, as in the static picture.
+      let d = `M ${sx(e[0])} ${TOP + PH}`;
+      priorDens.forEach((v, i) => { d += ` L ${sx(e[i])} ${sy(v)} L ${sx(e[i + 1])} ${sy(v)}`; });
+      d += ` L ${sx(e[e.length - 1])} ${TOP + PH}`;
+      const line = svgEl("path", { d, class: "ppl-prior-line", "data-counts": prior.join(" ") });
+      line.appendChild(svgEl("title", {}, "prior (the same runs, without their weights)"));
+      svg.appendChild(line);
+    }
     for (const v of ticks(lo, hi, 4)) {
       svg.appendChild(svgEl("line", { x1: sx(v), x2: sx(v), y1: TOP + PH, y2: TOP + PH + 3, class: "ppl-axis" }));
       svg.appendChild(svgEl("text", { x: sx(v), y: TOP + PH + 14, "text-anchor": "middle", class: "ppl-tick" }, fmt(v)));
@@ -211,6 +234,9 @@ function panelView(panel, ofRuns, weighted) {
     stats.append(document.createTextNode(" · mean "), el("span", "ppl-panel-mean", fmt(panel.mean)));
     stats.append(document.createTextNode(" · sd "), el("span", "ppl-panel-sd", fmt(panel.sd)));
   }
+  if (panel.prior_mean !== null && panel.prior_mean !== undefined) {
+    stats.append(document.createTextNode(" · prior mean "), el("span", "ppl-panel-prior-mean", fmt(panel.prior_mean)));
+  }
   box.appendChild(stats);
   return box;
 }
@@ -277,7 +303,11 @@ function render({ model, el: host }) {
   const progress = el("progress", "ppl-progress");
   const eta = el("span", "ppl-eta");
   const message = el("div", "ppl-hist-message");
-  head.append(title, runs, progress, eta, status, stop);
+  // Shown when the panels carry the prior beside the posterior.
+  const legend = el("span", "ppl-legend");
+  legend.append(el("span", "ppl-legend-posterior"), document.createTextNode("posterior "),
+    el("span", "ppl-legend-prior"), document.createTextNode("prior"));
+  head.append(title, runs, progress, eta, status, legend, stop);
   let since = null;  // [time, runs] when this view first saw the run going: the rate behind the time left
   const body = el("div", "ppl-hist-body");
   root.append(head, message, body);
@@ -313,6 +343,7 @@ function render({ model, el: host }) {
     message.textContent = model.get("message");
     const panels = model.get("panels"), groups = model.get("groups");
     const weighted = model.get("weighted");
+    legend.style.display = panels.some((p) => p.prior) ? "" : "none";
     const byName = {};
     for (const p of panels) byName[p.name] = p;
     body.replaceChildren();

@@ -6,8 +6,11 @@ executor...) runs the chunks; this module is the one place that
 
 - cuts the work into chunks (:func:`split`): ``chunks`` pieces of nearly equal size, a number that
   does not depend on the executor, so that a run repeats whatever ran it;
-- derives each chunk's seed from one base seed (:func:`chunk_seeds`); the base seed is drawn from
-  torch's generator, so ``pyro.set_rng_seed(s)`` before the run makes the whole run repeat exactly;
+- derives each chunk's seed from one base seed (:func:`chunk_seeds`); the base seed is drawn from the
+  generator the caller draws from (torch's, or a background run's own), so ``pyro.set_rng_seed(s)``
+  before the run makes the whole run repeat exactly;
+- sends what all chunks share once per chunk (the model, its arguments), and what belongs to one chunk
+  only to that chunk (Predictive's slice of the posterior samples: never all of them to every worker);
 - sends the model by value (cloudpickle, as Dask does), so that a function defined in a notebook cell
   or in ``__main__`` reaches the workers, and names the object that cannot be sent when one cannot;
 - runs a chunk in a worker (:func:`run_chunk`) and ships back its compact result (:class:`ChunkResult`:
@@ -51,6 +54,7 @@ from .. import rng
 from ..errors import ModelNotSendableError, RunsLostWarning
 from ..params import get_param_store
 from ..runtime import Site, model_name, readable_name
+from ..settings import settings
 
 DEFAULT_CHUNKS = 16  # pieces a sample-count run is cut into: enough to keep 16 workers busy
 _WAIT = 0.25  # seconds between looks at the futures while none finishes (the progress throttle's scale)
@@ -76,8 +80,9 @@ def split(total, chunks):
 
 
 def base_seed():
-    """A seed for a whole run, drawn from torch's generator: ``set_rng_seed(s)`` before a run repeats it."""
-    return int(torch.randint(0, 2**62, (), device="cpu").item())
+    """A seed for a whole run, drawn from the thread's generator: ``set_rng_seed(s)`` before a run repeats it,
+    and so does a background run's own seeded generator (:func:`ppl_kernel.settings.drawing_from`)."""
+    return int(torch.randint(0, 2**62, (), device="cpu", generator=settings.generator).item())
 
 
 def chunk_seeds(seed, count):
@@ -265,9 +270,10 @@ def clear(posterior):
     posterior.clear_runs()
 
 
-def run_chunk(blob, size, offset, seed):
+def run_chunk(blob, size, offset, seed, inputs=None):
     """Run the chunk of ``size`` units starting ``offset`` units in, with ``seed`` (in a worker).
 
+    ``inputs`` (bytes, or None) is what only this chunk needs, from the algorithm's ``_chunk_inputs``.
     Returns its :class:`ChunkResult`.
     """
     cloudpickle = _cloudpickle()
@@ -279,7 +285,11 @@ def run_chunk(blob, size, offset, seed):
         states = rng.get_state()
         try:
             rng.seed_all(seed)
-            return task.template._chunk(size, offset)._run_chunk(task.args, task.kwargs)
+            if inputs is None:
+                chunk = task.template._chunk(size, offset)
+            else:
+                chunk = task.template._chunk(size, offset, inputs=cloudpickle.loads(inputs))
+            return chunk._run_chunk(task.args, task.kwargs)
         finally:
             rng.set_state(states)  # a thread of the caller leaves the caller's generators as they were
 
@@ -304,22 +314,27 @@ def run_split(algorithm, args, kwargs, unit, total, chunks):
     The algorithm provides ``_chunk(size, offset)`` (a fresh copy for the ``size`` units from ``offset``, to
     run in one process), whose ``_run_chunk(args, kwargs)`` returns a :class:`ChunkResult`;
     ``_clear_chunks()`` and ``_absorb(result, offset)`` (add one chunk's runs); ``_report(done)`` (progress;
-    raises KeyboardInterrupt to stop). ``unit`` names a unit for messages (``"chains"``). Returns the
-    number of model runs made (for progress).
+    raises KeyboardInterrupt to stop). An algorithm whose input is cut along with the work (Predictive's
+    posterior samples) also provides ``_chunk_inputs(size, offset)`` (that chunk's part of the input), and
+    its ``_chunk`` takes ``inputs=``: the part goes to its chunk alone, the shared task carries none of it.
+    ``unit`` names a unit for messages (``"chains"``). Returns the number of model runs made (for progress).
     """
     executor = algorithm.executor
     who = type(algorithm).__name__
     sizes = split(total, chunks)
     seeds = chunk_seeds(base_seed(), len(sizes))
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]
-    blob = pack(ChunkTask(algorithm._chunk(total, 0), args, kwargs), who,
-                f"the run of model '{model_name(algorithm.model)}'")
+    what = f"the run of model '{model_name(algorithm.model)}'"
+    own_inputs = getattr(algorithm, "_chunk_inputs", None)
+    template = algorithm._chunk(total, 0) if own_inputs is None else algorithm._chunk(total, 0, inputs={})
+    blob = pack(ChunkTask(template, args, kwargs), who, what)
     results = [None] * len(sizes)
     retried = set()
     futures = {}
 
     def submit(i):
-        futures[executor.submit(run_chunk, blob, sizes[i], offsets[i], seeds[i])] = i
+        extra = () if own_inputs is None else (pack(own_inputs(sizes[i], offsets[i]), who, what),)
+        futures[executor.submit(run_chunk, blob, sizes[i], offsets[i], seeds[i], *extra)] = i
 
     algorithm._clear_chunks()
     in_order = True

@@ -12,7 +12,7 @@ As in Pyro, a site observed with data (``obs=...``) keeps its data: pass ``None`
 predict it. ``parallel=True`` runs all samples at once in an extra plate (the model must declare
 its batch dimensions with plates). ``executor=`` (any ``concurrent.futures.Executor``) draws the samples
 in its workers, in ``chunks`` pieces (default 16), and stacks them in order (see
-:mod:`ppl_kernel.infer.parallel`).
+:mod:`ppl_kernel.infer.parallel`); each piece is sent only its slice of ``posterior_samples``.
 """
 
 import warnings
@@ -106,8 +106,12 @@ class Predictive:
         return {name: torch.cat(values) if all(torch.is_tensor(v) for v in values) else [x for v in values for x in v]
                 for name, values in merged.items()}
 
-    def _chunk(self, size, offset):
-        samples = {name: value[offset:offset + size] for name, value in self.posterior_samples.items()}
+    def _chunk_inputs(self, size, offset):
+        # Copies, not views: a pickled view carries its whole storage, i.e. every posterior sample.
+        return {name: value[offset:offset + size].clone() for name, value in self.posterior_samples.items()}
+
+    def _chunk(self, size, offset, inputs=None):
+        samples = self._chunk_inputs(size, offset) if inputs is None else inputs
         return Predictive(self.model, samples or None, self.guide, num_samples=size, return_sites=self.return_sites,
                           parallel=self.parallel)
 

@@ -50,9 +50,10 @@ def lab_settings(settings_dir, theme=None):
         (path.parent / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
 
 
-def server_command(port, root_dir):
+def server_command(port, root_dir, app="jupyterlab"):
+    """The command that starts ``app`` (``jupyterlab``, or ``notebook`` for Notebook 7) on ``port``."""
     return [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable, "-m", app,
         "--no-browser",
         "--allow-root",
         "--ServerApp.ip=127.0.0.1",
@@ -97,9 +98,10 @@ def still_running(pid, start):
 class LabServer:
     """A running ``jupyter lab``: ``url``, ``root`` (its notebook folder) and ``log()``."""
 
-    def __init__(self, workdir, notebooks=NOTEBOOKS, theme=None):
+    def __init__(self, workdir, notebooks=NOTEBOOKS, theme=None, app="jupyterlab"):
         self.workdir = workdir
         self.theme = theme
+        self.app = app
         self.root = workdir / "notebooks"
         shutil.copytree(notebooks, self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         self.log_path = workdir / "jupyter.log"
@@ -131,7 +133,7 @@ class LabServer:
         for _attempt in range(3):  # the free port can be taken between finding it and binding it
             port = free_port()
             with open(self.log_path, "ab") as log:
-                self.proc = subprocess.Popen(server_command(port, self.root), cwd=self.root, env=self.env(),
+                self.proc = subprocess.Popen(server_command(port, self.root, self.app), cwd=self.root, env=self.env(),
                                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                              start_new_session=True)
             self.url = f"http://127.0.0.1:{port}"

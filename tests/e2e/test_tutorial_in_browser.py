@@ -523,8 +523,6 @@ def test_a_trace_run_last_is_saved_as_its_static_tree(browser, lab):
 # Known failures, named so that a fix is noticed (strict xfail): a tutorial whose reopened pictures a person
 # cannot yet read or see.
 KNOWN_WIDGETS = {
-    "07_exploring_by_hand.ipynb": "interact()'s ipywidgets sliders stay widget views (extension/model_sliders.py): "
-                                  "reopened, they show 'Error displaying widget'",
 }
 
 
