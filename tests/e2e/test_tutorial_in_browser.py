@@ -377,11 +377,12 @@ def run_tutorial(page, lab, stages):
     running = [s for s in states if s["status"] == "running" and s["cloudy"]]
     ended = [s["t"] for s in states if s["status"] not in ("running", None)]
     assert running and ended, states
-    # Live means frames while it runs (issue 18): the first at once, then at least 4 a second until the end.
-    # A short run (a quiet machine draws 5000 runs in well under a second) may show only its first frame;
-    # one frame of slack for the throttle's phase.
+    # Live means frames while it runs (issue 18). The rate itself (first frame at once, then one per throttle
+    # interval) is checked against the throttle's own schedule in tests/extension/test_frame_rate.py; wall-clock
+    # frames per second seen by a browser on a shared machine measure the machine's load, not us. Here: the
+    # picture changed while the run went on, whenever the run lasted long enough for a second frame.
     seconds = (ended[0] - running[0]["t"]) / 1000
-    assert len({s["cloudy"] for s in running}) >= max(1, int(4 * seconds) - 1), (seconds, states)
+    assert len({s["cloudy"] for s in running}) >= (2 if seconds > 1 else 1), (seconds, states)
 
     # --- the call trees: by now each is the static picture it leaves in the notebook -----------------
     trees = page.locator(".jp-NotebookPanel div.ppl-tree-static")
