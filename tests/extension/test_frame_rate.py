@@ -51,7 +51,7 @@ def regression():
 def coins():
     RUN_STARTS.append(time.monotonic())
     heads = 0
-    for i in range(12):  # 4096 paths to enumerate
+    for i in range(15):  # 32768 paths to enumerate
         heads = heads + pyro.sample(f"c{i}", dist.Bernoulli(0.5))
     return heads
 
@@ -69,13 +69,16 @@ class FrameRecorder(LiveProgress):
         self.frames.append((start, time.monotonic() - start, done, getattr(posterior, "running", False)))
 
 
+# Each run is sized to last a few frame intervals on a quiet machine (about 1-3 s at load 2.6 on this 2-core one), so
+# that the throttle's schedule is exercised mid-run however fast the machine: the 4096-path enumeration of an earlier
+# size ended in 0.24 s, with two frames, once Enumerate got faster.
 RUNS = {
-    "Importance": "Importance(gauss, num_samples=15_000, progress=live).run()",
-    "Importance vectorized": "Importance(regression, num_samples=60_000, vectorize=True, progress=live).run()",
+    "Importance": "Importance(gauss, num_samples=60_000, progress=live).run()",
+    "Importance vectorized": "Importance(regression, num_samples=400_000, vectorize=True, progress=live).run()",
     "Enumerate": "Enumerate(coins, progress=live).run()",
-    "MH": "MH(gauss, num_samples=12_000, progress=live).run()",
-    "SMC": "SMC(gauss, num_particles=8_000, progress=live).run()",
-    "NUTS": "MCMC(NUTS(gauss), num_samples=200, warmup_steps=50, progress=live).run()",
+    "MH": "MH(gauss, num_samples=40_000, progress=live).run()",
+    "SMC": "SMC(gauss, num_particles=20_000, progress=live).run()",
+    "NUTS": "MCMC(NUTS(gauss), num_samples=1500, warmup_steps=200, progress=live).run()",
 }
 
 
