@@ -28,8 +28,8 @@ def rendered(case, **options):
     from tests.pyro_tutorials import rendering_models
 
     model, args, kwargs, params, deterministic = rendering_models.CASES[case]
-    return pyro.render_model(model, model_args=args, model_kwargs=kwargs, render_params=params,
-                             render_deterministic=deterministic, **options)
+    options = {"render_params": params, "render_deterministic": deterministic, **options}
+    return pyro.render_model(model, model_args=args, model_kwargs=kwargs, **options)
 
 
 def structure(graph):
@@ -65,18 +65,10 @@ def test_graph_is_pyros_render_model_reached_through_the_alias():
 
 
 def test_params_are_left_out_unless_render_params():
-    graph = rendered("with_params", render_distributions=False)
-    import pyro
-
-    from tests.pyro_tutorials import rendering_models
-
-    without = pyro.render_model(rendering_models.with_params, model_args=graph_args(rendering_models))
-    assert {"mu", "sigma"} <= set(graph.nodes)
+    with_params = rendered("with_params")
+    without = rendered("with_params", render_params=False)
+    assert {"mu", "sigma"} <= set(with_params.nodes)
     assert not {"mu", "sigma"} & set(without.nodes)
-
-
-def graph_args(rendering_models):
-    return rendering_models.CASES["with_params"][1]
 
 
 def test_render_distributions_labels_each_site_with_its_distribution():
@@ -122,25 +114,35 @@ def test_graph_format_and_render_write_as_graphviz_digraph_does(tmp_path):
     assert Path(path).read_text() == graph.source
 
 
-def test_unflatten_staggers_sibling_leaves_over_layers_and_leaves_the_graph_unchanged():
-    graph = rendered("mace")
-    wide = rendered("normal_lognormal")
-    staggered = wide.unflatten(stagger=2)
-    assert staggered.edges == wide.edges and staggered.leaf_stagger == {"obs": 0}
+def fan():
     import pyro
     import pyro.distributions as dist
 
-    def fan():
-        x = pyro.sample("x", dist.Normal(0.0, 1.0))
-        for i in range(4):
-            pyro.sample(f"y{i}", dist.Normal(x, 1.0))
+    x = pyro.sample("x", dist.Normal(0.0, 1.0))
+    for i in range(4):
+        pyro.sample(f"y{i}", dist.Normal(x, 1.0))
 
-    fan_graph = pyro.render_model(fan)
-    tall = fan_graph.unflatten(stagger=2)
+
+def test_unflatten_puts_sibling_leaves_on_alternating_layers():
+    import pyro
+
+    flat = pyro.render_model(fan)
+    tall = flat.unflatten(stagger=2)
     assert tall.leaf_stagger == {"y0": 0, "y1": 1, "y2": 0, "y3": 1}
-    assert fan_graph.leaf_stagger == {}  # a copy: the original keeps its layout
-    assert _height(tall.svg) > _height(fan_graph.svg) and _width(tall.svg) < _width(fan_graph.svg)
-    assert graph.unflatten(stagger=2).svg.startswith("<svg")
+    assert _height(tall.svg) > _height(flat.svg) and _width(tall.svg) < _width(flat.svg)
+
+
+def test_unflatten_returns_a_copy_with_the_same_nodes_and_edges():
+    import pyro
+
+    flat = pyro.render_model(fan)
+    tall = flat.unflatten(stagger=2)
+    assert tall is not flat and flat.leaf_stagger == {}
+    assert tall.nodes == flat.nodes and tall.edges == flat.edges
+
+
+def test_unflatten_of_the_mace_graph_draws_as_the_tutorial_calls_it():
+    assert rendered("mace").unflatten(stagger=2)._repr_svg_().startswith("<svg")
 
 
 def _height(svg):
