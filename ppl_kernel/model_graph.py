@@ -42,7 +42,7 @@ class GraphNode:
     """One node of a :class:`ModelGraph`: a site (or the return value) and what it is.
 
     ``kind`` is the site's kind (``latent``, ``observed``, ``deterministic``, ``auxiliary``, ``param``)
-    or ``return``; ``distribution`` the distribution's class name; ``plates`` the ``(name, size)``
+    or ``return``; ``distribution`` the distribution's class name (a param's: its constraint, if it has one); ``plates`` the ``(name, size)``
     pairs of the plates around it, outermost first; ``runs`` how many of the graph's runs had it and
     ``observed_runs`` how many of those observed it (a semi-supervised model observes a site in some runs only:
     its kind is then ``observed`` and :attr:`observed` is ``None``).
@@ -165,10 +165,10 @@ class ModelGraph:
         return f'"{_dot_escape(node.name)}" [{", ".join(attributes)}];'
 
     def label(self, node):
-        """What a node says: its name, and its distribution when the graph renders them."""
+        """What a node says: its name, and its distribution (a param: its constraint) when the graph renders them."""
         name = "return value" if node.kind == "return" else node.name
         if self.render_distributions and node.distribution:
-            return f"{name} ~ {node.distribution}"
+            return f"{name} : {node.distribution}" if node.kind == "param" else f"{name} ~ {node.distribution}"
         return name
 
     def save(self, filename, format=None):
@@ -358,7 +358,11 @@ class _GraphRecorder(Messenger):
         data = _inputs_of(msg) - {msg.name}
         control = frozenset(self.read) - data - {msg.name}
         plates = tuple((frame.name, frame.size) for frame in msg.cond_indep_stack)
-        distribution = None if msg.type == "param" or msg.kind == "deterministic" else _distribution_name(msg.fn)
+        if msg.type == "param":  # its constraint, which Pyro's render_distributions shows for a param
+            constraint = msg.args[2] if len(msg.args) > 2 else None
+            distribution = None if constraint is None else str(constraint)
+        else:
+            distribution = None if msg.kind == "deterministic" else _distribution_name(msg.fn)
         self.sites.append((msg.name, msg.kind, distribution, plates, data, control))
         msg.value = track(msg.value, {msg.name})
 

@@ -77,6 +77,12 @@ def test_render_distributions_labels_each_site_with_its_distribution():
     assert "y ~ LogNormal" in graph.svg and "y ~ LogNormal" in graph.source
 
 
+def test_render_distributions_labels_each_param_with_its_constraint():
+    graph = rendered("with_params", render_distributions=True)
+    assert graph.label(graph.nodes["sigma"]) == "sigma : GreaterThan(lower_bound=0.0)"  # Pyro's label
+    assert graph.label(graph.nodes["mu"]) == "mu"  # no constraint given
+
+
 def test_site_observed_in_some_calls_only_is_half_shaded():
     graph = rendered("semisupervised")
     assert graph.nodes["y"].observed is None and graph.nodes["x"].observed is True
