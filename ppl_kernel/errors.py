@@ -76,6 +76,6 @@ class RunsLostWarning(UserWarning):
     """``executor=...``: a worker died and its chunk of the run could not be run again; the rest was kept."""
 
 
-class GraphvizMissingError(ModelError, RuntimeError):
+class GraphvizError(ModelError, RuntimeError):
     """A model graph asked for in a format only Graphviz's ``dot`` program writes (PDF, PNG, ...), where
-    ``dot`` is not installed."""
+    ``dot`` is not installed or cannot write that format."""

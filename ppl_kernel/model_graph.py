@@ -30,7 +30,7 @@ import subprocess
 
 import torch
 
-from .errors import GraphvizMissingError
+from .errors import GraphvizError
 from .model_graph_svg import graph_svg
 from .provenance import listen_for_reads, provenance_of, track, untrack
 from .runtime import Messenger, model_name
@@ -197,15 +197,15 @@ class ModelGraph:
     def _graphviz_output(self, format, filename):
         dot = shutil.which("dot")
         if dot is None:
-            raise GraphvizMissingError(
+            raise GraphvizError(
                 f"Saving the graph of model {self.model!r} to {filename!r} as {format.upper()} needs Graphviz's `dot` "
                 "program, which is not on PATH. Save it as .svg (drawn without Graphviz) or .dot instead, or install "
                 "Graphviz (apt-get install graphviz, conda install graphviz, brew install graphviz).")
         done = subprocess.run([dot, f"-T{format}"], input=self.source.encode("utf-8"), capture_output=True)
         if done.returncode != 0:
-            raise GraphvizMissingError(
+            raise GraphvizError(
                 f"Graphviz's dot could not write the graph of model {self.model!r} as {format!r}: "
-                f"{done.stderr.decode(errors='replace').strip()} Give a format dot knows (dot -T? lists them), or .svg.")
+                f"{done.stderr.decode(errors='replace').strip()} -- give a format dot knows (dot -T? lists them), or .svg.")
         return done.stdout
 
     def render(self, filename=None, directory=None, format=None, view=False, cleanup=False):

@@ -105,11 +105,33 @@ def test_filename_with_svg_suffix_saves_the_picture(tmp_path):
 
 
 def test_pdf_without_graphviz_says_to_save_svg_or_install_graphviz(tmp_path, monkeypatch):
-    from ppl_kernel.errors import GraphvizMissingError
+    from ppl_kernel.errors import GraphvizError
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on this PATH, wherever Graphviz is installed
-    with pytest.raises(GraphvizMissingError, match=r"model 'normal_lognormal'.*model\.pdf.*\.svg.*install Graphviz"):
+    with pytest.raises(GraphvizError, match=r"model 'normal_lognormal'.*model\.pdf.*\.svg.*install Graphviz"):
         rendered("normal_lognormal", filename=tmp_path / "model.pdf")
+
+
+def test_pdf_is_written_by_graphviz_dot_from_the_dot_source(tmp_path, monkeypatch):
+    # A stand-in for Graphviz's dot (not installed on CI): it writes its -T option and the DOT text it read,
+    # which shows what ppl_kernel hands to the real program
+    dot = tmp_path / "dot"
+    dot.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write(sys.argv[1] + '\\n' + sys.stdin.read())\n")
+    dot.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    graph = rendered("normal_lognormal", filename=tmp_path / "model.pdf")
+    assert (tmp_path / "model.pdf").read_text() == "-Tpdf\n" + graph.source
+
+
+def test_graphviz_dot_failing_says_which_format_it_could_not_write(tmp_path, monkeypatch):
+    from ppl_kernel.errors import GraphvizError
+
+    dot = tmp_path / "dot"
+    dot.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('Format: xyz not recognized.')\n")
+    dot.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GraphvizError, match=r"model 'normal_lognormal' as 'xyz': Format.*not recognized"):
+        rendered("normal_lognormal", filename=tmp_path / "model.xyz")
 
 
 def test_graph_format_and_render_write_as_graphviz_digraph_does(tmp_path):
