@@ -74,3 +74,8 @@ class ModelNotSendableError(ModelError, TypeError):
 
 class RunsLostWarning(UserWarning):
     """``executor=...``: a worker died and its chunk of the run could not be run again; the rest was kept."""
+
+
+class GraphvizError(ModelError, RuntimeError):
+    """A model graph asked for in a format only Graphviz's ``dot`` program writes (PDF, PNG, ...), where
+    ``dot`` is not installed or cannot write that format."""

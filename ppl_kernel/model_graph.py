@@ -21,11 +21,16 @@ True
 """
 
 import base64
+import copy
 import html
+import os
 import random
+import shutil
+import subprocess
 
 import torch
 
+from .errors import GraphvizError
 from .model_graph_svg import graph_svg
 from .provenance import listen_for_reads, provenance_of, track, untrack
 from .runtime import Messenger, model_name
@@ -37,11 +42,13 @@ class GraphNode:
     """One node of a :class:`ModelGraph`: a site (or the return value) and what it is.
 
     ``kind`` is the site's kind (``latent``, ``observed``, ``deterministic``, ``auxiliary``, ``param``)
-    or ``return``; ``distribution`` the distribution's class name; ``plates`` the ``(name, size)``
-    pairs of the plates around it, outermost first; ``runs`` how many of the graph's runs had it.
+    or ``return``; ``distribution`` the distribution's class name (a param's: its constraint, if it has one); ``plates`` the ``(name, size)``
+    pairs of the plates around it, outermost first; ``runs`` how many of the graph's runs had it and
+    ``observed_runs`` how many of those observed it (a semi-supervised model observes a site in some runs only:
+    its kind is then ``observed`` and :attr:`observed` is ``None``).
     """
 
-    __slots__ = ("name", "kind", "distribution", "plates", "runs")
+    __slots__ = ("name", "kind", "distribution", "plates", "runs", "observed_runs")
 
     def __init__(self, name, kind, distribution, plates):
         self.name = name
@@ -49,6 +56,14 @@ class GraphNode:
         self.distribution = distribution
         self.plates = plates
         self.runs = 0
+        self.observed_runs = 0
+
+    @property
+    def observed(self):
+        """``True`` if every run that had the site observed it, ``False`` if none did, ``None`` if some did (Pyro's vote)."""
+        if self.observed_runs == 0:
+            return False
+        return True if self.observed_runs == self.runs else None
 
     def __repr__(self):
         return f"GraphNode({self.name!r}, {self.kind}, {self.distribution}, plates={self.plates}, runs={self.runs})"
@@ -70,6 +85,8 @@ class ModelGraph:
         self.nodes = {}
         self.edges = {}
         self.render_distributions = render_distributions
+        self.format = "svg"  # what render() writes when given no format (graphviz.Digraph's attribute)
+        self.leaf_stagger = {}  # name -> extra layers below its parents, set by unflatten()
 
     def parents(self, name):
         """The names the node ``name`` depends on, in the order they appeared."""
@@ -139,7 +156,8 @@ class ModelGraph:
         styles = []
         if node.kind == "observed":
             styles.append("filled")
-            attributes.append("fillcolor=gray")
+            # Graphviz's gradient fill for a site observed in some runs only, as Pyro draws it
+            attributes.append("fillcolor=gray" if node.observed else 'fillcolor="gray:white"')
         if self.sometimes(node.name):
             styles.append("dashed")
         if styles:
@@ -147,17 +165,97 @@ class ModelGraph:
         return f'"{_dot_escape(node.name)}" [{", ".join(attributes)}];'
 
     def label(self, node):
-        """What a node says: its name, and its distribution when the graph renders them."""
+        """What a node says: its name, and its distribution (a param: its constraint) when the graph renders them."""
         name = "return value" if node.kind == "return" else node.name
         if self.render_distributions and node.distribution:
-            return f"{name} ~ {node.distribution}"
+            return f"{name} : {node.distribution}" if node.kind == "param" else f"{name} ~ {node.distribution}"
         return name
 
-    def save(self, filename):
-        """Write the picture to ``filename``: DOT source for ``.dot`` / ``.gv``, else SVG."""
-        text = self.source if str(filename).endswith((".dot", ".gv")) else self.svg
-        with open(filename, "w", encoding="utf-8") as f:
-            f.write(text)
+    def save(self, filename, format=None):
+        """Write the picture to ``filename`` in ``format`` (default: the file's suffix): ``svg`` (drawn without
+        Graphviz), ``dot`` / ``gv`` (the DOT source), or any other format Graphviz's ``dot`` program writes
+        (``pdf``, ``png``, ...), which then must be installed.
+
+        >>> import tempfile, os, ppl_kernel as pyro, ppl_kernel.distributions as dist
+        >>> graph = pyro.render_model(lambda: pyro.sample("x", dist.Normal(0.0, 1.0)))
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.dot")
+        >>> graph.save(path)
+        >>> open(path).read().startswith("digraph")
+        True
+        """
+        filename = os.fspath(filename)
+        format = (format or os.path.splitext(filename)[1][1:] or self.format).lower()
+        if format == "svg":
+            data = self.svg.encode("utf-8")
+        elif format in ("dot", "gv"):
+            data = self.source.encode("utf-8")
+        else:
+            data = self._graphviz_output(format, filename)
+        with open(filename, "wb") as f:
+            f.write(data)
+
+    def _graphviz_output(self, format, filename):
+        dot = shutil.which("dot")
+        if dot is None:
+            raise GraphvizError(
+                f"Saving the graph of model {self.model!r} to {filename!r} as {format.upper()} needs Graphviz's `dot` "
+                "program, which is not on PATH. Save it as .svg (drawn without Graphviz) or .dot instead, or install "
+                "Graphviz (apt-get install graphviz, conda install graphviz, brew install graphviz).")
+        done = subprocess.run([dot, f"-T{format}"], input=self.source.encode("utf-8"), capture_output=True)
+        if done.returncode != 0:
+            raise GraphvizError(
+                f"Graphviz's dot could not write the graph of model {self.model!r} as {format!r}: "
+                f"{done.stderr.decode(errors='replace').strip()} -- give a format dot knows (dot -T? lists them), or .svg.")
+        return done.stdout
+
+    def render(self, filename=None, directory=None, format=None, view=False, cleanup=False):
+        """Write the picture as graphviz.Digraph.render does: to ``filename`` plus ``"." + format`` (default
+        ``self.format``, ``svg``) in ``directory``; returns the path written. ``view`` and ``cleanup`` are accepted
+        for graphviz's signature (no DOT source file is left behind to clean up, nothing is opened).
+
+        >>> import tempfile, ppl_kernel as pyro, ppl_kernel.distributions as dist
+        >>> graph = pyro.render_model(lambda: pyro.sample("x", dist.Normal(0.0, 1.0)))
+        >>> path = graph.render("model", directory=tempfile.mkdtemp())
+        >>> path.endswith("model.svg"), open(path).read().startswith("<svg")
+        (True, True)
+        """
+        format = format or self.format
+        path = f"{filename or self.model}.{format}"
+        if directory is not None:
+            path = os.path.join(directory, path)
+        self.save(path, format)
+        return path
+
+    def unflatten(self, stagger=None, fanout=False, chain=None):
+        """A copy whose picture is less wide, as Graphviz's ``unflatten`` makes it: with ``stagger=m`` the
+        leaves (nodes with no children) that share a parent are put 1, 2, ..., m layers below it in turn, instead
+        of all on one row. ``fanout`` and ``chain`` are accepted for graphviz's signature; the hand-made layout
+        has no use for them.
+
+        >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+        >>> def model():
+        ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        ...     for i in range(4):
+        ...         pyro.sample(f"y{i}", dist.Normal(x, 1.0))
+        >>> pyro.render_model(model).unflatten(stagger=2).leaf_stagger
+        {'y0': 0, 'y1': 1, 'y2': 0, 'y3': 1}
+        """
+        if stagger is not None and (not isinstance(stagger, int) or stagger < 1):
+            raise ValueError(f"unflatten(stagger={stagger!r}) of model {self.model!r}: stagger is how many layers "
+                             "the leaves spread over; give a whole number of at least 1.")
+        graph = copy.copy(self)
+        graph.leaf_stagger = {}
+        if stagger:
+            has_children = {parent for parent, _ in self.edges}
+            placed = {}  # parent -> how many of its leaves are placed so far
+            for name in self.nodes:
+                parents = self.parents(name)
+                if name in has_children or not parents:
+                    continue
+                parent = parents[-1]
+                graph.leaf_stagger[name] = placed.get(parent, 0) % stagger
+                placed[parent] = placed.get(parent, 0) + 1
+        return graph
 
     def __repr__(self):
         return f"ModelGraph({self.model!r}, nodes={list(self.nodes)}, edges={self.edges})"
@@ -175,6 +273,12 @@ def render_model(model, model_args=None, model_kwargs=None, filename=None, rende
     global random state is left as it was. ``filename`` also saves the picture (see
     :meth:`ModelGraph.save`).
 
+    As in Pyro, a *list* of argument tuples (``model_args``) or of keyword dicts (``model_kwargs``) draws a
+    semi-supervised model: the graph is the union over the calls, and a site observed in some calls only is
+    half shaded (its node's ``observed`` is ``None``). The graph displays itself in Jupyter and has
+    graphviz.Digraph's ``source``, ``format``, ``render`` and ``unflatten``, so code written for Pyro's
+    graphviz object runs; it needs no Graphviz installed.
+
     >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> def weather():
     ...     cloudy = pyro.sample("cloudy", dist.Bernoulli(0.3))
@@ -190,14 +294,14 @@ def render_model(model, model_args=None, model_kwargs=None, filename=None, rende
         raise TypeError(f"render_model(model, ...): model must be a callable model, got {type(model).__name__} {model!r}.")
     if not isinstance(runs, int) or runs < 1:
         raise ValueError(f"render_model(..., runs={runs!r}): runs is how often to run the model; give a whole number of at least 1.")
-    model_args = () if model_args is None else tuple(model_args) if isinstance(model_args, (tuple, list)) else (model_args,)
-    model_kwargs = {} if model_kwargs is None else dict(model_kwargs)
-    graph = ModelGraph(model, runs, render_distributions)
+    calls = _calls(model, model_args, model_kwargs)
+    graph = ModelGraph(model, runs * len(calls), render_distributions)
     python_state = random.getstate()
     try:
         with torch.random.fork_rng(devices=[]):
-            for _ in range(runs):
-                _record_run(graph, model, model_args, model_kwargs, render_params)
+            for args, kwargs in calls:
+                for _ in range(runs):
+                    _record_run(graph, model, args, kwargs, render_params)
     finally:
         random.setstate(python_state)
     _in_run_order(graph)
@@ -206,6 +310,32 @@ def render_model(model, model_args=None, model_kwargs=None, filename=None, rende
     if filename is not None:
         graph.save(filename)
     return graph
+
+
+def _calls(model, model_args, model_kwargs):
+    """The ``(args, kwargs)`` of each call: one, or one per entry where either is a list (Pyro's semi-supervised
+    form; the other one is then shared by every call)."""
+    name = model_name(model)
+    several = isinstance(model_args, list) or isinstance(model_kwargs, list)
+    args_list = model_args if isinstance(model_args, list) else [model_args]
+    kwargs_list = model_kwargs if isinstance(model_kwargs, list) else [model_kwargs]
+    if several and isinstance(model_args, list) and isinstance(model_kwargs, list) and len(args_list) != len(kwargs_list):
+        raise ValueError(f"render_model({name}, ...): {len(args_list)} model_args but {len(kwargs_list)} model_kwargs; "
+                         "give one keyword dict per argument tuple (or a single one for all).")
+    count = max(len(args_list), len(kwargs_list))
+    if count == 0:
+        raise ValueError(f"render_model({name}, ...): an empty list of model_args or model_kwargs gives no call to "
+                         "draw; give at least one, or None for a model without arguments.")
+    calls = []
+    for i in range(count):
+        args = args_list[i if len(args_list) > 1 else 0]
+        kwargs = kwargs_list[i if len(kwargs_list) > 1 else 0]
+        args = () if args is None else tuple(args) if isinstance(args, tuple) else (args,)
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise TypeError(f"render_model({name}, model_kwargs=...): each model_kwargs must be a dict of keyword "
+                            f"arguments, got {type(kwargs).__name__} {kwargs!r}.")
+        calls.append((args, dict(kwargs or {})))
+    return calls
 
 
 class _GraphRecorder(Messenger):
@@ -228,7 +358,11 @@ class _GraphRecorder(Messenger):
         data = _inputs_of(msg) - {msg.name}
         control = frozenset(self.read) - data - {msg.name}
         plates = tuple((frame.name, frame.size) for frame in msg.cond_indep_stack)
-        distribution = None if msg.type == "param" or msg.kind == "deterministic" else _distribution_name(msg.fn)
+        if msg.type == "param":  # its constraint, which Pyro's render_distributions shows for a param
+            constraint = msg.args[2] if len(msg.args) > 2 else None
+            distribution = None if constraint is None else str(constraint)
+        else:
+            distribution = None if msg.kind == "deterministic" else _distribution_name(msg.fn)
         self.sites.append((msg.name, msg.kind, distribution, plates, data, control))
         msg.value = track(msg.value, {msg.name})
 
@@ -253,6 +387,9 @@ def _add_node(graph, seen, name, kind, distribution, plates, data, control):
         if node is None:
             node = graph.nodes[name] = GraphNode(name, kind, distribution, plates)
         node.runs += 1
+        if kind == "observed":
+            node.observed_runs += 1
+            node.kind = "observed"  # observed in any run: drawn shaded (half shaded when not in all)
     for parent in data:
         graph.edges[(parent, name)] = "data"
     for parent in control:

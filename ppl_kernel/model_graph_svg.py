@@ -70,7 +70,10 @@ def graph_svg(graph):
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
         f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker>'
         '<marker id="arrow-control" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-        f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/></marker></defs>',
+        f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/></marker>'
+        # a site observed in some runs only: shaded on its left half
+        f'<linearGradient id="half-shade"><stop offset="50%" stop-color="{SHADE}"/>'
+        '<stop offset="50%" stop-color="#ffffff"/></linearGradient></defs>',
         f'<rect x="0" y="0" width="{width:.0f}" height="{height:.0f}" rx="6" fill="#ffffff"/>',
     ]
     for name, (px, py, pw, ph) in plates.items():
@@ -99,7 +102,7 @@ def _layers(graph):
     layers = {}
     for name in order:
         above = [layers[p] for p in graph.parents(name) if rank[p] < rank[name]]
-        layers[name] = 1 + max(above) if above else 0
+        layers[name] = (1 + max(above) if above else 0) + graph.leaf_stagger.get(name, 0)
     return layers
 
 
@@ -141,7 +144,9 @@ def _plate_rectangles(graph, blocks, position, boxes):
 def _node(graph, node, center, size):
     x, y = center
     w, h = size
-    fill = SHADE if node.kind == "observed" else "#ffffff"
+    fill = "#ffffff"
+    if node.kind == "observed":
+        fill = SHADE if node.observed else "url(#half-shade)"
     dash = ' stroke-dasharray="5,3"' if graph.sometimes(node.name) else ""
     attributes = f'fill="{fill}" stroke="{INK}" stroke-width="1.3"{dash}'
     if node.kind in ("deterministic", "return", "param"):
@@ -190,6 +195,8 @@ def _legend(graph):
     kinds = {node.kind for node in graph.nodes.values()}
     if "observed" in kinds:
         lines.append("shaded: observed (data)")
+    if any(node.kind == "observed" and not node.observed for node in graph.nodes.values()):
+        lines.append("half shaded: observed in only some calls")
     if kinds & {"deterministic", "return"}:
         lines.append("rectangle: a computed value (deterministic, return)")
     if any(graph.sometimes(name) for name in graph.nodes):

@@ -9,7 +9,7 @@ from ppl_kernel import compat
 # imported under the alias (from inside a test). --doctest-modules would import it at collection time, before any
 # alias, binding it to pyro-ppl's poutine: its Search then ran pyro-ppl's handlers around ppl_kernel's sample
 # statements and silently found a single execution.
-collect_ignore = ["rsa_search.py"]
+collect_ignore = ["rsa_search.py", "rendering_models.py"]  # rendering_models.py: the same, for pyro-ppl
 
 
 @pytest.fixture(autouse=True)
