@@ -262,13 +262,14 @@ class ModelGraph:
 
 
 def render_model(model, model_args=None, model_kwargs=None, filename=None, render_distributions=False,
-                 render_params=False, render_deterministic=True, runs=10):
+                 render_params=False, render_deterministic=False, runs=10):
     """The graph of ``model``'s random variables and their dependencies (Pyro's ``render_model``).
 
     The model is run ``runs`` times with ``model_args`` and ``model_kwargs``; the graph is the union
     of what the runs did, and sites that appeared in only some runs are drawn dashed. Observed sites
-    are shaded, plates are boxes labelled with their size, deterministic sites are rectangles (left
-    out, their edges joined through, with ``render_deterministic=False``, Pyro's default); dashed
+    are shaded, plates are boxes labelled with their size; deterministic sites are left out, their
+    edges joined through, unless ``render_deterministic=True`` draws them as rectangles (Pyro's default and
+    option); dashed
     arrows are control dependencies (a value read into Python before the site was sampled). The
     global random state is left as it was. ``filename`` also saves the picture (see
     :meth:`ModelGraph.save`).
