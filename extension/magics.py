@@ -39,6 +39,28 @@ from .model_snapshot import snapshot_model
 from .trace_tree import TraceTree, TraceTreeWidget
 from .user_traceback import ModelSyntaxError, show_user_frames
 
+
+# The options %%model and %sample share: one definition, so that both magics spell and explain them alike.
+SAMPLING_OPTIONS = [
+    argument("--seed", type=int, default=None, help="random seed for the runs (repeatable results)"),
+    argument("--background", action="store_true",
+             help="sample in a background thread, with a Stop button; the notebook stays usable"),
+    argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name"),
+    argument("--prior", action="store_true",
+             help="sample the prior: leave out the observations (by default a conditioned model shows its "
+                  "posterior given them, by importance weighting)"),
+    argument("--executor", default=None,
+             help="run the samples in chunks on this executor, named in the notebook: a "
+                  "concurrent.futures.Executor (pool = ProcessPoolExecutor()) or a Dask client"),
+]
+
+
+def sampling_options(func):
+    """Add :data:`SAMPLING_OPTIONS` to a magic, in their listed order, where the decorator stands."""
+    for option in reversed(SAMPLING_OPTIONS):  # decorators apply bottom-up
+        func = option(func)
+    return func
+
 DEFAULT_SAMPLES = 1000
 
 
@@ -209,16 +231,7 @@ class ModelMagics(Magics):
               help=f"runs to sample and show (default {DEFAULT_SAMPLES} for a model without required "
                    "arguments or with --args; 0 defines only)")
     @argument("--args", default=None, help='arguments to sample with, as inside a call: --args "0.5, t=0"')
-    @argument("--seed", type=int, default=None, help="random seed for the runs (repeatable results)")
-    @argument("--background", action="store_true",
-              help="sample in a background thread, with a Stop button; the notebook stays usable")
-    @argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name")
-    @argument("--prior", action="store_true",
-              help="sample the prior: leave out the observations (by default a conditioned model shows its "
-                   "posterior given them, by importance weighting)")
-    @argument("--executor", default=None,
-              help="run the samples in chunks on this executor, named in the notebook: a "
-                   "concurrent.futures.Executor (pool = ProcessPoolExecutor()) or a Dask client")
+    @sampling_options
     @argument("--trace", action="store_true", help="also show the call tree of one run")
     @argument("--no-show", action="store_true", dest="no_show", help="define the function only")
     @argument("--interact", default=None,
@@ -290,15 +303,7 @@ class ModelMagics(Magics):
     @kwds(epilog="MODEL [N]: a model (weather) or a call of one (geometric(0.5)), then how many runs "
                  f"(default {DEFAULT_SAMPLES}); the options may stand before or after them.")
     @argument("-n", "--samples", type=run_count, default=None, help="runs to sample (the same as N)")
-    @argument("--seed", type=int, default=None, help="random seed for the runs (repeatable results)")
-    @argument("--background", action="store_true", help="sample in a background thread with a Stop button")
-    @argument("-o", "--output", default=None, help="store the runs (a TracePosterior) under this name")
-    @argument("--prior", action="store_true",
-              help="sample the prior: leave out the observations (by default a conditioned model shows its "
-                   "posterior given them, by importance weighting)")
-    @argument("--executor", default=None,
-              help="run the samples in chunks on this executor, named in the notebook: a "
-                   "concurrent.futures.Executor (pool = ProcessPoolExecutor()) or a Dask client")
+    @sampling_options
     def sample(self, line):
         """Sample a model N times (default 1000) with live histograms: ``%sample geometric(0.5) 2000``.
 
