@@ -36,6 +36,9 @@ from .sites import nan_score_error, score, score_reused
 from ..trace import RETURN, CallNode, Trace
 
 _INIT_TRIES = 1000
+# A chain that stays in its state adds the repeats to the store this many at a time (and when it moves, and at
+# the end): one bulk append instead of one per step, while a live view of the run lags by at most this many runs.
+_STAYS_AT_ONCE = 256
 _NUM = (float, int)
 
 
@@ -58,7 +61,7 @@ class _Regenerate(Messenger):
         """Run the model from ``state`` with ``target`` proposed anew; the new state, or None at probability 0."""
         self.old, self.old_scores, self.target = state.sites, state.scores, target
         self.sites, self.choices, self.scores, self.fixed, self.change = {}, [], {}, 0.0, 0.0
-        self.drifted = False
+        self.drifted = self.redrew_same = False
         try:
             with self:
                 ret = self.fn(*args, **kwargs)
@@ -66,6 +69,11 @@ class _Regenerate(Messenger):
             return None
         except RecursionError as e:
             raise RunawayModelError(runaway_message(self.fn, e.__traceback__)) from None
+        if self.redrew_same and self.change == 0.0 and self.fixed == state.fixed and self.choices == state.choices:
+            # The target drew its old value again (common for discrete choices) and nothing else changed: this
+            # is the current state itself. Handing it back lets the chain count a stay, which the posterior
+            # stores as a repeat of its last run instead of a new run.
+            return state
         # change: the score changes of reused values, plus a drift's log q(old | new) - log q(new | old)
         return _State(self.sites, ret, self.choices, self.scores, self.fixed, self.change, self.model_name, args,
                       kwargs)
@@ -111,7 +119,12 @@ class _Regenerate(Messenger):
             self.choices.append(name)
             if old is not None and not old.is_observed and not old.done:
                 before = self.old_scores[name]
-                lp = before if _same_score(old, msg) else score_reused(msg)
+                if _same_score(old, msg):
+                    lp = before
+                    if name == self.target:  # the proposal drew the value the chain already had
+                        self.redrew_same = True
+                else:
+                    lp = score_reused(msg)
                 if name != self.target or self.drifted:
                     # a reused value, or a drift proposal: its prior does not cancel against the proposal
                     self.change += lp - before
@@ -388,27 +401,42 @@ class MH(TracePosterior):
             self._runner = _Regenerate(self.model, self._drift)
             state = self._initial_state(args, kwargs)
             last_added = None
-            for step in range(steps_per_chain):
-                counting = step >= self.warmup
-                if state.choices:
-                    new = self._propose(state, args, kwargs)
-                    if counting:
-                        self.proposed[chain] += 1
-                    if new is not None:
-                        state = new
+            stays = 0  # kept steps at which the chain stayed in last_added's state, not yet in the store
+            try:
+                for step in range(steps_per_chain):
+                    counting = step >= self.warmup
+                    if state.choices:
+                        new = self._propose(state, args, kwargs)
                         if counting:
-                            self.accepted[chain] += 1
-                if counting and (step - self.warmup + 1) % self.thin == 0:
-                    keep = self.store.num_runs < self.keep_traces
-                    if state is last_added:  # the chain stayed: the store repeats its last run
-                        self.add_last_again(state.trace if keep else None)
-                    else:
-                        values, sites, log_joint = state.record()
-                        self.add_values(values, sites, 0.0, chain, log_joint, state.trace if keep else None)
-                        last_added = state
-                done += 1
-                self._report(done)
+                            self.proposed[chain] += 1
+                        if new is not None:
+                            state = new
+                            if counting:
+                                self.accepted[chain] += 1
+                    if counting and (step - self.warmup + 1) % self.thin == 0:
+                        if state is last_added:  # the chain stayed: the store repeats its last run, in bulk
+                            stays += 1
+                            if stays == _STAYS_AT_ONCE:
+                                self._add_stays(last_added, stays)
+                                stays = 0
+                        else:
+                            if stays:
+                                self._add_stays(last_added, stays)
+                                stays = 0
+                            values, sites, log_joint = state.record()
+                            keep = self.store.num_runs < self.keep_traces
+                            self.add_values(values, sites, 0.0, chain, log_joint, state.trace if keep else None)
+                            last_added = state
+                    done += 1
+                    self._report(done)
+            finally:  # an interrupted chain keeps the steps it took
+                if stays:
+                    self._add_stays(last_added, stays)
         return done
+
+    def _add_stays(self, state, times):
+        """Add ``state``'s run ``times`` more times: a chain that stayed in it for that many kept steps."""
+        self.add_last_again(state.trace if self.store.num_runs < self.keep_traces else None, times)
 
     def _run_batched(self, args, kwargs):
         """All chains as one batched chain (mh_batched.py); the kept states become one batched trace."""

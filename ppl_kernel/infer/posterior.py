@@ -129,15 +129,18 @@ class TracePosterior:
         if log_joint is not None:
             self._log_joints[run] = float(log_joint)
 
-    def add_last_again(self, trace=None):
-        """Add the last run again (an MCMC chain that stayed in its state), with its ``trace`` where it is to be
-        kept (see ``keep_traces``)."""
+    def add_last_again(self, trace=None, times=1):
+        """Add the last run again, ``times`` times (an MCMC chain that stayed in its state), with its ``trace``
+        for the runs among the first ``keep_traces`` (see ``keep_traces``)."""
         run = self.store.num_runs
-        self.store.add_last_again()
+        self.store.add_last_again(times)
         if trace is not None:
-            self._kept[run] = trace
+            for r in range(run, min(run + times, self.keep_traces)):
+                self._kept[r] = trace
         if run - 1 in self._log_joints:
-            self._log_joints[run] = self._log_joints[run - 1]
+            log_joint = self._log_joints[run - 1]
+            for r in range(run, run + times):
+                self._log_joints[r] = log_joint
 
     def add_batched(self, trace, log_weights, chain_ids=0):
         """Add the runs of one batched execution (a :class:`~ppl_kernel.vectorize.BatchedTrace`), with one chain id

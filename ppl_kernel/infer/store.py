@@ -67,17 +67,18 @@ class Column:
         self.objects.append(value.detach() if isinstance(value, torch.Tensor) else value)
         self.rows.append(row)
 
-    def append_last_again(self, row):
-        """Append the last value again, as run ``row``'s (a chain that stayed where it was)."""
+    def append_last_again(self, row, times=1):
+        """Append the last value again, as runs ``row, row + 1, ..., row + times - 1`` (a chain that stayed
+        where it was for ``times`` steps)."""
         if self.blocks:
             self._to_objects()
         if self.objects is not None:
-            self.objects.append(self.objects[-1])
+            self.objects.extend([self.objects[-1]] * times)
         elif self.numel == 1:
-            self.numbers.append(self.numbers[-1])
+            self.numbers.extend(self.numbers[-1:] * times)
         else:
-            self.numbers.extend(self.numbers[-self.numel:])
-        self.rows.append(row)
+            self.numbers.extend(self.numbers[-self.numel:] * times)
+        self.rows.extend(range(row, row + times))
 
     def add_block(self, first_row, tensor):
         """The values of runs ``first_row, first_row + 1, ...`` as one tensor with a leading run dimension."""
@@ -307,16 +308,19 @@ class RunStore:
         self._committed = row + 1
         self._adding = None
 
-    def add_last_again(self):
-        """Add the last run again: the same values, log-weight and chain id (an MCMC chain that stayed in its
-        state), without reading its values anew.
+    def add_last_again(self, times=1):
+        """Add the last run again, ``times`` times: the same values, log-weight and chain id (an MCMC chain that
+        stayed in its state for ``times`` steps), without reading its values anew. The cost of a repeat is a few
+        array appends, whatever ``times`` is.
 
         >>> store = RunStore()
         >>> store.add({"x": torch.tensor(1.5)}, log_weight=-1.0, chain_id=3)
-        >>> store.add_last_again()
+        >>> store.add_last_again(times=2)
         >>> store.column("x").tensor(), store.log_weight_list(), store.chain_id_list()
-        (tensor([1.5000, 1.5000]), [-1.0, -1.0], [3, 3])
+        (tensor([1.5000, 1.5000, 1.5000]), [-1.0, -1.0, -1.0], [3, 3, 3])
         """
+        if times < 1:
+            return
         self._settle()
         row = self._committed
         if not row:
@@ -325,17 +329,17 @@ class RunStore:
         for column in self.columns.values():
             rows = column.rows
             if rows and rows[-1] == row - 1 and not column.blocks:
-                column.append_last_again(row)
+                column.append_last_again(row, times)
             elif column.blocks and column.blocks[-1][0] + len(column.blocks[-1][1]) == row:
-                column.append_last_again(row)
+                column.append_last_again(row, times)
         segments = self._segments
         last = segments[-1]
         logw, ids = float(last[1][-1]), int(last[2][-1])
         if type(last[1]) is not array:
             segments.append([row, array("d"), array("q")])
-        segments[-1][1].append(logw)
-        segments[-1][2].append(ids)
-        self._committed = row + 1
+        segments[-1][1].extend(array("d", (logw,)) * times)
+        segments[-1][2].extend(array("q", (ids,)) * times)
+        self._committed = row + times
         self._adding = None
 
     def add_block(self, values, log_weights, chain_ids=0, sites=None):
