@@ -248,16 +248,23 @@ def check_params(d):
     if deferred is None:
         return False  # already constructed: torch validated it then
     args, kwargs = deferred
-    scalar = all(_one_number(a) for a in args) and all(_one_number(v) for v in kwargs.values())
-    if scalar and not kwargs:
-        check = _CHECKS.get(type(d))
-        numbers = [_number(a) for a in args]
-        if check is not None and None not in numbers:
+    check = None if kwargs else _CHECKS.get(type(d))
+    if check is not None:  # the common case (an observation under Normal(mu, 1.0)), in one pass over the args
+        numbers = []
+        for a in args:
+            if type(a) in _NUM:
+                numbers.append(a)
+            elif type(a) is torch.Tensor and a.dim() == 0 and not a.requires_grad:
+                numbers.append(a.item())
+            else:
+                break
+        else:
             try:
                 check(*numbers)
                 return True
             except TypeError:
                 pass  # wrong arity: the constructor below says so
+    scalar = all(_one_number(a) for a in args) and all(_one_number(v) for v in kwargs.values())
     d.batch_shape  # noqa: B018  (constructs it)
     return scalar
 

@@ -296,3 +296,29 @@ def test_batched_chains_run_on_the_device_of_the_inputs():
 def test_batched_chains_keep_the_device_of_the_inputs_on_cpu():
     posterior = MH(_device_model, num_samples=5, num_chains=10, vectorize=True).run(torch.zeros(()))
     assert posterior.batched_trace["x"].value.device.type == "cpu"
+
+
+def test_a_chain_that_stays_keeps_every_step_when_interrupted():
+    # Bernoulli(1.0) redraws the chain's own value at every step, so the chain stays throughout and its runs reach
+    # the store as bulk repeats; an interrupt must still leave one run per finished step, each with its weight.
+    runs = {"n": 0}
+
+    def stuck():
+        runs["n"] += 1
+        if runs["n"] > 31:  # the initial run, then 30 proposals: the 31st step is interrupted
+            raise KeyboardInterrupt
+        return pyro.sample("x", dist.Bernoulli(1.0))
+
+    posterior = MH(stuck, num_samples=100).run()
+    assert posterior.partial
+    assert len(posterior.traces) == len(posterior.log_weights) == len(posterior.chain_ids) == 30
+    assert EmpiricalMarginal(posterior).samples.tolist() == [1.0] * 30
+    assert posterior.acceptance_rate == 1.0  # drawing the value it has is a proposal accepted
+
+
+def test_a_chain_that_stays_longer_than_one_bulk_add_counts_each_step_once():
+    posterior = MH(lambda: pyro.sample("x", dist.Bernoulli(1.0)), num_samples=1000, warmup=7, thin=3).run()
+    # 1000 kept steps of one stay: more than one bulk add (mh._STAYS_AT_ONCE), each step one run
+    assert len(posterior.traces) == posterior.store.num_runs == 1000
+    assert list(posterior.chain_ids) == [0] * 1000
+    assert posterior.trace_of_run(999)["x"].value.item() == 1.0
