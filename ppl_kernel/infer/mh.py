@@ -148,40 +148,44 @@ class _Regenerate(Messenger):
         return trace
 
 
-def _same_value(a, b):
-    """True when ``a`` and ``b`` score alike under any distribution: the same object, or one-number tensors of
-    one dtype and device with equal values (data that the model makes anew in each run: ``torch.tensor(70.0)``)."""
-    if a is b:
-        return True
-    return (type(a) is torch.Tensor and type(b) is torch.Tensor and a.dim() == 0 and b.dim() == 0
-            and a.dtype is b.dtype and a.device == b.device and not a.requires_grad and not b.requires_grad
-            and a.item() == b.item())
+def _same_params(a, b):
+    """The same positional parameters: each pair the very same object, or equal numbers."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=False):  # the lengths are equal: strict=True would only cost
+        if x is not y and (type(x) not in _NUM or type(y) not in _NUM or x != y):
+            return False
+    return True
 
 
 def _same_score(old, new):
-    """True when ``new`` must score exactly as ``old`` did: the same value (:func:`_same_value`), and a
-    distribution of the same family with the same parameters (numbers equal, tensors the very same objects),
+    """True when ``new`` must score exactly as ``old`` did: the same value (the same object, or one-number tensors
+    of one dtype and device with equal values: data that the model makes anew in each run, ``torch.tensor(70.0)``),
+    and a distribution of the same family with the same parameters (numbers equal, tensors the very same objects),
     scale and mask."""
     # The distribution first: a changed parameter (an observation under a proposed value) is found without
-    # reading the values.
-    if type(old.fn) is not type(new.fn) or old.scale != new.scale or old.mask is not None or new.mask is not None:
+    # reading the values. This runs for every site of every MH step, so the common case is written out.
+    old_fn, new_fn = old.fn, new.fn
+    if type(old_fn) is not type(new_fn) or old.mask is not None or new.mask is not None or old.scale != new.scale:
         return False
-    a, b = old.fn.__dict__.get("_deferred"), new.fn.__dict__.get("_deferred")
+    a, b = old_fn.__dict__.get("_deferred"), new_fn.__dict__.get("_deferred")
     if a is None or b is None:
-        if old.fn is not new.fn:
+        if old_fn is not new_fn:
             return False
     else:
         (a_args, a_kwargs), (b_args, b_kwargs) = a, b
-        if len(a_args) != len(b_args) or a_kwargs.keys() != b_kwargs.keys():
+        if not _same_params(a_args, b_args):
             return False
-        for x, y in zip(a_args, b_args, strict=True):
-            if x is not y and not (type(x) in _NUM and type(y) in _NUM and x == y):
-                return False
-        for key, x in a_kwargs.items():
-            y = b_kwargs[key]
-            if x is not y and not (type(x) in _NUM and type(y) in _NUM and x == y):
-                return False
-    return _same_value(old.value, new.value)
+        if (a_kwargs or b_kwargs) and (a_kwargs.keys() != b_kwargs.keys()
+                                       or not _same_params([a_kwargs[k] for k in a_kwargs],
+                                                           [b_kwargs[k] for k in a_kwargs])):
+            return False
+    x, y = old.value, new.value
+    if x is y:
+        return True
+    return (type(x) is torch.Tensor and type(y) is torch.Tensor and x.dim() == 0 and y.dim() == 0
+            and x.dtype is y.dtype and not x.requires_grad and not y.requires_grad and x.device == y.device
+            and x.item() == y.item())
 
 
 class _State:
