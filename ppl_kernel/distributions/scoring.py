@@ -332,9 +332,16 @@ def is_object_valued(d):
     the marginal over a model's return values in Pyro's RSA tutorials. Such values are drawn and observed
     as given, as Pyro does; a class that declares a support promises tensors and is checked."""
     cls = type(d)
+    known = _OBJECT_VALUED.get(cls)  # the class decides, unless it lets each instance say (object_valued)
+    if known is not None:
+        return known
     if hasattr(cls, "object_valued"):
         return bool(d.object_valued)
-    return not _trusted(cls) and cls.support is torch.distributions.Distribution.support
+    known = _OBJECT_VALUED[cls] = not _trusted(cls) and cls.support is torch.distributions.Distribution.support
+    return known
+
+
+_OBJECT_VALUED = {}  # distribution class without an object_valued attribute -> is_object_valued of its instances
 
 
 def _check_user_sample(d, value):
