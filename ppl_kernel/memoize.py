@@ -17,7 +17,7 @@ import functools
 import torch
 
 from .errors import UnhashableArgumentError
-from .runtime import Messenger, get_stack, readable_name, run_scope
+from .runtime import _local, readable_name, run_scope
 
 
 _PLAIN = (str, int, float, bool, type(None))  # hashable by their value
@@ -45,26 +45,52 @@ def mem(fn):
 
 
 class _Memoized:
+    # A model often makes its memoized functions anew in every run (WebPPL's style: var strength = mem(...)
+    # inside the model), so making one is cheap: what functools.update_wrapper would copy up front is set
+    # where the class has its own (__doc__, __module__) and read from the function when asked for otherwise.
+
     def __init__(self, fn):
         if not callable(fn):
             raise TypeError(f"mem(fn): fn must be a function, got {type(fn).__name__} {fn!r}")
-        functools.update_wrapper(self, fn)
-        self.fn = fn
-        self._name = readable_name(getattr(fn, "__qualname__", None) or type(fn).__name__)
+        self.fn = self.__wrapped__ = fn
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__module__ = getattr(fn, "__module__", None)
+
+    def __getattr__(self, name):  # __name__, __qualname__ and the function's own attributes
+        if name == "fn":
+            raise AttributeError(name)
+        return getattr(self.fn, name)
+
+    @property
+    def _name(self):
+        fn = self.fn
+        return readable_name(getattr(fn, "__qualname__", None) or type(fn).__name__)
 
     def __call__(self, *args, **kwargs):
-        plain = not kwargs and all(type(a) in _PLAIN for a in args)
-        key = args if plain else argument_key(self._name, "mem", args, kwargs)  # names, numbers: their own key
-        scope = run_scope()
+        key = args  # names and numbers are their own key
+        if kwargs:
+            key = argument_key(self._name, "mem", args, kwargs)
+        else:
+            for a in args:
+                if type(a) not in _PLAIN:
+                    key = argument_key(self._name, "mem", args, kwargs)
+                    break
+        scope = _local.run_scope
+        if scope is None:
+            scope = run_scope()
         table = scope.get(self)
         if table is None:
             table = scope[self] = {}
         value = table.get(key, _MISSING)
         if value is not _MISSING:
             return value
-        if get_stack():  # inside a run: name the sites this call makes after its arguments
-            with _ArgumentNames(_plain_suffix(args) if plain else _describe(args, kwargs)):
+        if _local.stack:  # inside a run: the sites this call makes are named after its arguments
+            outer = _local.mem_suffix
+            _local.mem_suffix = _plain_suffix(args) if key is args else _describe(args, kwargs)
+            try:
                 value = self.fn(*args, **kwargs)
+            finally:
+                _local.mem_suffix = outer
         else:  # a plain call records no sites, so there is nothing to name
             value = self.fn(*args, **kwargs)
         table[key] = value
@@ -75,19 +101,6 @@ class _Memoized:
 
     def __repr__(self):
         return f"mem({self._name})"
-
-
-class _ArgumentNames(Messenger):
-    """Renames the sites made inside one memoized call: ``s`` becomes ``s(args)``; an inner call's name stays."""
-
-    def __init__(self, suffix):
-        super().__init__()
-        self.suffix = suffix
-
-    def process_message(self, msg):
-        if msg.type == "sample" and "mem_call" not in msg.infer:
-            msg.name = f"{msg.name}({self.suffix})"
-            msg.infer = {**msg.infer, "mem_call": self.suffix}
 
 
 def cache(fn):

@@ -92,6 +92,8 @@ def sample(name, fn, *args, obs=None, obs_mask=None, infer=None, **kwargs):
             return draw_from(d)
         except (ValueError, TypeError) as e:
             raise draw_error(Site("sample", name, d, (), {}), e) from None
+    if _local.mem_suffix is not None:  # inside a memoized call: the site is named after its arguments
+        name = f"{name}({_local.mem_suffix})"
     msg = Site("sample", name, d, args, kwargs, obs, obs is not None, infer)
     apply_stack(msg, stack)
     return msg.value
@@ -203,6 +205,8 @@ def factor(name, log_factor, has_rsample=None):
     stack = _local.stack
     if not stack:
         return value
+    if _local.mem_suffix is not None:
+        name = f"{name}({_local.mem_suffix})"
     msg = Site("sample", name, unit, (), {}, value, True, {"is_auxiliary": True})
     apply_stack(msg, stack)
     return msg.value
@@ -256,6 +260,8 @@ def deterministic(name, value, event_dim=None):
     stack = get_stack()
     if not stack:
         return value
+    if _local.mem_suffix is not None:
+        name = f"{name}({_local.mem_suffix})"
     msg = Site("sample", name, Delta(value, event_dim=event_dim), (), {}, value, True, {"_deterministic": True})
     msg.mask = False
     apply_stack(msg, stack)

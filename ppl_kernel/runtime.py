@@ -38,6 +38,9 @@ class _ThreadState(threading.local):
     def __init__(self):
         self.stack = []  # each thread starts with its own empty stack
         self.run_scope = None  # what one run remembers (mem's values), made on first use; see run_scope()
+        # The argument text of the innermost memoized call now running inside a run (memoize.py), or None:
+        # sample statements name their sites "name(arguments)" while it is set.
+        self.mem_suffix = None
 
 
 _local = _ThreadState()
@@ -66,14 +69,15 @@ def isolated_run():
     """Run the body on a fresh, empty handler stack and run scope, then put the caller's back.
 
     Inference inside a model (nested inference) runs this way, so that the outer inference's handlers
-    neither see the inner runs' sites nor end them, and each side keeps its own ``mem`` values.
+    neither see the inner runs' sites nor end them, and each side keeps its own ``mem`` values (and an
+    inner model called from a memoized function names its sites as it would anywhere else).
     """
-    saved_stack, saved_scope = _local.stack, _local.run_scope
-    _local.stack, _local.run_scope = [], None
+    saved_stack, saved_scope, saved_suffix = _local.stack, _local.run_scope, _local.mem_suffix
+    _local.stack, _local.run_scope, _local.mem_suffix = [], None, None
     try:
         yield
     finally:
-        _local.stack, _local.run_scope = saved_stack, saved_scope
+        _local.stack, _local.run_scope, _local.mem_suffix = saved_stack, saved_scope, saved_suffix
 
 
 class Site:

@@ -122,3 +122,75 @@ def test_mh_proposes_memoized_choices_by_their_names():
     # batch-means SE of the chain's mean, 5 SE
     assert abs(sum(chain) / len(chain) - exact) < 5 * batch_means_se(chain)
     assert exact == pytest.approx(0.7, abs=1e-6)
+
+
+def test_factors_and_deterministic_values_inside_a_memoized_call_are_named_after_its_arguments():
+    @pyro.mem
+    def fact(person):
+        pyro.factor("liked", -1.0)
+        return pyro.deterministic("height", torch.tensor(1.8))
+
+    def model():
+        fact("ann")
+        fact("ann")
+
+    tr = poutine.trace(model).get_trace()
+    assert [name for name in tr.nodes if name != "_RETURN"] == ["liked(ann)", "height(ann)"]
+
+
+def test_a_handler_inside_a_memoized_call_sees_the_name_every_other_handler_sees():
+    seen = []
+
+    class Watch(poutine.messenger.Messenger):
+        def _pyro_sample(self, msg):
+            seen.append(msg["name"])
+
+    @pyro.mem
+    def coin(person):
+        with Watch():
+            return pyro.sample("coin", dist.Bernoulli(0.5))
+
+    tr = poutine.trace(lambda: coin("bo")).get_trace()
+    assert seen == ["coin(bo)"] and "coin(bo)" in tr.nodes
+
+
+def test_an_error_inside_a_memoized_call_leaves_later_sites_unrenamed():
+    @pyro.mem
+    def broken(person):
+        raise ValueError("no data for " + person)
+
+    def model():
+        try:
+            broken("cy")
+        except ValueError:
+            pass
+        return pyro.sample("after", dist.Bernoulli(0.5))
+
+    assert "after" in poutine.trace(model).get_trace().nodes
+
+
+def test_an_inference_run_inside_a_memoized_call_names_its_own_sites_plainly():
+    def inner():
+        return pyro.sample("inner", dist.Bernoulli(0.25))
+
+    @pyro.mem
+    def belief(person):
+        posterior = Enumerate(inner).run()
+        names = {name for tr in posterior.traces for name in tr.nodes}
+        assert "inner" in names and not any("(" in name for name in names)
+        return pyro.sample("belief", dist.Bernoulli(EmpiricalMarginal(posterior).mean))
+
+    tr = poutine.trace(lambda: belief("di")).get_trace()
+    assert [name for name in tr.nodes if name != "_RETURN"] == ["belief(di)"]
+
+
+def test_a_memoized_function_keeps_its_name_docstring_and_signature():
+    import inspect
+
+    def strength(person, scale=1.0):
+        """How strong a person is."""
+        return pyro.sample("strength", dist.Normal(0.0, scale))
+
+    m = pyro.mem(strength)
+    assert (m.__name__, m.__doc__, m.__module__) == ("strength", "How strong a person is.", __name__)
+    assert str(inspect.signature(m)) == "(person, scale=1.0)" and repr(m) == "mem(strength)"
