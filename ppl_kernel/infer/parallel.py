@@ -44,6 +44,7 @@ callback) cancels the chunks not yet started and keeps the finished ones.
 import concurrent.futures
 import hashlib
 import os
+import pickle
 import threading
 import types
 import warnings
@@ -238,6 +239,19 @@ class ChunkResult:
 
     def __len__(self):
         return self.store.num_runs
+
+    def __reduce__(self):
+        # A result leaves its worker as self-contained bytes (tensors by value). multiprocessing's pickler, which
+        # concurrent.futures' process pools use, would send each tensor as a handle to the worker's shared memory
+        # that the caller opens when it reads the result, and only while the worker lives: a worker that dies
+        # just after sending (in the next chunk) would lose this finished one.
+        return _result_from_bytes, (pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL),)
+
+
+def _result_from_bytes(data):
+    result = ChunkResult.__new__(ChunkResult)
+    result.__dict__.update(pickle.loads(data))
+    return result
 
 
 def compact(posterior):

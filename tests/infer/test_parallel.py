@@ -2,6 +2,7 @@
 
 import math
 import os
+import pickle
 import random
 import threading
 import time
@@ -330,3 +331,20 @@ def test_progress_is_reported_as_chunks_finish_and_stop_keeps_the_finished_ones(
 def test_an_executor_must_have_submit():
     with pytest.raises(TypeError, match="concurrent.futures.Executor"):
         MH(normal_normal, executor=4)
+
+
+def test_a_chunk_result_travels_by_value_not_as_handles_to_its_workers_memory():
+    # multiprocessing's pickler sends a tensor as a handle to the sender's shared memory, which the caller can
+    # open only while the worker lives: a worker dying just after it sent a finished chunk would lose that chunk.
+    from multiprocessing.reduction import ForkingPickler
+
+    from ppl_kernel.infer.parallel import ChunkResult
+    from ppl_kernel.infer.store import RunStore
+
+    store = RunStore()
+    store.add({"x": torch.tensor([1.0, 2.0])}, 0.0)
+    data = bytes(ForkingPickler.dumps(ChunkResult(store, {0: -1.5}, 1, {"accepted": torch.tensor([3, 4])})))
+    assert b"rebuild_storage" not in data  # torch's shared-memory reductions (fd or file name) are not used
+    back = pickle.loads(data)
+    assert back.store.column("x").tensor().tolist() == [[1.0, 2.0]]
+    assert back.log_joints == {0: -1.5} and back.runs == 1 and back.stats["accepted"].tolist() == [3, 4]
