@@ -10,6 +10,9 @@ import torch
 from .deferred import TorchDistributionMixin
 
 
+_SCALAR = torch.Size()
+
+
 class Choice(TorchDistributionMixin, torch.distributions.Distribution):
     """One of ``values`` (any Python values: strings, tuples, numbers), with probabilities ``probs``.
 
@@ -29,23 +32,25 @@ class Choice(TorchDistributionMixin, torch.distributions.Distribution):
     def __init__(self, values, probs=None, validate_args=None):
         # Plain Python numbers throughout: a model builds a fresh Choice at every sample statement, and
         # torch's per-call overhead would cost more than the draw (values are looked up, not computed on).
-        values = values if isinstance(values, list) else list(values)
+        values = values if type(values) is list else list(values)
         if not values:
             raise ValueError("Choice: give at least one value, e.g. dist.Choice(['a', 'b'])")
         if probs is None:
-            weights = [1.0] * len(values)
+            self.weights = [1.0 / len(values)] * len(values)
         else:
             weights = probs.reshape(-1).tolist() if isinstance(probs, torch.Tensor) else [float(p) for p in probs]
             if len(weights) != len(values):
                 raise ValueError(f"Choice: {len(values)} values but {len(weights)} probabilities; give one per value.")
             if not all(0.0 <= w < math.inf for w in weights) or sum(weights) <= 0:
                 raise ValueError(f"Choice: probabilities must be finite, non-negative and not all zero, got {weights}")
-        total = math.fsum(weights)
+            total = math.fsum(weights)
+            self.weights = [w / total for w in weights]
         self.values = values
-        self.weights = [w / total for w in weights]
-        self._cumulative = list(itertools.accumulate(self.weights))
-        self._index = None
-        super().__init__(torch.Size(), torch.Size(), validate_args=False)
+        self._cumulative = self._index = None  # made when first drawn from / scored (enumeration needs neither)
+        # What torch's Distribution.__init__ sets for a scalar distribution without validation, set directly:
+        # its call costs more than the rest of this constructor.
+        self._batch_shape = self._event_shape = _SCALAR
+        self._validate_args = False
 
     @property
     def probs(self):
@@ -54,7 +59,10 @@ class Choice(TorchDistributionMixin, torch.distributions.Distribution):
 
     def _draw_index(self):
         # Python's random, as MH's proposals: seeded by pyro.set_rng_seed and poutine.seed alike.
-        i = bisect.bisect_right(self._cumulative, random.random() * self._cumulative[-1])
+        cumulative = self._cumulative
+        if cumulative is None:
+            cumulative = self._cumulative = list(itertools.accumulate(self.weights))
+        i = bisect.bisect_right(cumulative, random.random() * cumulative[-1])
         return min(i, len(self.values) - 1)
 
     def sample(self, sample_shape=torch.Size()):
