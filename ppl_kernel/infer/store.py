@@ -144,7 +144,8 @@ class Column:
         if self.objects is not None:
             return torch.stack([torch.as_tensor(v) for v in self.values(stop)])
         if self.blocks:
-            return torch.cat([t[: max(0, stop - first)] if stop is not None else t for first, t in self.blocks])
+            parts = [t[: max(0, stop - first)] if stop is not None else t for first, t in self.blocks]
+            return parts[0] if len(parts) == 1 else torch.cat(parts)  # one batched block: no copy
         count = self._count(stop)
         n = self.numel
         numbers = torch.tensor(self.numbers[: count * n], dtype=torch.float64) if count else torch.zeros(0, dtype=torch.float64)
@@ -432,6 +433,8 @@ class RunStore:
     def log_weight_tensor(self):
         """The runs' log-weights as one float64 tensor (on the CPU)."""
         parts = self._parts(1)
+        if len(parts) == 1:
+            return parts[0]  # one segment (a batched run): no copy
         return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
     def log_weight_list(self):
