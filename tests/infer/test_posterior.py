@@ -217,6 +217,42 @@ def test_vector_valued_sites_have_elementwise_moments():
     assert marginal.quantiles([0.5]).tolist() == [[0.0, 1.0]]
 
 
+def test_a_million_weights_over_a_wide_range_sum_to_one_in_float64_with_their_ratios_kept():
+    from ppl_kernel.infer.posterior import NormalizedWeights
+
+    torch.manual_seed(0)
+    logw = torch.randn(1_000_000, dtype=torch.float64) * 300  # weights from e^-1500 to e^1500
+    logw[:2] = torch.tensor([2000.0, 2000.0 - math.log(3.0)], dtype=torch.float64)  # the two largest, one three times the other
+    normalized = NormalizedWeights(logw, "a test")
+    assert normalized.weights.dtype == torch.float64
+    assert abs(normalized.weights.sum().item() - 1) < 1e-12
+    assert abs(normalized.weights[0].item() - 0.75) < 1e-12 and abs(normalized.weights[1].item() - 0.25) < 1e-12
+    assert abs(normalized.log_weights[1].item() - math.log(0.25)) < 1e-12
+
+
+def test_a_log_weight_of_plus_infinity_is_an_error_that_points_at_the_factors():
+    posterior = TracePosterior()
+    for log_weight in (0.0, math.inf):
+        posterior.add(poutine.trace(lambda: pyro.sample("x", dist.Normal(0.0, 1.0))).get_trace(), log_weight)
+    with pytest.raises(ValueError, match=r"a log-weight of site 'x' is \+inf; check the model's factors"):
+        EmpiricalMarginal(posterior, "x")
+
+
+def test_a_marginal_mean_of_a_batched_run_is_the_weighted_mean_of_its_values():
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.factor("tilt", x)  # weight e^x
+        return x
+
+    posterior = Importance(model, num_samples=1000, vectorize=True).run()
+    assert posterior.vectorized
+    x = posterior.store.column("x").tensor().double()
+    w = torch.softmax(x, 0)
+    marginal = posterior.marginal("x")
+    assert abs(marginal.mean.item() - (w * x).sum().item()) < 1e-6  # float32 values: the mean to float32 precision
+    assert abs(marginal.variance.item() - (w * (x - (w * x).sum()) ** 2).sum().item()) < 1e-6
+
+
 def test_sites_that_only_some_runs_make():
     posterior = Enumerate(lambda: geometric(0.5)).run()
     x2 = EmpiricalMarginal(posterior, sites="x_2")
