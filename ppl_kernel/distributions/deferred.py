@@ -13,7 +13,7 @@ import torch.distributions as td
 from torch.distributions.utils import lazy_property
 
 from ..settings import settings
-from . import bernoulli
+from . import bernoulli, normal
 
 
 def _coerce(value):
@@ -98,14 +98,14 @@ class Deferred(TorchDistributionMixin):
 
 _CLASSES = {}
 
-# torch families whose draws we make ourselves (the module of each says why): the deferred class of the torch
-# family is built on ours, so that every Bernoulli of the library draws the same way.
-_OWN_DRAWS = {td.Bernoulli: bernoulli.Bernoulli}
+# torch families with a method of our own (Bernoulli's draws, Normal's log density; the module of each says
+# why): the deferred class of the torch family is built on ours, so that the whole library uses them.
+_OURS = {td.Bernoulli: bernoulli.Bernoulli, td.Normal: normal.Normal}
 
 
 def deferred_class(torch_class):
     """The deferred-construction subclass of a torch distribution class, under the same name (one per class)."""
-    torch_class = _OWN_DRAWS.get(torch_class, torch_class)
+    torch_class = _OURS.get(torch_class, torch_class)
     cls = _CLASSES.get(torch_class)
     if cls is None:
         cls = _CLASSES[torch_class] = _make_deferred(torch_class)
