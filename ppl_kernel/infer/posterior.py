@@ -371,8 +371,9 @@ class NormalizedWeights:
     weights are one ``torch.softmax``: it subtracts the largest log-weight before anything is exponentiated
     (weights of 1e20, from a large factor, keep their ratios instead of all rounding to 1), and takes the
     max, the exp, the sum and the division in one fused pass, faster than an exp alone (or than
-    ``logsumexp``, which is a second exp pass). The log-weights, which few readers need, are made when
-    first read.
+    ``logsumexp``, which is a second exp pass), and in place when converting to float64 made a copy of our
+    own (a batch of a million particles then needs no second tensor of its size). The log-weights, which
+    few readers need, are made when first read.
 
     >>> import torch
     >>> w = NormalizedWeights(torch.tensor([0.0, 1000.0, 1000.0]), "three runs")
@@ -381,19 +382,22 @@ class NormalizedWeights:
     """
 
     def __init__(self, log_weights, what):
-        logw = torch.as_tensor(log_weights, dtype=torch.float64)  # converted once; not copied when float64
+        logw = torch.as_tensor(log_weights, dtype=torch.float64)  # not copied when float64 already
         if logw.numel() == 0:
             raise ValueError(f"no traces in {what}: run the inference first (.run(...)) or add traces (.add(trace)).")
-        weights = torch.softmax(logw, 0)
+        if logw is log_weights:  # the caller's tensor: left as it is
+            weights = torch.softmax(logw, 0)
+        else:
+            weights = torch.softmax(logw, 0, out=logw)
         total = weights.sum().item()
         if total != total:  # NaN: a NaN log-weight, or none finite (all -inf, or a +inf)
-            raise _unnormalizable(logw, what)
-        self.weights, self._logw, self._log_weights = weights, logw, None
+            raise _unnormalizable(torch.as_tensor(log_weights, dtype=torch.float64), what)
+        self.weights, self._given, self._log_weights = weights, log_weights, None
 
     @property
     def log_weights(self):
         if self._log_weights is None:
-            self._log_weights = torch.log_softmax(self._logw, 0)
+            self._log_weights = torch.log_softmax(torch.as_tensor(self._given, dtype=torch.float64), 0)
         return self._log_weights
 
 

@@ -354,7 +354,9 @@ class RunStore:
             if column is None:
                 column = self.columns[name] = Column(name, sites.get(name) if sites else None)
             column.add_block(first, value)
-        ids = chain_ids if isinstance(chain_ids, torch.Tensor) else torch.full((n,), int(chain_ids), dtype=torch.long)
+        if not isinstance(chain_ids, torch.Tensor):  # one id for all: a view of one number, not n copies
+            chain_ids = torch.full((1,), int(chain_ids), dtype=torch.long).expand(n)
+        ids = chain_ids
         self._segments.append([first, log_weights.detach(), ids.detach()])
         self._committed = first + n
         self._adding = None
