@@ -5,7 +5,8 @@ validation), more than drawing from it. A model builds a fresh distribution at e
 so we record the constructor arguments and run torch's ``__init__`` only when an attribute is
 first needed. ``sample`` reads the recorded arguments directly for scalar parameters
 (``scoring.py``), and a parameter error surfaces inside ``sample`` where it can name the site.
-The math is torch's: every method is inherited unchanged.
+The math is torch's: every method is inherited unchanged, except Bernoulli's draws (``bernoulli.py``) and
+Normal's log density (``normal.py``): fewer passes over a batch, the same distribution and density.
 """
 
 import torch
