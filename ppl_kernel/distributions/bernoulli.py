@@ -26,9 +26,11 @@ def bernoulli_draw(probs, shape, generator=None):
     >>> draws.dtype, round(draws.mean().item(), 1)
     (torch.float32, 0.2)
     """
-    # The uniforms in probs' own dtype: float64 probabilities keep their 2^-53 resolution.
+    # The uniforms in probs' own dtype: float64 probabilities keep their 2^-53 resolution. The 0/1 values are
+    # written over the uniforms (copy_ converts the comparison's booleans; vmap batches it): a million draws
+    # then need one fresh tensor of floats, not two.
     uniforms = torch.rand(shape, dtype=probs.dtype, device=probs.device, generator=generator)
-    return (uniforms < probs).to(probs.dtype)
+    return uniforms.copy_(uniforms < probs)
 
 
 class Bernoulli(td.Bernoulli):
