@@ -145,7 +145,8 @@ class Column:
             return torch.stack([torch.as_tensor(v) for v in self.values(stop)])
         if self.blocks:
             parts = [t[: max(0, stop - first)] if stop is not None else t for first, t in self.blocks]
-            return parts[0] if len(parts) == 1 else torch.cat(parts)  # one batched block: no copy
+            # a copy either way: a reader that changes the tensor in place must not change the store
+            return parts[0].clone() if len(parts) == 1 else torch.cat(parts)
         count = self._count(stop)
         n = self.numel
         numbers = torch.tensor(self.numbers[: count * n], dtype=torch.float64) if count else torch.zeros(0, dtype=torch.float64)
@@ -436,7 +437,7 @@ class RunStore:
         """The runs' log-weights as one float64 tensor (on the CPU)."""
         parts = self._parts(1)
         if len(parts) == 1:
-            return parts[0]  # one segment (a batched run): no copy
+            return parts[0].clone()  # ours to keep: a reader may change its tensor in place
         return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
     def log_weight_list(self):

@@ -359,3 +359,16 @@ def test_mh_stores_each_kept_state_and_its_joint_probability_as_the_chain_stood(
         assert trace["x"].value.item() == stored[i]
         assert posterior._log_joints[i] == pytest.approx(trace.log_prob_sum().item())
     assert 0 < posterior.acceptance_rate < 0.5 and len(set(stored)) < 300  # states were repeated
+
+
+def test_changing_a_batched_marginals_tensors_in_place_leaves_the_posterior_as_it_was():
+    def coin():
+        return pyro.sample("c", dist.Bernoulli(0.5))
+
+    posterior = Importance(coin, num_samples=200, vectorize=True).run()
+    assert posterior.vectorized
+    before = EmpiricalMarginal(posterior, "c").samples.clone()
+    EmpiricalMarginal(posterior, "c").samples.add_(7.0)
+    posterior.log_weights_tensor().add_(1.0)
+    assert torch.equal(EmpiricalMarginal(posterior, "c").samples, before)
+    assert torch.equal(posterior.log_weights_tensor(), torch.zeros(200, dtype=torch.float64))
