@@ -15,6 +15,7 @@ import torch
 from ..errors import InvalidParameterError, UserDistributionError
 from ..rng import borrowed_default, borrowers, default_generator_lock, drawing
 from ..settings import settings
+from .bernoulli import bernoulli_draw
 from .deferred import deferred_class
 from .point import Unit
 from torch.distributions import Bernoulli as _TBernoulli, Normal as _TNormal, Uniform as _TUniform
@@ -170,7 +171,7 @@ def _bernoulli_draw(args, kwargs, generator):
     if _plain_tensors(given) and given.is_floating_point():
         if settings.validate and not _all(given, lambda q: (0 <= q) & (q <= 1)):
             raise _bad_param("Bernoulli", "probs", "Interval(lower_bound=0.0, upper_bound=1.0)", given)
-        return torch.bernoulli(given, generator=_on_device(generator, given))
+        return bernoulli_draw(given, given.shape, _on_device(generator, given))  # the one way tensors draw coins
     return None
 
 
