@@ -18,7 +18,9 @@ import math
 import torch
 
 from ..runtime import Messenger, model_name
-from ..vectorize.batched_run import run_batched, run_batched_with
+from ..settings import settings
+from ..vectorize.batched_run import BatchedFunction, run_batched_with, site_checks
+from ..vectorize.captured import capture
 from ..vectorize.fallback import NotBatchable
 from .errors import InferenceError
 
@@ -42,56 +44,73 @@ class _Propose(Messenger):
         msg.value = torch.where(self.target == j, msg.fn.sample(), self.values[msg.name])
 
 
-def _per_chain(lp, k):
-    return lp.reshape(k, -1).sum(1) if lp.dim() > 1 else lp.expand(k)
-
-
 def _log_prob(site):
-    """The site's scaled, masked log-probability, shape (k,) + per-run batch shape."""
-    fn, value = site.fn, site.value
-    if value.shape != fn.batch_shape + fn.event_shape:
-        return site.log_prob  # a value that broadcasts inside each run: score run by run (vmapped)
-    # The batched distribution scores all chains in one call (log_prob without the validation of the
-    # value: a reused value may lie outside the support, which _site_scores turns into -inf).
+    """One run's scaled, masked log-probability of the site, summed (a reused value outside the support is
+    scored without complaint: the caller turns it into -inf)."""
+    fn = site.fn
     fn._validate_args = False
-    lp = fn.log_prob(value)
-    if site.scale != 1.0:
+    lp = fn.log_prob(site.value)
+    if site.scale is not None and (type(site.scale) is torch.Tensor or site.scale != 1.0):
         lp = lp * site.scale
-    if site.mask is not None:
-        lp = torch.zeros_like(lp) if site.mask is False else lp if site.mask is True else \
-            torch.where(site.mask, lp, torch.zeros_like(lp))
-    return lp
+    if site.mask is not None and site.mask is not True:
+        lp = torch.zeros_like(lp) if site.mask is False else torch.where(site.mask, lp, torch.zeros_like(lp))
+    return lp.sum() if lp.dim() else lp
 
 
-def _scores(trace, k, index):
-    """Each chain's total log-probability, shape (k,), and its random choices' log-probabilities, shape
-    (k, number of choices) in the order of ``index``; a choice outside its support scores -inf there."""
-    evidence, choices, inside = [], [], []
-    for site in trace:
-        if site.type != "sample":
-            continue
-        lp = _per_chain(_log_prob(site), k)
-        if site.name in index:
-            within = site.fn.support.check(site.value)
-            inside.append(within.reshape(k, -1).all(1) if within.dim() > 1 else within.expand(k))
-            choices.append(lp)
-        else:
-            evidence.append(lp)
-    choice_scores = torch.stack(choices).to(torch.float64).masked_fill(~torch.stack(inside), -math.inf).T
-    total = choice_scores.sum(1)
-    if evidence:
-        total = total + torch.stack(evidence).to(torch.float64).sum(0)
-    return total, choice_scores
+def _inside(support, value):
+    """Whether one run's reused value lies in its site's support; ``True`` (no work) where the support is the
+    same for every run and step, as in Bernoulli's {0, 1} or Normal's reals: the value was drawn from it."""
+    if not any(isinstance(v, torch.Tensor) for v in vars(support).values()):
+        return torch.ones((), dtype=torch.bool, device=value.device)
+    return support.check(value).all()
 
 
-def _nan_site(trace, k):
-    """The first sample site whose log-probability is NaN in some chain, and its (k,) scores."""
-    for site in trace:
-        if site.type == "sample":
-            lp = _per_chain(_log_prob(site), k)
-            if bool(torch.isnan(lp).any()):
-                return site, lp
-    return None, None
+class _RunScores:
+    """What a step needs of one run (the ``reduce`` of a BatchedFunction): each random choice's value, every
+    sample site's summed log-probability (one vector), whether each choice lies in its support, and the
+    tensors that validation checks. ``layout`` describes the last run's sites (names, which are choices,
+    the checks), so that the batched outputs can be read and the errors can name the site."""
+
+    def __init__(self, validate):
+        self.validate, self.layout = validate, None
+
+    def __call__(self, sites, ret):
+        values, scores, inside, checked = [], [], [], []
+        names, labels, choice_columns = [], [], []
+        for site in sites:
+            if site.type != "sample":
+                continue
+            site.fn.batch_shape  # noqa: B018  materializes a deferred distribution
+            if site.is_choice:
+                choice_columns.append(len(names))
+                values.append(site.value)
+                inside.append(_inside(site.fn.support, site.value))
+            names.append(site.name)
+            labels.append(f"factor '{site.name}'" if site.infer.get("is_auxiliary") else f"site '{site.name}'")
+            scores.append(_log_prob(site))
+            if self.validate:  # the checks that vmap made the model skip, one flag per run
+                checked.extend(constraint.check(tensor).all()
+                               for constraint, tensor, _, _ in site_checks(site, site.is_observed or site.done))
+        self.layout = _Layout(names, labels, choice_columns)
+        device = scores[0].device if scores else None
+        stacked = torch.stack(scores).to(torch.float64) if scores else torch.zeros((0,), dtype=torch.float64)
+        return (*values, stacked, _flags(inside, device), _flags(checked, device))
+
+
+def _flags(flags, device):
+    return torch.stack(flags) if flags else torch.ones((0,), dtype=torch.bool, device=device)
+
+
+class _Layout:
+    """One run's sample sites as the columns of the scores: their names, how errors call them (site or
+    factor), which columns are random choices and which evidence."""
+
+    __slots__ = ("choice_columns", "choices", "evidence_columns", "labels", "names")
+
+    def __init__(self, names, labels, choice_columns):
+        self.names, self.labels, self.choice_columns = names, labels, choice_columns
+        self.choices = [names[c] for c in choice_columns]
+        self.evidence_columns = [c for c in range(len(names)) if c not in set(choice_columns)]
 
 
 class ChainState:
@@ -117,71 +136,144 @@ def _mix(accept, new, old):
 class BatchedChains:
     """k chains of single-site MH as one batched chain.
 
+    A step is one function of tensors (:meth:`_step`): one vmapped run of the model proposing at each
+    chain's target, the scores, the acceptance and the new state. Its first calls run the model's Python
+    (checking that the chains keep the same random choices and draw nothing from Python's ``random``);
+    then it is captured once as a graph of torch operations (:mod:`ppl_kernel.vectorize.captured`) and
+    replayed, which leaves out the Python of the model, the handlers and vmap (most of a step's time).
+
     Raises :class:`NotBatchable` when the model cannot run batched (its reason names the line)."""
 
-    def __init__(self, model, k, args, kwargs):
-        self.model, self.k, self.args, self.kwargs = model, k, args, kwargs
+    _EAGER_STEPS = 2  # steps that run the model's Python (and check it) before the step is captured
 
+    def __init__(self, model, k, args, kwargs, capture=True):
+        self.model, self.k, self.args, self.kwargs, self.capture = model, k, args, kwargs, capture
+        self.validate = settings.validate
+        self._scores = _RunScores(self.validate)
+        self._steps, self._captured = 0, None
+
+    # ---- the start ---------------------------------------------------------------------------------
     def initial(self):
         """A :class:`ChainState` from a batched prior run whose every chain has nonzero probability (chains at
         zero are drawn again)."""
-        trace = run_batched(self.model, self.k, *self.args, **self.kwargs)
-        self.choices = [s.name for s in trace if s.is_choice]
-        if not self.choices:
+        prior = BatchedFunction(self.model, self.args, self.kwargs, self._scores)
+        outputs = prior.guarded(lambda: prior(self.k))
+        layout = self.layout = self._scores.layout
+        if not layout.choices:
             raise NotBatchable(f"model '{model_name(self.model)}' has no random choices to propose")
+        self.choices = layout.choices
         self.index = {name: j for j, name in enumerate(self.choices)}
-        state = self._state_of(trace)
+        self._propose = BatchedFunction(self.model, self.args, self.kwargs, self._scores,
+                                        inner=lambda run_inputs: _Propose(self.index, run_inputs))
+        state = self._state_of(*self._read(outputs))
         for _ in range(_INIT_TRIES):
             bad = ~torch.isfinite(state.total)
             if not bool(bad.any()):
                 return state
-            again = self._state_of(run_batched(self.model, self.k, *self.args, **self.kwargs))
+            again = self._state_of(*self._read(prior.guarded(lambda: prior(self.k))))
             state = _mixed(bad, again, state)
         raise InferenceError(
             f"MH: model '{model_name(self.model)}' had probability zero in {_INIT_TRIES} batched runs from the prior "
             "for some chain, so it has no starting point. Check that the observations and factors are possible."
         )
 
-    def _state_of(self, trace):
-        total, choice_scores = _scores(trace, self.k, self.index)
-        if bool(torch.isnan(total).any()):  # an error naming the site and the chain, not a silent rejection
-            site, lp = _nan_site(trace, self.k)
-            if site is not None:
-                raise _nan_error(self.model, site, lp)
-            # no site is NaN: a choice outside its support (-inf) met a density of +inf; the run is impossible
-            total = torch.nan_to_num(total, nan=-math.inf)
-        return ChainState({name: trace[name].value for name in self.choices}, total, choice_scores)
+    def _read(self, outputs):
+        """The batched outputs of :class:`_RunScores` as (values dict, scores (k, sites), inside (k, choices),
+        valid (k, checks))."""
+        c = len(self.layout.choice_columns)
+        return dict(zip(self.layout.choices, outputs[:c], strict=True)), outputs[c], outputs[c + 1], outputs[c + 2]
+
+    def _state_of(self, values, scores, inside, valid):
+        total, choice_scores = _totals(scores, inside, self.layout)
+        if not bool(valid.all()) or bool(torch.isnan(total).any()):
+            self._raise_on_trouble(values, scores, valid)
+        return ChainState(values, torch.nan_to_num(total, nan=-math.inf), choice_scores)
+
+    # ---- a step ------------------------------------------------------------------------------------
+    def _step(self, total, choice_scores, *values):
+        """One step of all chains as a function of tensors: (accept, trouble, new total, new choice scores,
+        the proposal's scores, its validation flags, new values..., proposed values...)."""
+        k, layout = self.k, self.layout
+        target = torch.randint(len(layout.choices), (k,), device=total.device)
+        outputs = self._propose(k, {"target": target, "values": dict(zip(layout.choices, values, strict=True))})
+        proposed, scores, inside, valid = self._read(outputs)
+        new_total, new_choice_scores = _totals(scores, inside, layout)
+        trouble = torch.isnan(new_total).any() | ~valid.all()
+        new_total = torch.nan_to_num(new_total, nan=-math.inf)
+        # log a = sum over sites other than the target of [new - old]: the target's prior cancels its proposal.
+        at = target.unsqueeze(1)
+        log_accept = (new_total - new_choice_scores.gather(1, at).squeeze(1)) - \
+            (total - choice_scores.gather(1, at).squeeze(1))
+        accept = torch.log(torch.rand(k, dtype=torch.float64, device=total.device)) < log_accept
+        new_values = [_mix(accept, proposed[name], old) for name, old in zip(layout.choices, values, strict=True)]
+        return (accept, trouble, torch.where(accept, new_total, total),
+                torch.where(accept.unsqueeze(1), new_choice_scores, choice_scores), scores, valid, *new_values,
+                *proposed.values())
 
     def step(self, state):
         """One single-site MH step of every chain: the new :class:`ChainState` and the acceptance mask."""
-        k = self.k
-        device = state.total.device
-        target = torch.randint(len(self.choices), (k,), device=device)
-        inputs = {"target": target, "values": state.values}
-        trace = run_batched_with(self.model, k, self.args, self.kwargs,
-                                 inner=lambda run_inputs: _Propose(self.index, run_inputs), inputs=inputs,
-                                 check_values=False)
-        if [s.name for s in trace if s.is_choice] != self.choices:
+        inputs = (state.total, state.choice_scores, *(state.values[name] for name in self.choices))
+        if self._captured is not None:
+            outputs = self._captured(*inputs)
+        elif self._steps >= self._EAGER_STEPS and self.capture:
+            outputs = self._propose.guarded(lambda: self._capture(inputs))
+        else:
+            outputs = self._propose.guarded(lambda: self._step(*inputs))
+            self._check_same_choices()
+        self._steps += 1
+        accept, trouble, total, choice_scores, scores, valid = outputs[:6]
+        c = len(self.choices)
+        values = outputs[6:6 + c]
+        if bool(trouble):
+            self._raise_on_trouble(dict(zip(self.choices, outputs[6 + c:], strict=True)), scores, valid)
+        return ChainState(dict(zip(self.choices, values, strict=True)), total, choice_scores), accept
+
+    def _capture(self, inputs):
+        try:
+            self._captured = capture(self._step, *inputs)
+        except NotBatchable:
+            raise
+        except Exception:  # an operation the recorder cannot follow: the steps keep running the model's code
+            self.capture = False
+            return self._step(*inputs)
+        self._check_same_choices()
+        return self._captured(*inputs)
+
+    def _check_same_choices(self):
+        if self._scores.layout.names != self.layout.names:
             raise NotBatchable(f"model '{model_name(self.model)}' made other random choices from one step to the next")
-        new = self._state_of(trace)
-        # log a = sum over sites other than the target of [new - old]: the target's prior cancels its proposal.
-        at = target.unsqueeze(1)
-        log_accept = (new.total - new.choice_scores.gather(1, at).squeeze(1)) - \
-            (state.total - state.choice_scores.gather(1, at).squeeze(1))
-        u = torch.rand(k, dtype=torch.float64, device=device)
-        accept = torch.log(u) < log_accept
-        return _mixed(accept, new, state), accept
+
+    def _raise_on_trouble(self, values, scores, valid):
+        """A bad parameter, or a NaN score, named by its site and chain; a NaN total with no NaN site (a choice
+        outside its support, -inf, met a density of +inf) is an impossible run, which the caller rejects."""
+        if not bool(valid.all()):  # the runs again, as a trace whose validation names the site, the run, the fix
+            self._replay(values, self.k)
+        nan = torch.isnan(scores)
+        if bool(nan.any()):
+            chain, column = (int(i) for i in torch.nonzero(nan)[0])
+            raise _nan_error(self.model, self.layout.labels[column], chain)
 
     def replay(self, kept):
         """The kept states (a list of :class:`ChainState`) as one BatchedTrace of ``len(kept) * k`` runs (kept
         state s of chain c at row ``s * k + c``): one batched run of the model with every choice's value given."""
-        n = len(kept) * self.k
         values = {name: torch.cat([state.values[name] for state in kept]) for name in self.choices}
-        device = kept[0].total.device
+        return self._replay(values, len(kept) * self.k)
+
+    def _replay(self, values, n):
+        device = next(iter(values.values())).device
         inputs = {"target": torch.full((n,), -1, dtype=torch.long, device=device), "values": values}
         return run_batched_with(self.model, n, self.args, self.kwargs,
                                 inner=lambda run_inputs: _Propose(self.index, run_inputs), inputs=inputs,
                                 check_values=False)
+
+
+def _totals(scores, inside, layout):
+    """Each chain's total log-probability, shape (k,), and its choices' log-probabilities, shape (k, choices),
+    from every sample site's scores, shape (k, sites); a choice outside its support scores -inf."""
+    choice_scores = scores[:, layout.choice_columns].masked_fill(~inside, -math.inf)
+    if not layout.evidence_columns:
+        return choice_scores.sum(1), choice_scores
+    return choice_scores.sum(1) + scores[:, layout.evidence_columns].sum(1), choice_scores
 
 
 def _mixed(accept, new, old):
@@ -191,11 +283,9 @@ def _mixed(accept, new, old):
                       torch.where(accept.unsqueeze(1), new.choice_scores, old.choice_scores))
 
 
-def _nan_error(model, site, lp):
-    what = f"factor '{site.name}'" if site.infer.get("is_auxiliary") else f"site '{site.name}'"
-    chain = int(torch.nonzero(torch.isnan(lp))[0])
+def _nan_error(model, label, chain):
     return InferenceError(
-        f"MH: {what} of model '{model_name(model)}' has log-probability NaN (not a number) in chain {chain}, so the "
-        "run's probability is undefined. Check that site's parameters and value (a NaN in the data, a 0/0 or "
+        f"MH: {label} of model '{model_name(model)}' has log-probability NaN (not a number) in chain {chain}, so "
+        "the run's probability is undefined. Check that site's parameters and value (a NaN in the data, a 0/0 or "
         "inf - inf in an expression)."
     )

@@ -98,61 +98,115 @@ def run_batched_with(model, num_runs, args, kwargs, inner=None, inputs=None, che
         raise ValueError(f"run_batched: num_runs must be at least 1, got {num_runs}")
     box = {}
 
-    def one_run(_, run_inputs):
-        recorder = box["recorder"] = _Recorder(model)
-        with recorder:
-            if inner is None:
-                ret = model(*args, **kwargs)
-            else:
-                with inner(run_inputs):
-                    ret = model(*args, **kwargs)
+    def site_tensors(sites, ret):
         leaves, spec = tree_flatten(ret)
-        for leaf in leaves:
-            if not isinstance(leaf, (torch.Tensor,) + _PLAIN):
-                raise NotBatchable(
-                    f"model '{model_name(model)}' returns a {type(leaf).__name__}, which may hold values of "
-                    "one run; a batched run can hand back only tensors and plain values (numbers, strings)"
-                )
         out = [leaf for leaf in leaves if isinstance(leaf, torch.Tensor)]
-        box["return"] = (leaves, spec)
-        for site in recorder.sites:
+        box["return"], counts = (leaves, spec), []
+        for site in sites:
             if site.type != "sample":
                 continue
             site.fn.batch_shape  # noqa: B018  materializes a deferred distribution: its tensors must come out
             out.append(site.value)
             tensors = distribution_tensors(site.fn)
-            box.setdefault("dist_counts", []).append(len(tensors))
+            counts.append(len(tensors))
             out.extend(tensors)
             if isinstance(site.mask, torch.Tensor):
                 out.append(site.mask)
+        box["dist_counts"] = counts
         return tuple(out)
 
-    states = _RandomStates()
-    # torch's checks call bool() on tensors, which vmap refuses: skip them in this thread while the
-    # batched run goes, and check the whole batch afterwards (_check_site).
+    runs = BatchedFunction(model, args, kwargs, site_tensors, inner)
     validate = settings.validate
-    with validation_suspended():
-        try:
-            outputs = torch.func.vmap(one_run, randomness="different")(torch.empty((n, 0)), inputs or {})
-        except NotBatchable:
-            states.restore()
-            raise
-        except Exception as e:
-            states.restore()
-            recorder = box.get("recorder")
-            raise NotBatchable(describe_failure(model, e, recorder.drawing if recorder else None)) from e
-    if states.python_or_numpy_drew():
-        states.restore()
-        raise NotBatchable(
-            f"model '{model_name(model)}' draws from Python's random or NumPy, which a batched run would draw "
-            "once for all runs (use ppl_kernel.sample or torch's random functions instead)"
-        )
+    outputs = runs.guarded(lambda: runs(n, inputs))
+    box["recorder_sites"] = runs.sites
     trace = _assemble(model, n, box, list(outputs), args, kwargs)
     if validate:
         for site in trace:
             if site.type == "sample":
                 _check_site(site, n, check_values or site.is_observed or site.done)
     return trace
+
+
+class BatchedFunction:
+    """``reduce(sites, return_value)`` (a tuple of tensors) of each of n runs of a model, as one vmapped call.
+
+    A function of tensors, not a trace: for callers that make the same batched execution many times and
+    need only some numbers of each run (MH's steps), or that capture it once (:mod:`.captured`). ``reduce``
+    runs inside the batch, where each tensor is one run's; ``inner(one_run_inputs)`` is a handler of the
+    caller's inside the model's handlers, as in :func:`run_batched_with`. After a call, ``sites`` are the
+    sites it recorded (their tensors belong to the finished vmap: read their names and structure only).
+    Errors are vmap's; :meth:`guarded` turns them into :class:`NotBatchable` naming the line.
+
+    >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist, torch
+    >>> def coin():
+    ...     return pyro.sample("x", dist.Bernoulli(0.5))
+    >>> heads = BatchedFunction(coin, (), {}, lambda sites, ret: (ret == 1,))
+    >>> (count,) = heads.guarded(lambda: heads(1000))
+    >>> count.shape, [site.name for site in heads.sites]
+    (torch.Size([1000]), ['x'])
+    """
+
+    def __init__(self, model, args, kwargs, reduce, inner=None):
+        self.model, self.args, self.kwargs, self.reduce, self.inner = model, args, kwargs, reduce, inner
+        self.sites, self.drawing = [], None
+        self._vmapped = torch.func.vmap(self._one_run, randomness="different")
+
+    def _one_run(self, _, run_inputs):
+        recorder = self._recorder = _Recorder(self.model)
+        with recorder:
+            if self.inner is None:
+                ret = self.model(*self.args, **self.kwargs)
+            else:
+                with self.inner(run_inputs):
+                    ret = self.model(*self.args, **self.kwargs)
+        _check_return(self.model, ret)
+        self.sites = recorder.sites
+        return self.reduce(recorder.sites, ret)
+
+    def __call__(self, n, inputs=None):
+        """The reduced outputs of n runs (``inputs``: a dict of tensors with the run dimension first)."""
+        self._recorder = None
+        # torch's checks call bool() on tensors, which vmap refuses: skip them in this thread while the
+        # batched run goes (the caller checks the whole batch afterwards).
+        with validation_suspended():
+            return self._vmapped(torch.empty((n, 0), device=_device_of(inputs)), inputs or {})
+
+    def guarded(self, call):
+        """``call()`` (which calls this function), with the random generators put back and the failure said
+        as :class:`NotBatchable` when the runs cannot go as one batch, or when the model drew from Python's
+        ``random`` or NumPy (which vmap cannot see: drawn once, shared by all runs)."""
+        states = _RandomStates()
+        try:
+            outputs = call()
+        except NotBatchable:
+            states.restore()
+            raise
+        except Exception as e:
+            states.restore()
+            recorder = self._recorder
+            raise NotBatchable(describe_failure(self.model, e, recorder.drawing if recorder else None)) from e
+        if states.python_or_numpy_drew():
+            states.restore()
+            raise NotBatchable(
+                f"model '{model_name(self.model)}' draws from Python's random or NumPy, which a batched run would "
+                "draw once for all runs (use ppl_kernel.sample or torch's random functions instead)"
+            )
+        return outputs
+
+
+def _device_of(inputs):
+    leaves = [leaf for leaf in tree_flatten(inputs)[0] if isinstance(leaf, torch.Tensor)] if inputs else []
+    return leaves[0].device if leaves else None
+
+
+def _check_return(model, ret):
+    """A batched run hands back tensors and plain values only: any other object may hold one run's tensors."""
+    for leaf in tree_flatten(ret)[0]:
+        if not isinstance(leaf, (torch.Tensor,) + _PLAIN):
+            raise NotBatchable(
+                f"model '{model_name(model)}' returns a {type(leaf).__name__}, which may hold values of "
+                "one run; a batched run can hand back only tensors and plain values (numbers, strings)"
+            )
 
 
 class _RandomStates:
@@ -219,7 +273,7 @@ def _assemble(model, n, box, outputs, args, kwargs):
         else:
             ret_leaves.append(leaf)
     counts = iter(box.get("dist_counts", ()))
-    for inner in box["recorder"].sites:
+    for inner in box["recorder_sites"]:
         site = BatchedSite(inner.type, inner.name, inner.fn, (), {}, inner.value, inner.is_observed, dict(inner.infer))
         # (args are left out: they may hold per-run tensors of the finished vmap)
         site.scale, site.mask, site.cond_indep_stack, site.done, site.stop, site.call = (
@@ -241,27 +295,38 @@ def _assemble(model, n, box, outputs, args, kwargs):
     return trace
 
 
-def _check_site(site, n, check_value=True):
-    """The argument checks that vmap made us skip, done on the whole batch at once; names the first bad run."""
+def site_checks(site, check_value=True):
+    """The argument checks that vmap made us skip, as (constraint, tensor, what, fix): the distribution's
+    parameters, and its value when ``check_value``."""
     d = site.fn
+    checks = []
     for param, constraint in d.arg_constraints.items():
         if constraints.is_dependent(constraint) or param not in d.__dict__:
             continue
-        _require(site, n, constraint, d.__dict__[param], f"parameter '{param}' of {type(d).__name__}",
-                 f"Fix the value passed as '{param}' to this sample statement.")
+        checks.append((constraint, d.__dict__[param], f"parameter '{param}' of {type(d).__name__}",
+                       f"Fix the value passed as '{param}' to this sample statement."))
     support = d.support
     if check_value and support is not None and not constraints.is_dependent(support):
-        _require(site, n, support, site.value, f"the value of {type(d).__name__}",
-                 "Fix the observed value (obs=...) or choose a distribution whose support contains it.")
+        checks.append((support, site.value, f"the value of {type(d).__name__}",
+                       "Fix the observed value (obs=...) or choose a distribution whose support contains it."))
+    return checks
 
 
-def _require(site, n, constraint, value, what, fix):
+def _check_site(site, n, check_value=True):
+    """The argument checks that vmap made us skip, done on the whole batch at once; names the first bad run."""
+    for constraint, value, what, fix in site_checks(site, check_value):
+        require(site.name, n, constraint, value, what, fix)
+
+
+def require(name, n, constraint, value, what, fix):
+    """Raise InvalidParameterError naming site ``name`` and the first of the ``n`` runs where ``value`` (run
+    dimension first, or shared by all runs) does not satisfy ``constraint``."""
     ok = constraint.check(value)
     if bool(ok.all()):
         return
-    bad = (~ok).reshape(n, -1).any(1).nonzero()
+    bad = (~ok).reshape(n, -1).any(1).nonzero() if ok.dim() and ok.shape[0] == n else ok.new_zeros((0,))
     run = int(bad[0]) if len(bad) else 0
     raise InvalidParameterError(
-        f"site '{site.name}': {what} must satisfy {constraint}, but in run {run} of {n} (a batched run) it is "
+        f"site '{name}': {what} must satisfy {constraint}, but in run {run} of {n} (a batched run) it is "
         f"{value[run] if value.dim() and value.shape[0] == n else value}. {fix}"
     )

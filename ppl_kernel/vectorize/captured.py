@@ -1,0 +1,71 @@
+"""A batched execution captured once as a graph of torch operations, then replayed without its Python.
+
+A vmapped run of a model pays, on every call, for the model's Python code, the effect handlers, the
+distributions' constructors and vmap's own bookkeeping around each operation: for 1000 runs of a small
+model that is most of the time (a few microseconds of arithmetic per operation, tens of microseconds of
+Python around it). Where the same batched execution is made again and again (MH's steps), we record the
+operations one call makes (``make_fx``, over the function made free of in-place updates by
+``functionalize``), compute once what depends on no input and no random draw (a distribution's constant
+parameters, their logarithms, an observed value's checks), and replay the rest.
+
+Replaying is exact only for a function whose operations are the same on every call: its Python may not
+read anything that changes between calls (a counter, the clock, Python's ``random``). A batched model
+already may not branch on its sampled values (vmap refuses); the caller checks the rest where it can.
+"""
+
+import torch
+from torch.fx.experimental.proxy_tensor import make_fx
+from torch.fx.node import map_arg
+
+
+def capture(fn, *example_inputs):
+    """``fn`` (tensors in, a tuple of tensors out) as a replayable ``torch.fx.GraphModule``, recorded by one
+    call on ``example_inputs`` (which draws random numbers as a call would); any error of that call is raised.
+
+    >>> import torch
+    >>> def noisy_double(x):
+    ...     return (x * torch.tensor(2.0).exp().log() + torch.rand(x.shape) * 0,)
+    >>> replay = capture(noisy_double, torch.ones(3))
+    >>> replay(torch.arange(3.0))[0]
+    tensor([0., 2., 4.])
+    """
+    graph_module = make_fx(torch.func.functionalize(fn, remove="mutations"))(*example_inputs)
+    _fold_constants(graph_module)
+    return graph_module
+
+
+def _drawn(node):
+    """Whether the operation draws random numbers: such a node is never computed ahead."""
+    return torch.Tag.nondeterministic_seeded in getattr(node.target, "tags", ())
+
+
+def _fold_constants(gm):
+    """Replace every operation whose inputs are all constants, and which draws nothing, by its result."""
+    known = {}
+    for node in gm.graph.nodes:
+        if node.op == "get_attr":
+            known[node] = getattr(gm, node.target)
+        elif node.op == "call_function" and not _drawn(node):
+            inputs = []
+            map_arg((node.args, node.kwargs), inputs.append)
+            if all(arg in known for arg in inputs):
+                args, kwargs = map_arg((node.args, node.kwargs), known.__getitem__)
+                known[node] = node.target(*args, **kwargs)
+    folded = 0
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node not in known:
+            continue
+        if all(user in known for user in node.users):
+            continue  # only constants use it: it disappears with them
+        value = known[node]
+        if isinstance(value, torch.Tensor):
+            name = f"_folded_{folded}"
+            folded += 1
+            gm.register_buffer(name, value)
+            with gm.graph.inserting_before(node):
+                constant = gm.graph.get_attr(name)
+            node.replace_all_uses_with(constant)
+        elif isinstance(value, (int, float, bool)):
+            node.replace_all_uses_with(value)  # a Python number (sym_size of a fixed shape, say)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
