@@ -30,8 +30,31 @@ def capture(fn, *example_inputs):
     tensor([0., 2., 4.])
     """
     graph_module = make_fx(torch.func.functionalize(fn, remove="mutations"))(*example_inputs)
+    _drop_identity_views(graph_module)
     _fold_constants(graph_module)
     return graph_module
+
+
+_aten = torch.ops.aten
+# Views that vmap puts around every value it hands in and out (moving the run dimension to the front, where
+# it already is): each costs a call on every replay and changes nothing.
+_VIEWS = (_aten.view.default, _aten.reshape.default, _aten._unsafe_view.default, _aten.expand.default,
+          _aten.permute.default, _aten.alias.default)
+
+
+def _drop_identity_views(gm):
+    """Replace every view whose result has its input's shape by its input (the graph has no in-place
+    updates, so sharing the tensor is safe)."""
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node.target not in _VIEWS or not isinstance(node.args[0], torch.fx.Node):
+            continue
+        source, result = node.args[0].meta.get("val"), node.meta.get("val")
+        if source is None or result is None or source.shape != result.shape or source.stride() != result.stride():
+            continue
+        if node.target is _aten.permute.default and list(node.args[1]) != list(range(len(node.args[1]))):
+            continue
+        node.replace_all_uses_with(node.args[0])
+        gm.graph.erase_node(node)
 
 
 def _drawn(node):
