@@ -396,6 +396,7 @@ class MH(TracePosterior):
             # Outside the except: an error of the model itself then reads as it would without vectorize.
             warnings.warn(self.fallback_reason, SequentialFallbackWarning, stacklevel=3)
             self._reset()
+            self.vectorized = False  # a step, not only the start, may find the model unbatchable
         self.accepted, self.proposed = [], []
         steps_per_chain = self.warmup + self.num_samples * self.thin
         done = 0
@@ -445,7 +446,7 @@ class MH(TracePosterior):
     def _run_batched(self, args, kwargs):
         """All chains as one batched chain (mh_batched.py); the kept states become one batched trace."""
         k = self.num_chains
-        chains = BatchedChains(self.model, k, args, kwargs)
+        chains = BatchedChains(self.model, k, args, kwargs, steps=self.warmup + self.num_samples * self.thin)
         state = chains.initial()
         self.vectorized = True
         accepted, proposed, kept, done = torch.zeros(k, dtype=torch.long, device=state.total.device), 0, [], 0

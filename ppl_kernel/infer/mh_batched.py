@@ -31,16 +31,17 @@ class _Propose(Messenger):
     """Inside the batched run (one chain's view): every choice keeps the chain's value, except the target,
     which is drawn from its distribution in this run."""
 
-    def __init__(self, index, run_inputs):
+    def __init__(self, model, index, run_inputs):
         super().__init__()
-        self.index, self.target, self.values = index, run_inputs["target"], run_inputs["values"]
+        self.model, self.index, self.target, self.values = model, index, run_inputs["target"], run_inputs["values"]
 
     def process_message(self, msg):
         if msg.type != "sample" or msg.is_observed or msg.done or msg.value is not None:
             return
         j = self.index.get(msg.name)
         if j is None:
-            raise NotBatchable(f"site '{msg.name}' was not among the chains' random choices")
+            raise NotBatchable(f"model '{model_name(self.model)}' made other random choices from one step to the next "
+                               f"(site '{msg.name}' was not among the chains' random choices)")
         msg.value = torch.where(self.target == j, msg.fn.sample(), self.values[msg.name])
 
 
@@ -93,15 +94,20 @@ class _RunScores:
                 evidence.append(_log_prob(site))
                 evidence_labels.append(label)
             if self.validate:  # the checks that vmap made the model skip, one flag per run
-                checked.extend(constraint.check(tensor).all()
+                checked.extend(_all(constraint.check(tensor))
                                for constraint, tensor, _, _ in site_checks(site, site.is_observed or site.done))
         varies = any(_support_varies(support) for support, _ in inside)
         self.layout = _Layout(names, choices, choice_labels + evidence_labels, varies)
-        inside = [support.check(value).all() if _support_varies(support) else torch.ones((), dtype=torch.bool,
+        inside = [_all(support.check(value)) if _support_varies(support) else torch.ones((), dtype=torch.bool,
                   device=value.device) for support, value in inside] if varies else []
         # One output per site and per flag: stacked outside the batch, run dimension last (sums over the
         # sites then add rows, several times faster than reducing short rows).
         return (*values, *choice_scores, *evidence, *inside, _flags(checked, values[0].device if values else None))
+
+
+def _all(flags):
+    """One run's flags reduced to one (a scalar flag stays as it is: reducing it would cost an operation)."""
+    return flags if flags.dim() == 0 else flags.all()
 
 
 def _flags(flags, device):
@@ -152,9 +158,15 @@ class BatchedChains:
     Raises :class:`NotBatchable` when the model cannot run batched (its reason names the line)."""
 
     _EAGER_STEPS = 2  # steps that run the model's Python (and check it) before the step is captured
+    # Capturing costs about as much as 50-150 steps that run the model's Python (60-400 ms against 1-3 ms a
+    # step for 1000 chains of the bench's models; a replayed step costs a third of one): shorter runs keep
+    # running the Python.
+    _CAPTURE_MIN_STEPS = 200
 
-    def __init__(self, model, k, args, kwargs, capture=True):
-        self.model, self.k, self.args, self.kwargs, self.capture = model, k, args, kwargs, capture
+    def __init__(self, model, k, args, kwargs, steps=None):
+        """``steps``: how many steps the run will make, when known (a short run is not worth capturing)."""
+        self.model, self.k, self.args, self.kwargs = model, k, args, kwargs
+        self.capture = steps is None or steps >= self._CAPTURE_MIN_STEPS
         self.validate = settings.validate
         self._scores = _RunScores(self.validate)
         self._steps, self._captured = 0, None
@@ -171,7 +183,7 @@ class BatchedChains:
         self.choices = layout.choices
         self.index = {name: j for j, name in enumerate(self.choices)}
         self._propose = BatchedFunction(self.model, self.args, self.kwargs, self._scores,
-                                        inner=lambda run_inputs: _Propose(self.index, run_inputs))
+                                        inner=lambda run_inputs: _Propose(self.model, self.index, run_inputs))
         state = self._state_of(*self._read(outputs))
         for _ in range(_INIT_TRIES):
             bad = ~torch.isfinite(state.total)
@@ -205,7 +217,10 @@ class BatchedChains:
         """One step of all chains as a function of tensors: (accept, trouble, new total, new choice scores,
         the proposal's scores, its validation flags, new values..., proposed values...)."""
         k, layout = self.k, self.layout
-        target = torch.randint(len(layout.choices), (k,), device=total.device)
+        if layout.num_choices == 1:  # every chain proposes its one choice (a constant: no draw)
+            target = torch.zeros(k, dtype=torch.long, device=total.device)
+        else:
+            target = torch.randint(layout.num_choices, (k,), device=total.device)
         outputs = self._propose(k, {"target": target, "values": dict(zip(layout.choices, values, strict=True))})
         proposed, scores, inside, valid = self._read(outputs)
         new_total, new_choice_scores = _totals(scores, inside, layout)
@@ -274,7 +289,7 @@ class BatchedChains:
         device = next(iter(values.values())).device
         inputs = {"target": torch.full((n,), -1, dtype=torch.long, device=device), "values": values}
         return run_batched_with(self.model, n, self.args, self.kwargs,
-                                inner=lambda run_inputs: _Propose(self.index, run_inputs), inputs=inputs,
+                                inner=lambda run_inputs: _Propose(self.model, self.index, run_inputs), inputs=inputs,
                                 check_values=False)
 
 

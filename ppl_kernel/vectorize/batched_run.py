@@ -22,7 +22,7 @@ from ..runtime import Messenger, model_name
 from ..settings import settings, validation_suspended
 from ..trace import CallNode
 from .batched_trace import BatchedSite, BatchedTrace, distribution_tensors, rebuild_distribution
-from .fallback import NotBatchable, describe_failure
+from .fallback import NotBatchable, describe_failure, user_line
 
 # Values that may leave the batched run as they are: they cannot hide a per-run tensor.
 _PLAIN = (str, bytes, int, float, complex, bool, type(None))
@@ -178,9 +178,12 @@ class BatchedFunction:
         states = _RandomStates()
         try:
             outputs = call()
-        except NotBatchable:
+        except NotBatchable as e:
             states.restore()
-            raise
+            where = user_line(e.__traceback__)  # raised inside the model's run: the line it was at
+            if where is None or where in e.reason:
+                raise
+            raise NotBatchable(f"{e.reason} ({where})") from e
         except Exception as e:
             states.restore()
             recorder = self._recorder

@@ -31,6 +31,7 @@ def capture(fn, *example_inputs):
     """
     graph_module = make_fx(torch.func.functionalize(fn, remove="mutations"))(*example_inputs)
     _drop_identity_views(graph_module)
+    _merge_repeated(graph_module)
     _fold_constants(graph_module)
     return graph_module
 
@@ -60,6 +61,32 @@ def _drop_identity_views(gm):
 def _drawn(node):
     """Whether the operation draws random numbers: such a node is never computed ahead."""
     return torch.Tag.nondeterministic_seeded in getattr(node.target, "tags", ())
+
+
+def _merge_repeated(gm):
+    """Compute once what the function computes twice (``cloudy == 1`` in two ``torch.where``): the same
+    operation on the same inputs, unless it draws random numbers."""
+    seen = {}
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or _drawn(node):
+            continue
+        try:
+            key = (node.target, _hashable(node.args), _hashable(node.kwargs))
+            hash(key)
+        except TypeError:
+            continue
+        first = seen.setdefault(key, node)
+        if first is not node:
+            node.replace_all_uses_with(first)
+            gm.graph.erase_node(node)
+
+
+def _hashable(value):
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__,) + tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return ("dict",) + tuple((k, _hashable(v)) for k, v in sorted(value.items()))
+    return value
 
 
 def _fold_constants(gm):

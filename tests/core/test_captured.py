@@ -1,0 +1,50 @@
+"""Capturing a batched function once as a graph of torch operations and replaying it (vectorize/captured.py)."""
+
+import torch
+
+from ppl_kernel.vectorize.captured import capture
+
+
+def _operations(graph_module):
+    return [node.target for node in graph_module.graph.nodes if node.op == "call_function"]
+
+
+def test_a_replay_gives_what_the_function_gives_on_new_inputs():
+    def f(x, y):
+        scale = torch.tensor([2.0, 3.0]).log()  # depends on no input
+        return (torch.where(x > 0, x * scale, y), (x > 0).sum())
+
+    replay = capture(f, torch.tensor([1.0, -1.0]), torch.zeros(2))
+    x, y = torch.tensor([-2.0, 5.0]), torch.tensor([7.0, 8.0])
+    for got, expected in zip(replay(x, y), f(x, y), strict=True):
+        assert torch.equal(got, expected)
+
+
+def test_what_depends_on_no_input_is_computed_once_at_capture():
+    replay = capture(lambda x: (x * torch.tensor(2.0).exp().log(),), torch.ones(3))
+    assert _operations(replay) == [torch.ops.aten.mul.Tensor]
+
+
+def test_an_operation_repeated_on_the_same_inputs_is_made_once():
+    replay = capture(lambda x: (torch.where(x == 1, 1.0, 2.0) + torch.where(x == 1, 3.0, 4.0),), torch.ones(3))
+    assert _operations(replay).count(torch.ops.aten.eq.Scalar) == 1
+
+
+def test_random_draws_from_constant_parameters_are_drawn_anew_on_every_replay():
+    # bernoulli(p) with a constant p depends on no input, but it draws: folding it would freeze the draws
+    replay = capture(lambda x: (x + torch.bernoulli(torch.full((1000,), 0.5)),), torch.zeros(1000))
+    first, second = replay(torch.zeros(1000))[0], replay(torch.zeros(1000))[0]
+    assert not torch.equal(first, second)
+    # two fair coins per position: they differ with probability 1/2; of 1000, 500 +- 5 * sqrt(1000 / 4) = 79
+    assert abs(int((first != second).sum()) - 500) < 5 * (1000 / 4) ** 0.5
+
+
+def test_a_vmapped_function_draws_per_run_in_every_replay():
+    def runs(x):
+        return (torch.func.vmap(lambda v: v + torch.randn(()), randomness="different")(x),)
+
+    replay = capture(runs, torch.zeros(1000))
+    first, second = replay(torch.zeros(1000))[0], replay(torch.zeros(1000))[0]
+    assert len(set(first.tolist())) == 1000 and not torch.equal(first, second)
+    # 1000 standard normal draws: their mean is 0 +- 5 / sqrt(1000) = 0.16
+    assert abs(float(second.mean())) < 5 / 1000 ** 0.5

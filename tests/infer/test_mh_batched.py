@@ -1,0 +1,105 @@
+"""Many MH chains as one batched chain whose step is captured once and replayed (infer/mh_batched.py).
+
+A run of at least BatchedChains._CAPTURE_MIN_STEPS steps replays its captured step after the first two;
+shorter runs run the model's Python at every step (tests/infer/test_mh.py covers those).
+"""
+
+import pytest
+import torch
+
+import ppl_kernel as pyro
+import ppl_kernel.distributions as dist
+from ppl_kernel.errors import InvalidParameterError
+from ppl_kernel.infer import MH, InferenceError
+from ppl_kernel.infer.mh_batched import BatchedChains
+from ppl_kernel.vectorize import SequentialFallbackWarning
+
+LONG = BatchedChains._CAPTURE_MIN_STEPS
+
+
+def test_a_long_batched_run_runs_the_model_code_a_fixed_number_of_times_not_once_a_step():
+    calls = []
+
+    def model():
+        calls.append(1)
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        pyro.sample("y", dist.Normal(x, 1.0), obs=torch.tensor(1.0))
+        return x
+
+    posterior = MH(model, num_samples=LONG, num_chains=100, vectorize=True).run()
+    assert posterior.vectorized and len(posterior) == LONG * 100
+    # the prior run, two checked steps, the capture and the final replay of the kept states
+    assert len(calls) <= 6
+
+
+def test_a_captured_run_moves_every_choice_of_every_chain():
+    def model():
+        a = pyro.sample("a", dist.Bernoulli(0.5))
+        b = pyro.sample("b", dist.Bernoulli(0.5))
+        pyro.factor("one at least", torch.where(a + b > 0, 0.0, -float("inf")))
+        return a + 2 * b
+
+    k = 500
+    posterior = MH(model, num_samples=LONG, num_chains=k, vectorize=True).run()
+    values = posterior.batched_trace["_RETURN"].value.reshape(-1, k)
+    # the posterior is uniform on a + 2b in {1, 2, 3}: each has 1/3 of the last step's chains,
+    # 500 / 3 +- 5 * sqrt(500 * 1/3 * 2/3) = 167 +- 53 (the chains are independent)
+    last = values[-1]
+    for outcome in (1.0, 2.0, 3.0):
+        assert abs(int((last == outcome).sum()) - k / 3) < 5 * (k * 2 / 9) ** 0.5
+    assert not bool((last == 0).any())
+    assert 0 < posterior.acceptance_rate < 1
+
+
+def test_a_model_that_makes_other_choices_in_a_later_step_falls_back_with_a_note():
+    calls = []
+
+    def model():
+        calls.append(1)
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        if len(calls) == 3:  # Python state outside the random choices: the third run has one more site
+            pyro.sample("z", dist.Normal(0.0, 1.0))
+        return x
+
+    with pytest.warns(SequentialFallbackWarning) as record:
+        posterior = MH(model, num_samples=LONG, num_chains=3, vectorize=True).run()
+    assert "made other random choices from one step to the next" in str(record[0].message)
+    assert not posterior.vectorized
+
+
+def test_a_parameter_that_becomes_invalid_in_a_captured_step_is_named_with_its_chain():
+    def model():
+        x = pyro.sample("x", dist.Normal(2.0, 1.0))  # below 0 in 2% of the proposals
+        pyro.sample("y", dist.Normal(0.0, x), obs=torch.tensor(1.0))
+        return x
+
+    with pytest.raises(InvalidParameterError) as e:
+        MH(model, num_samples=LONG, num_chains=10, vectorize=True).run()
+    message = str(e.value)
+    assert "site 'y'" in message and "parameter 'scale'" in message and "in run" in message
+
+
+def test_a_factor_that_scores_nan_in_a_captured_step_is_named_with_its_chain():
+    def model():
+        x = pyro.sample("x", dist.Normal(3.0, 1.0))  # below 0 in 0.1% of the proposals
+        pyro.factor("log of x", torch.log(x))
+        return x
+
+    pyro.enable_validation(False)  # with validation on the batched run rejects the NaN parameter itself
+    with pytest.raises(InferenceError) as e:
+        MH(model, num_samples=2 * LONG, num_chains=100, vectorize=True).run()
+    message = str(e.value)
+    assert "NaN" in message and "factor 'log of x'" in message and "in chain" in message
+
+
+def test_an_interrupted_captured_run_keeps_the_states_so_far():
+    def progress(posterior, done, total):
+        if done >= 50 * 100:
+            raise KeyboardInterrupt
+
+    def model():
+        return pyro.sample("x", dist.Normal(0.0, 1.0))
+
+    posterior = MH(model, num_samples=100 * LONG, num_chains=100, vectorize=True, progress=progress).run()
+    assert posterior.partial and posterior.vectorized
+    assert 0 < len(posterior) < 100 * LONG * 100 and len(posterior) % 100 == 0
