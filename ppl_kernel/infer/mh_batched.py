@@ -158,10 +158,10 @@ class BatchedChains:
     Raises :class:`NotBatchable` when the model cannot run batched (its reason names the line)."""
 
     _EAGER_STEPS = 2  # steps that run the model's Python (and check it) before the step is captured
-    # Capturing costs about as much as 50-150 steps that run the model's Python (60-400 ms against 1-3 ms a
-    # step for 1000 chains of the bench's models; a replayed step costs a third of one): shorter runs keep
-    # running the Python.
-    _CAPTURE_MIN_STEPS = 200
+    # Capturing costs about as much as 10-20 steps that run the model's Python (15-55 ms against 1-3 ms a step
+    # for 1000 chains of the bench's models; a replayed step costs a third of one): shorter runs keep running
+    # the Python.
+    _CAPTURE_MIN_STEPS = 50
 
     def __init__(self, model, k, args, kwargs, steps=None):
         """``steps``: how many steps the run will make, when known (a short run is not worth capturing)."""

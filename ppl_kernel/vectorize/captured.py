@@ -4,18 +4,26 @@ A vmapped run of a model pays, on every call, for the model's Python code, the e
 distributions' constructors and vmap's own bookkeeping around each operation: for 1000 runs of a small
 model that is most of the time (a few microseconds of arithmetic per operation, tens of microseconds of
 Python around it). Where the same batched execution is made again and again (MH's steps), we record the
-operations one call makes (``make_fx``, over the function made free of in-place updates by
-``functionalize``), compute once what depends on no input and no random draw (a distribution's constant
-parameters, their logarithms, an observed value's checks), and replay the rest.
+operations one call makes, as torch dispatches them (below vmap, so each is one operation on the whole
+batch; under ``functionalize``, so none updates a tensor in place), into a ``torch.fx`` graph; then compute
+once what depends on no input and no random draw (a distribution's constant parameters, their logarithms,
+an observed value's checks), compute once what is computed twice, drop the views that change nothing,
+and replay the rest as generated Python code.
 
 Replaying is exact only for a function whose operations are the same on every call: its Python may not
 read anything that changes between calls (a counter, the clock, Python's ``random``). A batched model
 already may not branch on its sampled values (vmap refuses); the caller checks the rest where it can.
+
+We record with a dispatch mode of our own rather than ``make_fx``: it makes no fake tensor per value and
+imports no compiler, so a capture costs tens of milliseconds, not hundreds (and not a second the first time).
 """
 
+import operator
+
 import torch
-from torch.fx.experimental.proxy_tensor import make_fx
 from torch.fx.node import map_arg
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_unflatten
 
 
 def capture(fn, *example_inputs):
@@ -29,11 +37,63 @@ def capture(fn, *example_inputs):
     >>> replay(torch.arange(3.0))[0]
     tensor([0., 2., 4.])
     """
-    graph_module = make_fx(torch.func.functionalize(fn, remove="mutations"))(*example_inputs)
+    root, graph = torch.nn.Module(), torch.fx.Graph()
+    recorder = _Recorder(root, graph)
+    for i, x in enumerate(example_inputs):
+        recorder.name(x, graph.placeholder(f"input_{i}"))
+    with recorder:
+        outputs = torch.func.functionalize(fn, remove="mutations")(*example_inputs)
+    graph.output(tuple(recorder.node(out) for out in outputs))
+    graph_module = torch.fx.GraphModule(root, graph)
     _drop_identity_views(graph_module)
     _merge_repeated(graph_module)
     _fold_constants(graph_module)
     return graph_module
+
+
+class _Recorder(TorchDispatchMode):
+    """Appends each operation torch dispatches to the graph; a tensor that no recorded operation made (data
+    the function closes over) becomes a constant of the graph."""
+
+    def __init__(self, root, graph):
+        super().__init__()
+        self.root, self.graph = root, graph
+        self.nodes, self.alive = {}, []  # id(tensor) -> node; the tensors, so that no id is reused meanwhile
+
+    @classmethod
+    def _should_skip_dynamo(cls):
+        # Recording never runs under torch.compile: leave __torch_dispatch__ unwrapped, which spares the
+        # import of the compiler (a second) on the first capture of a process.
+        return False
+
+    def name(self, tensor, node):
+        self.nodes[id(tensor)] = node
+        self.alive.append(tensor)
+        node.meta["shape"], node.meta["stride"] = tuple(tensor.shape), tuple(tensor.stride())
+
+    def node(self, tensor):
+        node = self.nodes.get(id(tensor))
+        if node is None:
+            attribute = f"_constant_{len(self.alive)}"
+            self.root.register_buffer(attribute, tensor)
+            node = self.graph.get_attr(attribute)
+            self.name(tensor, node)
+        return node
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        flat, spec = tree_flatten((args, kwargs))
+        node_args, node_kwargs = tree_unflatten([self.node(a) if isinstance(a, torch.Tensor) else a for a in flat],
+                                                spec)
+        node = self.graph.call_function(func, tuple(node_args), node_kwargs)
+        if isinstance(out, torch.Tensor):
+            self.name(out, node)
+        elif isinstance(out, (tuple, list)):
+            for i, item in enumerate(out):
+                if isinstance(item, torch.Tensor):
+                    self.name(item, self.graph.call_function(operator.getitem, (node, i)))
+        return out
 
 
 _aten = torch.ops.aten
@@ -49,8 +109,8 @@ def _drop_identity_views(gm):
     for node in list(gm.graph.nodes):
         if node.op != "call_function" or node.target not in _VIEWS or not isinstance(node.args[0], torch.fx.Node):
             continue
-        source, result = node.args[0].meta.get("val"), node.meta.get("val")
-        if source is None or result is None or source.shape != result.shape or source.stride() != result.stride():
+        source, result = node.args[0].meta, node.meta
+        if "shape" not in source or source["shape"] != result["shape"] or source["stride"] != result["stride"]:
             continue
         if node.target is _aten.permute.default and list(node.args[1]) != list(range(len(node.args[1]))):
             continue

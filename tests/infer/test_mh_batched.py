@@ -74,7 +74,7 @@ def test_a_parameter_that_becomes_invalid_in_a_captured_step_is_named_with_its_c
         return x
 
     with pytest.raises(InvalidParameterError) as e:
-        MH(model, num_samples=LONG, num_chains=10, vectorize=True).run()
+        MH(model, num_samples=4 * LONG, num_chains=10, vectorize=True).run()
     message = str(e.value)
     assert "site 'y'" in message and "parameter 'scale'" in message and "in run" in message
 
@@ -87,7 +87,7 @@ def test_a_factor_that_scores_nan_in_a_captured_step_is_named_with_its_chain():
 
     pyro.enable_validation(False)  # with validation on the batched run rejects the NaN parameter itself
     with pytest.raises(InferenceError) as e:
-        MH(model, num_samples=2 * LONG, num_chains=100, vectorize=True).run()
+        MH(model, num_samples=4 * LONG, num_chains=100, vectorize=True).run()
     message = str(e.value)
     assert "NaN" in message and "factor 'log of x'" in message and "in chain" in message
 
@@ -103,3 +103,18 @@ def test_an_interrupted_captured_run_keeps_the_states_so_far():
     posterior = MH(model, num_samples=100 * LONG, num_chains=100, vectorize=True, progress=progress).run()
     assert posterior.partial and posterior.vectorized
     assert 0 < len(posterior) < 100 * LONG * 100 and len(posterior) % 100 == 0
+
+
+def test_a_captured_run_uses_the_tensors_passed_to_the_model():
+    def model(mu, data):
+        x = pyro.sample("x", dist.Normal(mu, 1.0))
+        pyro.sample("y", dist.Normal(x, 1.0), obs=data)
+        return x
+
+    k = 500
+    posterior = MH(model, num_samples=2 * LONG, warmup=LONG, num_chains=k, vectorize=True).run(
+        torch.tensor(1.0), torch.tensor(3.0))
+    last = posterior.batched_trace["x"].value.reshape(-1, k)[-1].to(torch.float64)
+    # x ~ N(1, 1), y = 3 ~ N(x, 1): the posterior is N(2, 1/2); over k independent chains the mean of their
+    # last states is 2 +- 5 * sqrt(0.5 / k) = 0.16
+    assert abs(float(last.mean()) - 2.0) < 5 * (0.5 / k) ** 0.5
