@@ -102,7 +102,8 @@ class _RunScores:
                   device=value.device) for support, value in inside] if varies else []
         # One output per site and per flag: stacked outside the batch, run dimension last (sums over the
         # sites then add rows, several times faster than reducing short rows).
-        return (*values, *choice_scores, *evidence, *inside, _flags(checked, values[0].device if values else None))
+        self.layout.num_checks = len(checked)
+        return (*values, *choice_scores, *evidence, *inside, *checked)
 
 
 def _all(flags):
@@ -110,20 +111,16 @@ def _all(flags):
     return flags if flags.dim() == 0 else flags.all()
 
 
-def _flags(flags, device):
-    return torch.stack(flags) if flags else torch.ones((0,), dtype=torch.bool, device=device)
-
-
 class _Layout:
     """One run's sample sites: their names in the order of the run, and the columns of the scores (the choices
     first, then the evidence) with how errors call them (site or factor); ``supports_vary`` says whether the
     choices' values must be checked against their supports."""
 
-    __slots__ = ("choices", "labels", "names", "num_choices", "supports_vary")
+    __slots__ = ("choices", "labels", "names", "num_checks", "num_choices", "supports_vary")
 
     def __init__(self, names, choices, labels, supports_vary):
         self.names, self.choices, self.labels, self.supports_vary = names, choices, labels, supports_vary
-        self.num_choices = len(choices)
+        self.num_choices, self.num_checks = len(choices), 0
 
 
 class ChainState:
@@ -198,13 +195,15 @@ class BatchedChains:
 
     def _read(self, outputs):
         """The batched outputs of :class:`_RunScores` as (values dict, scores (sites, k) in float64, inside
-        (choices, k) or None, valid (k, checks))."""
+        (choices, k) or None, valid (checks, k))."""
         layout = self.layout
         c, s = layout.num_choices, len(layout.labels)
         values = dict(zip(layout.choices, outputs[:c], strict=True))
         scores = torch.stack(outputs[c:c + s]).to(torch.float64)
         inside = torch.stack(outputs[c + s:c + s + c]) if layout.supports_vary else None
-        return values, scores, inside, outputs[-1]
+        checks = outputs[c + s + (c if layout.supports_vary else 0):]
+        valid = torch.stack(checks) if checks else torch.ones((0,), dtype=torch.bool, device=scores.device)
+        return values, scores, inside, valid
 
     def _state_of(self, values, scores, inside, valid):
         total, choice_scores = _totals(scores, inside, self.layout)
@@ -227,9 +226,12 @@ class BatchedChains:
         trouble = torch.isnan(new_total).any() | ~valid.all()
         new_total = torch.nan_to_num(new_total, nan=-math.inf)
         # log a = sum over sites other than the target of [new - old]: the target's prior cancels its proposal.
-        at = target.unsqueeze(0)
-        log_accept = (new_total - new_choice_scores.gather(0, at).squeeze(0)) - \
-            (total - choice_scores.gather(0, at).squeeze(0))
+        if layout.num_choices == 1:
+            new_at, old_at = new_choice_scores[0], choice_scores[0]
+        else:
+            at = target.unsqueeze(0)
+            new_at, old_at = new_choice_scores.gather(0, at).squeeze(0), choice_scores.gather(0, at).squeeze(0)
+        log_accept = (new_total - new_at) - (total - old_at)
         accept = torch.log(torch.rand(k, dtype=torch.float64, device=total.device)) < log_accept
         new_values = [_mix(accept, proposed[name], old) for name, old in zip(layout.choices, values, strict=True)]
         return (accept, trouble, torch.where(accept, new_total, total),
@@ -256,7 +258,7 @@ class BatchedChains:
 
     def _capture(self, inputs):
         try:
-            self._captured = capture(self._step, *inputs)
+            self._captured = capture(self._step, *inputs).forward  # (not through nn.Module.__call__)
         except NotBatchable:
             raise
         except Exception:  # an operation the recorder cannot follow: the steps keep running the model's code

@@ -69,7 +69,8 @@ class _Recorder(TorchDispatchMode):
     def name(self, tensor, node):
         self.nodes[id(tensor)] = node
         self.alive.append(tensor)
-        node.meta["shape"], node.meta["stride"] = tuple(tensor.shape), tuple(tensor.stride())
+        node.meta["shape"], node.meta["stride"], node.meta["dtype"] = tuple(tensor.shape), tuple(tensor.stride()), \
+            tensor.dtype
 
     def node(self, tensor):
         node = self.nodes.get(id(tensor))
@@ -174,8 +175,24 @@ def _fold_constants(gm):
             gm.register_buffer(name, value)
             with gm.graph.inserting_before(node):
                 constant = gm.graph.get_attr(name)
+            known[constant] = value
             node.replace_all_uses_with(constant)
         elif isinstance(value, (int, float, bool)):
             node.replace_all_uses_with(value)  # a Python number (sym_size of a fixed shape, say)
+    _choose_constant_branches(gm, known)
     gm.graph.eliminate_dead_code()
     gm.recompile()
+
+
+def _choose_constant_branches(gm, known):
+    """``where(condition, a, b)`` with a constant condition that is everywhere true (or false) is ``a`` (``b``)
+    when that has the result's shape and type: MH's proposal of a model with one choice, say."""
+    for node in list(gm.graph.nodes):
+        if node.target is not _aten.where.self or node.args[0] not in known:
+            continue
+        condition = known[node.args[0]]
+        branch = node.args[1] if bool(condition.all()) else node.args[2] if not bool(condition.any()) else None
+        if not isinstance(branch, torch.fx.Node) or "shape" not in branch.meta or \
+                branch.meta["shape"] != node.meta["shape"] or branch.meta.get("dtype") != node.meta.get("dtype"):
+            continue
+        node.replace_all_uses_with(branch)

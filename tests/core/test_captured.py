@@ -48,3 +48,13 @@ def test_a_vmapped_function_draws_per_run_in_every_replay():
     assert len(set(first.tolist())) == 1000 and not torch.equal(first, second)
     # 1000 standard normal draws: their mean is 0 +- 5 / sqrt(1000) = 0.16
     assert abs(float(second.mean())) < 5 / 1000 ** 0.5
+
+
+def test_a_choice_between_two_values_on_a_constant_condition_is_made_once_at_capture():
+    def f(x, y):
+        always = torch.ones(3, dtype=torch.bool)
+        return (torch.where(always, x, y) * 2,)
+
+    replay = capture(f, torch.ones(3), torch.zeros(3))
+    assert torch.ops.aten.where.self not in _operations(replay)
+    assert torch.equal(replay(torch.arange(3.0), torch.zeros(3))[0], torch.tensor([0.0, 2.0, 4.0]))
