@@ -173,7 +173,8 @@ class BatchedChains:
         """A :class:`ChainState` from a batched prior run whose every chain has nonzero probability (chains at
         zero are drawn again)."""
         prior = BatchedFunction(self.model, self.args, self.kwargs, self._scores)
-        outputs = prior.guarded(lambda: prior(self.k))
+        with torch.no_grad():
+            outputs = prior.guarded(lambda: prior(self.k))
         layout = self.layout = self._scores.layout
         if not layout.choices:
             raise NotBatchable(f"model '{model_name(self.model)}' has no random choices to propose")
@@ -186,7 +187,8 @@ class BatchedChains:
             bad = ~torch.isfinite(state.total)
             if not bool(bad.any()):
                 return state
-            again = self._state_of(*self._read(prior.guarded(lambda: prior(self.k))))
+            with torch.no_grad():
+                again = self._state_of(*self._read(prior.guarded(lambda: prior(self.k))))
             state = _mixed(bad, again, state)
         raise InferenceError(
             f"MH: model '{model_name(self.model)}' had probability zero in {_INIT_TRIES} batched runs from the prior "
@@ -241,13 +243,16 @@ class BatchedChains:
     def step(self, state):
         """One single-site MH step of every chain: the new :class:`ChainState` and the acceptance mask."""
         inputs = (state.total, state.choice_scores, *(state.values[name] for name in self.choices))
-        if self._captured is not None:
-            outputs = self._captured(*inputs)
-        elif self._steps >= self._EAGER_STEPS and self.capture:
-            outputs = self._propose.guarded(lambda: self._capture(inputs))
-        else:
-            outputs = self._propose.guarded(lambda: self._step(*inputs))
-            self._check_same_choices()
+        # No gradient: a parameter of the model (pyro.param) would otherwise chain every step's values and
+        # scores into one autograd graph that grows with the run.
+        with torch.no_grad():
+            if self._captured is not None:
+                outputs = self._captured(*inputs)
+            elif self._steps >= self._EAGER_STEPS and self.capture:
+                outputs = self._propose.guarded(lambda: self._capture(inputs))
+            else:
+                outputs = self._propose.guarded(lambda: self._step(*inputs))
+                self._check_same_choices()
         self._steps += 1
         accept, trouble, total, choice_scores, scores, valid = outputs[:6]
         c = len(self.choices)

@@ -118,3 +118,19 @@ def test_a_captured_run_uses_the_tensors_passed_to_the_model():
     # x ~ N(1, 1), y = 3 ~ N(x, 1): the posterior is N(2, 1/2); over k independent chains the mean of their
     # last states is 2 +- 5 * sqrt(0.5 / k) = 0.16
     assert abs(float(last.mean()) - 2.0) < 5 * (0.5 / k) ** 0.5
+
+
+def test_a_model_parameter_leaves_no_gradient_history_in_the_chains_states():
+    def model():
+        loc = pyro.param("loc", torch.tensor(1.0))
+        x = pyro.sample("x", dist.Normal(loc, 1.0))
+        pyro.sample("y", dist.Normal(x, 1.0), obs=torch.tensor(3.0))
+        return x
+
+    pyro.param("loc", torch.tensor(1.0))  # made before: a batched run cannot create it
+    chains = BatchedChains(model, 10, (), {}, steps=LONG)
+    state = chains.initial()
+    for _ in range(5):  # checked steps, the capture, replayed steps
+        state, _ = chains.step(state)
+        assert not state.total.requires_grad and not state.choice_scores.requires_grad
+        assert not any(value.requires_grad for value in state.values.values())
