@@ -331,6 +331,13 @@ class MH(TracePosterior):
     ``client.get_executor()``) runs the chains in its workers, ``chunks`` pieces of chains at a time
     (default: one chain per piece); see :mod:`ppl_kernel.infer.parallel`.
 
+    ``vectorize=True`` runs the chains as one batched chain (:mod:`ppl_kernel.infer.mh_batched`: one
+    vmapped run of the model a step for all chains, proposals from the prior), for models whose random
+    choices do not depend on sampled values; others run chain by chain, with a ``SequentialFallbackWarning``
+    naming the line. A batched run of 50 steps or more runs the model's Python in its first steps only and
+    then replays the tensor operations they made, so the model must not read state that changes between
+    its calls (a counter, the clock).
+
     >>> import math, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist
     >>> from ppl_kernel.infer import MH, EmpiricalMarginal
     >>> pyro.set_rng_seed(0)
