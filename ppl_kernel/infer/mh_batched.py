@@ -223,6 +223,7 @@ class BatchedChains:
         else:
             target = torch.randint(layout.num_choices, (k,), device=total.device)
         outputs = self._propose(k, {"target": target, "values": dict(zip(layout.choices, values, strict=True))})
+        self._check_same_choices()  # before the outputs are read by the first run's layout
         proposed, scores, inside, valid = self._read(outputs)
         new_total, new_choice_scores = _totals(scores, inside, layout)
         trouble = torch.isnan(new_total).any() | ~valid.all()
@@ -252,7 +253,6 @@ class BatchedChains:
                 outputs = self._propose.guarded(lambda: self._capture(inputs))
             else:
                 outputs = self._propose.guarded(lambda: self._step(*inputs))
-                self._check_same_choices()
         self._steps += 1
         accept, trouble, total, choice_scores, scores, valid = outputs[:6]
         c = len(self.choices)
@@ -269,12 +269,15 @@ class BatchedChains:
         except Exception:  # an operation the recorder cannot follow: the steps keep running the model's code
             self.capture = False
             return self._step(*inputs)
-        self._check_same_choices()
         return self._captured(*inputs)
 
     def _check_same_choices(self):
-        if self._scores.layout.names != self.layout.names:
-            raise NotBatchable(f"model '{model_name(self.model)}' made other random choices from one step to the next")
+        before, now = self.layout.names, self._scores.layout.names
+        if now != before:
+            missing = [f"'{name}'" for name in before if name not in now]
+            what = f"no site {', '.join(missing)} this time" if missing else f"its sites in another order: {now}"
+            raise NotBatchable(
+                f"model '{model_name(self.model)}' made other random choices from one step to the next ({what})")
 
     def _raise_on_trouble(self, values, scores, valid):
         """A bad parameter, or a NaN score, named by its site and chain; a NaN total with no NaN site (a choice

@@ -134,3 +134,20 @@ def test_a_model_parameter_leaves_no_gradient_history_in_the_chains_states():
         state, _ = chains.step(state)
         assert not state.total.requires_grad and not state.choice_scores.requires_grad
         assert not any(value.requires_grad for value in state.values.values())
+
+
+def test_a_model_that_drops_a_choice_in_a_later_step_falls_back_with_a_note():
+    calls = []
+
+    def model():
+        calls.append(1)
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        if len(calls) < 3:  # Python state outside the random choices: from the third run on, no z
+            pyro.sample("z", dist.Normal(x, 1.0))
+        return x
+
+    with pytest.warns(SequentialFallbackWarning) as record:
+        posterior = MH(model, num_samples=LONG, num_chains=3, vectorize=True).run()
+    message = str(record[0].message)
+    assert "model 'model' made other random choices from one step to the next (no site 'z' this time)" in message
+    assert not posterior.vectorized
