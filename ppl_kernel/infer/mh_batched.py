@@ -275,7 +275,9 @@ class BatchedChains:
         before, now = self.layout.names, self._scores.layout.names
         if now != before:
             missing = [f"'{name}'" for name in before if name not in now]
-            what = f"no site {', '.join(missing)} this time" if missing else f"its sites in another order: {now}"
+            added = [f"'{name}'" for name in now if name not in before]
+            what = (f"no site {', '.join(missing)} this time" if missing else
+                    f"a new site {', '.join(added)}" if added else f"its sites in another order: {now}")
             raise NotBatchable(
                 f"model '{model_name(self.model)}' made other random choices from one step to the next ({what})")
 
