@@ -197,26 +197,25 @@ class BatchedChains:
 
     def _read(self, outputs):
         """The batched outputs of :class:`_RunScores` as (values dict, scores (sites, k) in float64, inside
-        (choices, k) or None, valid (checks, k))."""
+        (choices, k) or None, and the validation checks' flags (each of shape (k,)))."""
         layout = self.layout
         c, s = layout.num_choices, len(layout.labels)
         values = dict(zip(layout.choices, outputs[:c], strict=True))
         scores = torch.stack(outputs[c:c + s]).to(torch.float64)
         inside = torch.stack(outputs[c + s:c + s + c]) if layout.supports_vary else None
-        checks = outputs[c + s + (c if layout.supports_vary else 0):]
-        valid = torch.stack(checks) if checks else torch.ones((0,), dtype=torch.bool, device=scores.device)
-        return values, scores, inside, valid
+        return values, scores, inside, outputs[c + s + (c if layout.supports_vary else 0):]
 
-    def _state_of(self, values, scores, inside, valid):
+    def _state_of(self, values, scores, inside, checks):
         total, choice_scores = _totals(scores, inside, self.layout)
-        if not bool(valid.all()) or bool(torch.isnan(total).any()):
-            self._raise_on_trouble(values, scores, valid)
+        fine = _fine(checks, total)
+        if not bool(fine.all()):
+            self._raise_on_trouble(values, scores, fine)
         return ChainState(values, torch.nan_to_num(total, nan=-math.inf), choice_scores)
 
     # ---- a step ------------------------------------------------------------------------------------
     def _step(self, total, choice_scores, *values):
-        """One step of all chains as a function of tensors: (accept, trouble, new total, new choice scores,
-        the proposal's scores, its validation flags, new values..., proposed values...)."""
+        """One step of all chains as a function of tensors: (accept, fine, new total, new choice scores, the
+        proposal's scores, its flags (see :func:`_fine`), new values..., proposed values...)."""
         k, layout = self.k, self.layout
         if layout.num_choices == 1:  # every chain proposes its one choice (a constant: no draw)
             target = torch.zeros(k, dtype=torch.long, device=total.device)
@@ -224,21 +223,22 @@ class BatchedChains:
             target = torch.randint(layout.num_choices, (k,), device=total.device)
         outputs = self._propose(k, {"target": target, "values": dict(zip(layout.choices, values, strict=True))})
         self._check_same_choices()  # before the outputs are read by the first run's layout
-        proposed, scores, inside, valid = self._read(outputs)
+        proposed, scores, inside, checks = self._read(outputs)
         new_total, new_choice_scores = _totals(scores, inside, layout)
-        trouble = torch.isnan(new_total).any() | ~valid.all()
-        new_total = torch.nan_to_num(new_total, nan=-math.inf)
+        flags = _fine(checks, new_total)
         # log a = sum over sites other than the target of [new - old]: the target's prior cancels its proposal.
         if layout.num_choices == 1:
-            new_at, old_at = new_choice_scores[0], choice_scores[0]
+            target_change = new_choice_scores[0] - choice_scores[0]
         else:
-            at = target.unsqueeze(0)
-            new_at, old_at = new_choice_scores.gather(0, at).squeeze(0), choice_scores.gather(0, at).squeeze(0)
-        log_accept = (new_total - new_at) - (total - old_at)
+            chosen = torch.arange(layout.num_choices, device=total.device).unsqueeze(1) == target
+            target_change = torch.where(chosen, new_choice_scores - choice_scores, 0.0).sum(0)
+        log_accept = (new_total - total) - target_change
+        # A NaN total (a choice outside its support, -inf, met a density of +inf) needs no cleaning: log(u) < NaN
+        # is false, so that chain stays where it was.
         accept = torch.log(torch.rand(k, dtype=torch.float64, device=total.device)) < log_accept
         new_values = [_mix(accept, proposed[name], old) for name, old in zip(layout.choices, values, strict=True)]
-        return (accept, trouble, torch.where(accept, new_total, total),
-                torch.where(accept, new_choice_scores, choice_scores), scores, valid, *new_values,
+        return (accept, flags.all(), torch.where(accept, new_total, total),
+                torch.where(accept, new_choice_scores, choice_scores), scores, flags, *new_values,
                 *proposed.values())
 
     def step(self, state):
@@ -254,11 +254,11 @@ class BatchedChains:
             else:
                 outputs = self._propose.guarded(lambda: self._step(*inputs))
         self._steps += 1
-        accept, trouble, total, choice_scores, scores, valid = outputs[:6]
+        accept, fine, total, choice_scores, scores, flags = outputs[:6]
         c = len(self.choices)
         values = outputs[6:6 + c]
-        if bool(trouble):
-            self._raise_on_trouble(dict(zip(self.choices, outputs[6 + c:], strict=True)), scores, valid)
+        if not bool(fine):
+            self._raise_on_trouble(dict(zip(self.choices, outputs[6 + c:], strict=True)), scores, flags)
         return ChainState(dict(zip(self.choices, values, strict=True)), total, choice_scores), accept
 
     def _capture(self, inputs):
@@ -281,10 +281,10 @@ class BatchedChains:
             raise NotBatchable(
                 f"model '{model_name(self.model)}' made other random choices from one step to the next ({what})")
 
-    def _raise_on_trouble(self, values, scores, valid):
+    def _raise_on_trouble(self, values, scores, flags):
         """A bad parameter, or a NaN score, named by its site and chain; a NaN total with no NaN site (a choice
         outside its support, -inf, met a density of +inf) is an impossible run, which the caller rejects."""
-        if not bool(valid.all()):  # the runs again, as a trace whose validation names the site, the run, the fix
+        if not bool(flags[:-1].all()):  # the runs again, as a trace whose validation names the site, run and fix
             self._replay(values, self.k)
         nan = torch.isnan(scores)
         if bool(nan.any()):
@@ -303,6 +303,12 @@ class BatchedChains:
         return run_batched_with(self.model, n, self.args, self.kwargs,
                                 inner=lambda run_inputs: _Propose(self.model, self.index, run_inputs), inputs=inputs,
                                 check_values=False)
+
+
+def _fine(checks, total):
+    """The step's flags, shape (checks + 1, k): each validation check, then whether the total is a number
+    (``x == x`` is false for NaN only); one ``all()`` of them says whether anything needs a closer look."""
+    return torch.stack([*checks, total == total])
 
 
 def _totals(scores, inside, layout):
