@@ -95,7 +95,8 @@ class _RunScores:
                 evidence_labels.append(label)
             if self.validate:  # the checks that vmap made the model skip, one flag per run
                 checked.extend(_all(constraint.check(tensor))
-                               for constraint, tensor, _, _ in site_checks(site, site.is_observed or site.done))
+                               for constraint, tensor, _, _ in site_checks(site, site.is_observed or site.done)
+                               if tensor.numel())  # a check of nothing (a factor's empty value) holds
         varies = any(_support_varies(support) for support, _ in inside)
         self.layout = _Layout(names, choices, choice_labels + evidence_labels, varies)
         inside = [_all(support.check(value)) if _support_varies(support) else torch.ones((), dtype=torch.bool,
