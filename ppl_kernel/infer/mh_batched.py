@@ -16,6 +16,7 @@ at the end, by one batched replay.
 import math
 
 import torch
+from torch.distributions import constraints
 
 from ..runtime import Messenger, model_name
 from ..settings import settings
@@ -62,7 +63,8 @@ def _support_varies(support):
     """Whether a site's support may differ between runs and steps (Uniform(0, x)'s interval): a reused value
     must then be checked against it. Bernoulli's {0, 1} or Normal's reals hold no tensor: the value was
     drawn from that very support."""
-    return any(isinstance(v, torch.Tensor) for v in vars(support).values())
+    return any(isinstance(v, torch.Tensor) or (isinstance(v, constraints.Constraint) and _support_varies(v))
+               for v in vars(support).values())  # independent(interval(low, x), 1) holds its tensors one level down
 
 
 class _RunScores:

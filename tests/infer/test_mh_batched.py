@@ -6,12 +6,14 @@ shorter runs run the model's Python at every step (tests/infer/test_mh.py covers
 
 import pytest
 import torch
+from torch.distributions import constraints
 
 import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
 from ppl_kernel.errors import InvalidParameterError
 from ppl_kernel.infer import MH, InferenceError
-from ppl_kernel.infer.mh_batched import BatchedChains
+
+from ppl_kernel.infer.mh_batched import BatchedChains, _support_varies
 from ppl_kernel.vectorize import SequentialFallbackWarning
 
 LONG = BatchedChains._CAPTURE_MIN_STEPS
@@ -151,3 +153,11 @@ def test_a_model_that_drops_a_choice_in_a_later_step_falls_back_with_a_note():
     message = str(record[0].message)
     assert "model 'model' made other random choices from one step to the next (no site 'z' this time)" in message
     assert not posterior.vectorized
+
+
+def test_a_support_whose_tensors_sit_inside_another_constraint_is_checked_as_one_that_varies():
+    # Uniform(0, x).to_event(1) has the support independent(interval(0, x), 1): its tensors are one level
+    # down, and a reused value must be checked against them
+    nested = constraints.independent(constraints.interval(torch.zeros(3), torch.ones(3)), 1)
+    assert _support_varies(nested)
+    assert not _support_varies(constraints.independent(constraints.real, 1))
