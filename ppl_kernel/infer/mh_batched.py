@@ -266,7 +266,7 @@ class BatchedChains:
 
     def _capture(self, inputs):
         try:
-            self._captured = capture(self._step, *inputs).forward  # (not through nn.Module.__call__)
+            self._captured = capture(self._step, *inputs)
         except NotBatchable:
             raise
         except Exception:  # an operation the recorder cannot follow: the steps keep running the model's code

@@ -18,6 +18,7 @@ We record with a dispatch mode of our own rather than ``make_fx``: it makes no f
 imports no compiler, so a capture costs tens of milliseconds, not hundreds (and not a second the first time).
 """
 
+import math
 import operator
 
 import torch
@@ -27,8 +28,9 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 
 
 def capture(fn, *example_inputs):
-    """``fn`` (tensors in, a tuple of tensors out) as a replayable ``torch.fx.GraphModule``, recorded by one
-    call on ``example_inputs`` (which draws random numbers as a call would); any error of that call is raised.
+    """``fn`` (tensors in, a tuple of tensors out) as a function that replays it (its ``graph_module`` is the
+    ``torch.fx`` graph it runs), recorded by one call on ``example_inputs`` (which draws random numbers as a
+    call would); any error of that call is raised.
 
     >>> import torch
     >>> def noisy_double(x):
@@ -48,7 +50,48 @@ def capture(fn, *example_inputs):
     _drop_identity_views(graph_module)
     _merge_repeated(graph_module)
     _fold_constants(graph_module)
-    return graph_module
+    replay = _as_function(graph_module)
+    replay.graph_module = graph_module  # what it replays, for reading
+    return replay
+
+
+def _as_function(gm):
+    """The graph as straight-line Python calling each operation's C++ entry point (``OpOverload._op``), with
+    the constants as globals: a quarter faster than the GraphModule's own code, which calls every operation
+    through a Python method and reads every constant as a module attribute."""
+    names, env, lines, inputs = {}, {}, [], []
+
+    def constant(value):
+        key = f"k{len(env)}"
+        env[key] = value
+        return key
+
+    def render(value):
+        if isinstance(value, torch.fx.Node):
+            return names[value]
+        if isinstance(value, (list, tuple)):
+            inner = "".join(f"{render(item)}, " for item in value)
+            return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+        if value is None or isinstance(value, (bool, int, str)) or (isinstance(value, float) and math.isfinite(value)):
+            return repr(value)
+        return constant(value)  # inf, nan, dtypes, devices, memory formats
+
+    for i, node in enumerate(gm.graph.nodes):
+        if node.op == "placeholder":
+            names[node] = f"input_{i}"
+            inputs.append(names[node])
+        elif node.op == "get_attr":
+            names[node] = constant(getattr(gm, node.target))
+        elif node.op == "call_function":
+            names[node] = f"v{i}"
+            target = node.target._op if isinstance(node.target, torch._ops.OpOverload) else node.target
+            arguments = [render(a) for a in node.args] + [f"{k}={render(v)}" for k, v in node.kwargs.items()]
+            lines.append(f"    {names[node]} = {constant(target)}({', '.join(arguments)})")
+        elif node.op == "output":
+            lines.append(f"    return {render(node.args[0])}")
+    source = f"def replay({', '.join(inputs)}):\n" + "\n".join(lines) + "\n"
+    exec(compile(source, "<captured batched step>", "exec"), env)
+    return env["replay"]
 
 
 class _Recorder(TorchDispatchMode):

@@ -5,8 +5,8 @@ import torch
 from ppl_kernel.vectorize.captured import capture
 
 
-def _operations(graph_module):
-    return [node.target for node in graph_module.graph.nodes if node.op == "call_function"]
+def _operations(replay):
+    return [node.target for node in replay.graph_module.graph.nodes if node.op == "call_function"]
 
 
 def test_a_replay_gives_what_the_function_gives_on_new_inputs():
