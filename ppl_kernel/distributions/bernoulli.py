@@ -14,6 +14,7 @@ where ``torch.rand`` draws independently per run.
 
 import torch
 import torch.distributions as td
+from torch.distributions.utils import broadcast_all
 
 
 def bernoulli_draw(probs, shape, generator=None):
@@ -48,3 +49,13 @@ class Bernoulli(td.Bernoulli):
     def sample(self, sample_shape=torch.Size()):
         with torch.no_grad():
             return bernoulli_draw(self.probs, self._extended_shape(sample_shape))
+
+    def log_prob(self, value):
+        """torch's ``-binary_cross_entropy_with_logits(logits, value)``, written as ``value * logits -
+        logaddexp(0, logits)``: the same value and gradient, in three operations. torch's fused loss, traced by
+        a captured batched run (``vectorize/captured.py``), becomes seven, and its in-place shape checks import
+        torch's symbolic-shape machinery (a second, on the first capture of a process)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = broadcast_all(self.logits, value)
+        return value * logits - torch.logaddexp(torch.zeros((), dtype=logits.dtype, device=logits.device), logits)

@@ -161,3 +161,25 @@ def test_a_support_whose_tensors_sit_inside_another_constraint_is_checked_as_one
     nested = constraints.independent(constraints.interval(torch.zeros(3), torch.ones(3)), 1)
     assert _support_varies(nested)
     assert not _support_varies(constraints.independent(constraints.real, 1))
+
+
+def test_the_first_capture_of_a_process_does_not_import_torchs_symbolic_shape_machinery():
+    # An in-place step in a log_prob (torch's fused Bernoulli loss, an in-place Normal density) made
+    # functionalize import sympy and torch's symbolic shapes: a second of waiting on the first capture.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, torch, ppl_kernel as pyro, ppl_kernel.distributions as dist\n"
+        "from ppl_kernel.infer import MH\n"
+        "def model():\n"
+        "    c = pyro.sample('c', dist.Bernoulli(0.3))\n"
+        "    pyro.sample('t', dist.Normal(torch.where(c == 1, 55.0, 75.0), 10.0), obs=torch.tensor(70.0))\n"
+        "    return c\n"
+        f"posterior = MH(model, num_samples={LONG}, num_chains=50, vectorize=True).run()\n"
+        "assert posterior.vectorized\n"
+        "print('sympy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
