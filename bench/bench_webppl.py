@@ -336,6 +336,7 @@ def enumerate_child(n, budget, vectorize=False):
     model = tug_of_war_vectorizable(n) if vectorize else tug_of_war(n)
     # A warm-up first, as WebPPL's side has (its first Infer warms the JIT): here it pays the one-time costs
     # (lazy imports, first calls into torch), stopped after at most a second.
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before the warm-up: the growth is an upper bound
     warm_start = time.perf_counter()
 
     def stop_warming(posterior, done, total):
@@ -343,7 +344,6 @@ def enumerate_child(n, budget, vectorize=False):
             posterior.stop()
 
     Enumerate(model, max_paths=10**8, progress=stop_warming, vectorize=vectorize).run()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     finished = True
 
