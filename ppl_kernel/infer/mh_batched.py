@@ -160,8 +160,8 @@ class BatchedChains:
     _EAGER_STEPS = 2  # steps that run the model's Python (and check it) before the step is captured
     # Capturing costs about as much as 10-20 steps that run the model's Python (15-55 ms against 1-3 ms a step
     # for 1000 chains of the bench's models; a replayed step costs 0.15-0.5 ms): shorter runs keep running the
-    # Python. The first capture of a process may also import torch's compiler (about 1 s): torch's Python
-    # decomposition of some operations (Bernoulli's log_prob) imports it when first traced.
+    # Python. (Our Bernoulli and Normal log densities have no in-place step, whose check under functionalize
+    # would import torch's symbolic-shape machinery, a second, on the first capture of a process.)
     _CAPTURE_MIN_STEPS = 50
 
     def __init__(self, model, k, args, kwargs, steps=None):
