@@ -30,7 +30,7 @@ from ..signals import ZeroProbability
 from ..vectorize import NotBatchable, SequentialFallbackWarning
 from . import parallel
 from .errors import InferenceError
-from .mh_batched import BatchedChains
+from .mh_batched import BatchedChains, KeptStates
 from .posterior import TracePosterior
 from .sites import nan_score_error, score, score_reused
 from ..trace import RETURN, CallNode, Trace
@@ -456,7 +456,8 @@ class MH(TracePosterior):
         chains = BatchedChains(self.model, k, args, kwargs, steps=self.warmup + self.num_samples * self.thin)
         state = chains.initial()
         self.vectorized = True
-        accepted, proposed, kept, done = torch.zeros(k, dtype=torch.long, device=state.total.device), 0, [], 0
+        accepted, proposed, done = torch.zeros(k, dtype=torch.long, device=state.total.device), 0, 0
+        kept = KeptStates(self.num_samples)
         try:
             for step in range(self.warmup + self.num_samples * self.thin):
                 state, accept = chains.step(state)
@@ -464,7 +465,7 @@ class MH(TracePosterior):
                     accepted += accept
                     proposed += 1
                     if (step - self.warmup + 1) % self.thin == 0:
-                        kept.append(state)
+                        kept.add(state)
                 done += k
                 self._report(done)
         finally:  # an interrupted run keeps the states so far

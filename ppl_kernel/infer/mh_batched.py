@@ -34,7 +34,8 @@ class _Propose(Messenger):
 
     def __init__(self, model, index, run_inputs):
         super().__init__()
-        self.model, self.index, self.target, self.values = model, index, run_inputs["target"], run_inputs["values"]
+        # no target: a replay of given values (BatchedChains.replay), which draws nothing
+        self.model, self.index, self.target, self.values = model, index, run_inputs.get("target"), run_inputs["values"]
 
     def process_message(self, msg):
         if msg.type != "sample" or msg.is_observed or msg.done or msg.value is not None:
@@ -43,7 +44,10 @@ class _Propose(Messenger):
         if j is None:
             raise NotBatchable(f"model '{model_name(self.model)}' made other random choices from one step to the next "
                                f"(site '{msg.name}' was not among the chains' random choices)")
-        msg.value = torch.where(self.target == j, msg.fn.sample(), self.values[msg.name])
+        if self.target is None:
+            msg.value = self.values[msg.name]
+        else:
+            msg.value = torch.where(self.target == j, msg.fn.sample(), self.values[msg.name])
 
 
 def _log_prob(site):
@@ -296,17 +300,39 @@ class BatchedChains:
             raise _nan_error(self.model, self.layout.labels[column], chain)
 
     def replay(self, kept):
-        """The kept states (a list of :class:`ChainState`) as one BatchedTrace of ``len(kept) * k`` runs (kept
-        state s of chain c at row ``s * k + c``): one batched run of the model with every choice's value given."""
-        values = {name: torch.cat([state.values[name] for state in kept]) for name in self.choices}
-        return self._replay(values, len(kept) * self.k)
+        """The kept states (a :class:`KeptStates`) as one BatchedTrace of ``len(kept) * k`` runs (kept state s of
+        chain c at row ``s * k + c``): one batched run of the model with every choice's value given."""
+        return self._replay(kept.values(), len(kept) * self.k)
 
     def _replay(self, values, n):
-        device = next(iter(values.values())).device
-        inputs = {"target": torch.full((n,), -1, dtype=torch.long, device=device), "values": values}
         return run_batched_with(self.model, n, self.args, self.kwargs,
-                                inner=lambda run_inputs: _Propose(self.model, self.index, run_inputs), inputs=inputs,
-                                check_values=False)
+                                inner=lambda run_inputs: _Propose(self.model, self.index, run_inputs),
+                                inputs={"values": values}, check_values=False)
+
+
+class KeptStates:
+    """The choices' values of the kept states, copied as they come into one tensor per choice (kept state s of
+    chain c at row ``s * k + c`` of :meth:`values`). A run keeps no ChainState: it needs none of their scores,
+    and holding every step's fresh tensors cost more (new memory, page faults, a final concatenation) than
+    one copy per choice and step."""
+
+    def __init__(self, capacity):
+        self.capacity, self.count, self.buffers = capacity, 0, None
+
+    def add(self, state):
+        if self.buffers is None:
+            self.buffers = {name: torch.empty((self.capacity,) + value.shape, dtype=value.dtype, device=value.device)
+                            for name, value in state.values.items()}
+        for name, value in state.values.items():
+            self.buffers[name][self.count].copy_(value)
+        self.count += 1
+
+    def __len__(self):
+        return self.count
+
+    def values(self):
+        """Each choice's kept values, shape (kept states * k,) + one run's shape."""
+        return {name: buffer[:self.count].reshape((-1,) + buffer.shape[2:]) for name, buffer in self.buffers.items()}
 
 
 def _fine(checks, total):

@@ -39,7 +39,7 @@ from .interrupts import raise_caught_interrupt, watching_interrupts
 from .store import RunStore
 from .throttle import Throttle
 
-_GC_EVERY = 2000  # model runs between collections of the young generations during a run
+_GC_EVERY = 2000  # progress reports (model runs, or batched steps) between collections of the young generations
 
 
 class TracePosterior:
@@ -66,6 +66,7 @@ class TracePosterior:
     """
 
     keep_traces = 100  # runs kept as full traces; the rest live in the store's columns only
+    _reports = 0  # progress reports since the last garbage collection of the young generations (see run)
 
     def __init__(self, model=None, progress=None, num_chains=1):
         if model is not None or "model" not in self.__dict__:  # Pyro's subclasses set self.model first
@@ -206,10 +207,11 @@ class TracePosterior:
         self.running = True  # False again before the final progress call, so a display can finish
         self._args, self._kwargs = args, kwargs
         self.progress_throttle = Throttle()  # the one rule for how often a live view redraws
-        self._done = 0
+        self._done = self._reports = 0
         self._total = self._planned_runs()
         # The store keeps few objects, but each run still makes short-lived cycles (frames, traces);
-        # collecting the young generations every _GC_EVERY runs is cheaper than the collector's own pace.
+        # collecting the young generations every _GC_EVERY reports is cheaper than the collector's own pace.
+        # Reports, not runs: a batched step of 1000 chains reports 1000 runs but makes one run's garbage.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -288,7 +290,9 @@ class TracePosterior:
     def _report(self, done, force=False):
         """Tell the progress callback how far the run is (throttled); honour stop()."""
         self._done = done
-        if done % _GC_EVERY == 0:
+        self._reports += 1
+        if self._reports >= _GC_EVERY:
+            self._reports = 0
             gc.collect(1)
         if self._stop_requested:
             self._stop_requested = False

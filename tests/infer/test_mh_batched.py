@@ -183,3 +183,19 @@ def test_the_first_capture_of_a_process_does_not_import_torchs_symbolic_shape_ma
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False"
+
+
+def test_kept_states_are_stored_state_by_state_with_their_chain_and_their_shape():
+    k, n = 40, LONG
+
+    def model():
+        with pyro.plate("three", 3):
+            x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        return x.sum()
+
+    posterior = MH(model, num_samples=n, warmup=3, thin=2, num_chains=k, vectorize=True).run()
+    assert posterior.vectorized and len(posterior) == n * k
+    assert posterior.batched_trace["x"].value.shape == (n * k, 3)
+    assert list(posterior.chain_ids) == [row % k for row in range(n * k)]  # kept state s of chain c at row s * k + c
+    # the return value is replayed from each kept state's values
+    assert torch.allclose(posterior.batched_trace.return_value, posterior.batched_trace["x"].value.sum(-1))
