@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import paired_rates, report
+from common import paired_rates, peer_pyro, report
 
 STEPS = 20
 
@@ -67,18 +67,8 @@ def main():
     import ppl_kernel.optim
 
     ours = make_steps(ppl_kernel, ppl_kernel.distributions, ppl_kernel.poutine, ppl_kernel.infer, ppl_kernel.optim)
-    peer = None
-    try:
-        import pyro
-        import pyro.distributions
-        import pyro.infer
-        import pyro.optim
-        import pyro.poutine
-    except ImportError:
-        print("pyro-ppl is not installed: timing ppl_kernel alone (pip install pyro-ppl for the ratio)")
-    else:
-        if getattr(pyro, "__name__", "") == "pyro":
-            peer = make_steps(pyro, pyro.distributions, pyro.poutine, pyro.infer, pyro.optim)
+    pyro = peer_pyro("distributions", "infer", "optim", "poutine")
+    peer = None if pyro is None else make_steps(pyro, pyro.distributions, pyro.poutine, pyro.infer, pyro.optim)
     rate, peer_rate = paired_rates((ours, 5), (peer, 5) if peer is not None else None, rounds=rounds)
     report([("boosting BBVI: one RELBO SVI step", rate * STEPS, peer_rate * STEPS if peer_rate else None)],
            "SVI on the RELBO (boosting BBVI tutorial), steps per second")

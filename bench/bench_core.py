@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import make_models, paired_rates, report, runs_per_second
+from common import make_models, paired_rates, peer_pyro, report, runs_per_second
 
 import ppl_kernel
 import ppl_kernel.distributions
@@ -84,15 +84,8 @@ def cases(pyro, dist, poutine, n):
 def main(n=3000):
     torch.set_num_threads(1)
     ours = cases(ppl_kernel, ppl_kernel.distributions, ppl_kernel.poutine, n)
-    try:
-        import pyro
-        import pyro.distributions
-        import pyro.poutine
-
-        peer = cases(pyro, pyro.distributions, pyro.poutine, n // 5)
-    except ImportError:
-        print("pyro-ppl is not installed (pip install -e '.[bench]'): showing ours only")
-        peer = {}
+    pyro = peer_pyro("distributions", "poutine")
+    peer = cases(pyro, pyro.distributions, pyro.poutine, n // 5) if pyro is not None else {}
     rows = []
     for name, case in ours.items():
         rows.append((name, *paired_rates(case, peer.get(name))))

@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import make_models, report
+from common import make_models, peer_pyro, report
 
 import ppl_kernel
 import ppl_kernel.distributions
@@ -50,18 +50,13 @@ def main(n=20_000, profile=False):
     ours_model = make_weather(ppl_kernel, ppl_kernel.distributions)
     rows = []
     ours_is = best_rate(lambda: Importance(ours_model, num_samples=n).run(), n)
-    try:
-        import pyro
-        import pyro.distributions
-        import pyro.infer
-
+    pyro = peer_pyro("distributions", "infer")
+    theirs_is, version = None, "absent"
+    if pyro is not None:
         pyro_model = make_weather(pyro, pyro.distributions)
         m = n // 10
         theirs_is = best_rate(lambda: pyro.infer.Importance(pyro_model, num_samples=m).run(), m)
         version = pyro.__version__
-    except ImportError:
-        print("pyro-ppl is not installed (pip install -e '.[bench]'): showing ours only")
-        theirs_is, version = None, "absent"
     rows.append(("Importance, weather | temp=70 (samples/s)", ours_is, theirs_is))
     mh_rate = best_rate(lambda: MH(ours_model, num_samples=n).run(), n)
     rows.append(("MH, weather | temp=70 (steps/s)", mh_rate, None))

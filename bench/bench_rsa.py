@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import paired_rates, report
+from common import paired_rates, peer_pyro, report
 
 
 def make_rsa(pyro, dist, poutine, trace_posterior, logsumexp):
@@ -100,18 +100,9 @@ def main():
     from ppl_kernel.infer.abstract_infer import TracePosterior as OurTracePosterior
 
     ours = make_rsa(ppl_kernel, ppl_kernel.distributions, ppl_kernel.poutine, OurTracePosterior, our_logsumexp)
-    peer = None
-    try:
-        import pyro
-        import pyro.distributions
-        import pyro.poutine
-        from pyro.distributions.util import logsumexp
-        from pyro.infer.abstract_infer import TracePosterior
-    except ImportError:
-        print("pyro-ppl is not installed: timing ppl_kernel alone (pip install pyro-ppl for the ratio)")
-    else:
-        if getattr(pyro, "__name__", "") == "pyro":
-            peer = make_rsa(pyro, pyro.distributions, pyro.poutine, TracePosterior, logsumexp)
+    pyro = peer_pyro("distributions", "distributions.util", "poutine", "infer.abstract_infer")
+    peer = None if pyro is None else make_rsa(pyro, pyro.distributions, pyro.poutine,
+                                              pyro.infer.abstract_infer.TracePosterior, pyro.distributions.util.logsumexp)
     check = ours()
     assert abs(check.log_prob(torch.tensor(4)).exp().item() - 0.0625) < 1e-9  # the implicature, exactly
     rate, peer_rate = paired_rates((ours, 3), (peer, 3) if peer is not None else None, rounds=rounds)

@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import report
+from common import peer_pyro, report
 
 import ppl_kernel
 import ppl_kernel.distributions
@@ -99,18 +99,9 @@ def main(n=500):
 
     ours = make_cases(ppl_kernel, ppl_kernel.distributions, ppl_kernel.optim, SVI, Trace_ELBO, AutoNormal,
                       constraints)
-    try:
-        import pyro
-        import pyro.distributions
-        import pyro.infer
-        import pyro.infer.autoguide
-        import pyro.optim
-
-        peer = make_cases(pyro, pyro.distributions, pyro.optim, pyro.infer.SVI, pyro.infer.Trace_ELBO,
-                          pyro.infer.autoguide.AutoNormal, constraints)
-    except ImportError:
-        print("pyro-ppl is not installed (pip install -e '.[bench]'): showing ours only")
-        peer = {}
+    pyro = peer_pyro("distributions", "infer", "infer.autoguide", "optim")
+    peer = {} if pyro is None else make_cases(pyro, pyro.distributions, pyro.optim, pyro.infer.SVI,
+                                              pyro.infer.Trace_ELBO, pyro.infer.autoguide.AutoNormal, constraints)
     rows = []
     for name, setup in ours.items():
         if name in peer:

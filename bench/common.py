@@ -1,9 +1,23 @@
 """What the benches share: the timing helpers (best of several repeats, as runs per second) and the models
 that several of them run, written once."""
 
+import importlib
 import inspect
 import textwrap
 import time
+
+
+def peer_pyro(*submodules):
+    """pyro-ppl, the peer of most benches, with ``submodules`` imported (``"infer.autoguide"``); None, after a
+    note saying how to install it, where it is not installed (the bench then shows our figures alone)."""
+    try:
+        pyro = importlib.import_module("pyro")
+        for name in submodules:
+            importlib.import_module(f"pyro.{name}")
+    except ImportError:
+        print("pyro-ppl is not installed (pip install -e '.[bench]'): showing ours only")
+        return None
+    return pyro if getattr(pyro, "__name__", "") == "pyro" else None  # not a stand-in module of that name
 
 
 def make_models(pyro, dist):

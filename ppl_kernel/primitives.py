@@ -92,11 +92,17 @@ def sample(name, fn, *args, obs=None, obs_mask=None, infer=None, **kwargs):
             return draw_from(d)
         except (ValueError, TypeError) as e:
             raise draw_error(Site("sample", name, d, (), {}), e) from None
-    if _local.mem_suffix is not None:  # inside a memoized call: the site is named after its arguments
-        name = f"{name}({_local.mem_suffix})"
+    if _local.mem_suffix is not None:  # inside a memoized call (one thread-local read when not)
+        name = _memoized_name(name)
     msg = Site("sample", name, d, args, kwargs, obs, obs is not None, infer)
     apply_stack(msg, stack)
     return msg.value
+
+
+def _memoized_name(name):
+    """A site's name inside a memoized call: ``"s(a, b)"`` for site ``s`` in a call with arguments ``(a, b)`` (the
+    innermost memoized call's, which memoize.py sets in ``_local.mem_suffix``)."""
+    return f"{name}({_local.mem_suffix})"
 
 
 def _partially_observed(name, fn, args, kwargs, obs, obs_mask, infer):
@@ -206,7 +212,7 @@ def factor(name, log_factor, has_rsample=None):
     if not stack:
         return value
     if _local.mem_suffix is not None:
-        name = f"{name}({_local.mem_suffix})"
+        name = _memoized_name(name)
     msg = Site("sample", name, unit, (), {}, value, True, {"is_auxiliary": True})
     apply_stack(msg, stack)
     return msg.value
@@ -261,7 +267,7 @@ def deterministic(name, value, event_dim=None):
     if not stack:
         return value
     if _local.mem_suffix is not None:
-        name = f"{name}({_local.mem_suffix})"
+        name = _memoized_name(name)
     msg = Site("sample", name, Delta(value, event_dim=event_dim), (), {}, value, True, {"_deterministic": True})
     msg.mask = False
     apply_stack(msg, stack)

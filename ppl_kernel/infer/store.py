@@ -144,9 +144,8 @@ class Column:
         if self.objects is not None:
             return torch.stack([torch.as_tensor(v) for v in self.values(stop)])
         if self.blocks:
-            parts = [t[: max(0, stop - first)] if stop is not None else t for first, t in self.blocks]
-            # a copy either way: a reader that changes the tensor in place must not change the store
-            return parts[0].clone() if len(parts) == 1 else torch.cat(parts)
+            # cat copies even one block: a reader that changes the tensor in place must not change the store
+            return torch.cat([t[: max(0, stop - first)] if stop is not None else t for first, t in self.blocks])
         count = self._count(stop)
         n = self.numel
         numbers = torch.tensor(self.numbers[: count * n], dtype=torch.float64) if count else torch.zeros(0, dtype=torch.float64)
@@ -355,9 +354,8 @@ class RunStore:
             if column is None:
                 column = self.columns[name] = Column(name, sites.get(name) if sites else None)
             column.add_block(first, value)
-        if not isinstance(chain_ids, torch.Tensor):  # one id for all: a view of one number, not n copies
-            chain_ids = torch.full((1,), int(chain_ids), dtype=torch.long).expand(n)
-        ids = chain_ids
+        # one id for all: a view of one number, not n copies
+        ids = chain_ids if isinstance(chain_ids, torch.Tensor) else torch.full((1,), int(chain_ids), dtype=torch.long).expand(n)
         self._segments.append([first, log_weights.detach(), ids.detach()])
         self._committed = first + n
         self._adding = None
@@ -436,8 +434,6 @@ class RunStore:
     def log_weight_tensor(self):
         """The runs' log-weights as one float64 tensor (on the CPU)."""
         parts = self._parts(1)
-        if len(parts) == 1:
-            return parts[0].clone()  # ours to keep: a reader may change its tensor in place
         return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
     def log_weight_list(self):
