@@ -6,7 +6,7 @@ from ppl_kernel.vectorize.captured import capture
 
 
 def _operations(replay):
-    return [node.target for node in replay.graph_module.graph.nodes if node.op == "call_function"]
+    return [node.target for node in replay.graph.nodes if node.op == "call_function"]
 
 
 def test_a_replay_gives_what_the_function_gives_on_new_inputs():
@@ -58,3 +58,43 @@ def test_a_choice_between_two_values_on_a_constant_condition_is_made_once_at_cap
     replay = capture(f, torch.ones(3), torch.zeros(3))
     assert torch.ops.aten.where.self not in _operations(replay)
     assert torch.equal(replay(torch.arange(3.0), torch.zeros(3))[0], torch.tensor([0.0, 2.0, 4.0]))
+
+
+def test_each_operation_is_called_through_torchs_binding_where_that_dispatches_the_very_same_operation():
+    replay = capture(lambda x: (torch.where(x > 0, x + 1, x * 2).to(torch.float64),), torch.ones(3))
+    calls = {node.target: entry for node, entry in replay.entry_points.items()}
+    assert calls[torch.ops.aten.add.Tensor] is torch.add and calls[torch.ops.aten.where.self] is torch.where
+    assert calls[torch.ops.aten._to_copy.default] is torch.Tensor.to  # a binding of another name
+    assert torch.equal(replay(torch.tensor([-1.0, 2.0]))[0], torch.tensor([-2.0, 3.0], dtype=torch.float64))
+
+
+def test_an_operation_whose_binding_would_dispatch_another_keeps_its_own_entry_point():
+    # torch.add(x, 1) dispatches add.Tensor (the 1 as a tensor), not the graph's add.Scalar
+    replay = capture(lambda x: (torch.ops.aten.add.Scalar(x, 1),), torch.ones(3))
+    [(node, entry)] = replay.entry_points.items()
+    assert node.target is torch.ops.aten.add.Scalar and entry is torch.ops.aten.add.Scalar._op
+    assert torch.equal(replay(torch.arange(3.0))[0], torch.tensor([1.0, 2.0, 3.0]))
+
+
+def test_a_copy_into_a_fresh_tensor_is_a_conversion_or_nothing():
+    def converted(x):
+        y = torch.empty(3)
+        y.copy_(x > 0)  # booleans into floats: a conversion
+        return (y * 2,)
+
+    def copied(x):
+        y = torch.empty(3)
+        y.copy_(x)  # the same type: the graph uses x itself (it updates nothing in place)
+        return (y + 1,)
+
+    replay = capture(converted, torch.ones(3))
+    assert _operations(replay) == [torch.ops.aten.gt.Scalar, torch.ops.aten._to_copy.default, torch.ops.aten.mul.Tensor]
+    assert torch.equal(replay(torch.tensor([-1.0, 0.0, 5.0]))[0], torch.tensor([0.0, 0.0, 2.0]))
+    replay = capture(copied, torch.ones(3))
+    assert _operations(replay) == [torch.ops.aten.add.Tensor]
+    assert torch.equal(replay(torch.tensor([-1.0, 0.0, 5.0]))[0], torch.tensor([0.0, 1.0, 6.0]))
+
+
+def test_the_row_of_a_tensor_given_one_row_is_the_tensor():
+    replay = capture(lambda x: (x.unsqueeze(0)[0] * 2,), torch.ones(3))
+    assert _operations(replay) == [torch.ops.aten.mul.Tensor]
