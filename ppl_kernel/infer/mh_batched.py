@@ -71,19 +71,44 @@ def _support_varies(support):
                for v in vars(support).values())  # independent(interval(low, x), 1) holds its tensors one level down
 
 
+def _depends_on_run(site):
+    """Whether a choice's distribution (its parameters, scale or mask) may differ between the runs of the batch:
+    whether it holds a tensor that vmap batches (one made from the run's values or draws). One that does not
+    is the same distribution in every run and every step (a prior with constant parameters)."""
+    return any(_batched(part) for part in (site.fn, site.scale, site.mask))
+
+
+def _batched(value):
+    if isinstance(value, torch.Tensor):
+        return torch._C._functorch.is_batchedtensor(value)
+    if value is None or isinstance(value, (bool, int, float, complex, str, torch.Size, torch.dtype, torch.device)):
+        return False
+    if isinstance(value, (list, tuple)):
+        return any(_batched(v) for v in value)
+    if isinstance(value, dict):
+        return any(_batched(v) for v in value.values())
+    if isinstance(value, (torch.distributions.Distribution, constraints.Constraint)):
+        return any(_batched(v) for v in vars(value).values())
+    return True  # an object we cannot see into may hold the run's values
+
+
 class _RunScores:
-    """What a step needs of one run (the ``reduce`` of a BatchedFunction): each random choice's value, every
-    sample site's summed log-probability (the choices first, in their order, then the evidence), whether
-    each choice lies in its support (only where supports vary), and one flag per validation check.
-    ``layout`` describes the last run's sites, so that the batched outputs can be read and errors can name
-    the site."""
+    """What a step needs of one run (the ``reduce`` of a BatchedFunction): each random choice's value, the
+    summed log-probability of every sample site that a proposal can change (the choices whose distribution
+    depends on the run, in their order, then the evidence), whether each of those choices lies in its support
+    (only where supports vary), and one flag per validation check. ``layout`` describes the last run's sites,
+    so that the batched outputs can be read and errors can name the site.
+
+    A choice whose distribution is the same in every run (a prior with constant parameters) is not scored:
+    its log-probability changes only when it is the proposal's target, and single-site MH's acceptance ratio
+    leaves the target's own prior out (it cancels the proposal), so the term is zero in every step."""
 
     def __init__(self, validate):
         self.validate, self.layout = validate, None
 
     def __call__(self, sites, ret):
         values, choice_scores, evidence, inside, checked = [], [], [], [], []
-        names, choices, choice_labels, evidence_labels = [], [], [], []
+        names, choices, scored, choice_labels, evidence_labels = [], [], [], [], []
         for site in sites:
             if site.type != "sample":
                 continue
@@ -93,18 +118,25 @@ class _RunScores:
             if site.is_choice:
                 values.append(site.value)
                 choices.append(site.name)
-                choice_scores.append(_log_prob(site))
-                choice_labels.append(label)
-                inside.append((site.fn.support, site.value))
+                if _depends_on_run(site):
+                    scored.append(len(choices) - 1)
+                    choice_scores.append(_log_prob(site))
+                    choice_labels.append(label)
+                    inside.append((site.fn.support, site.value))
             else:
                 evidence.append(_log_prob(site))
                 evidence_labels.append(label)
             if self.validate:  # the checks that vmap made the model skip, one flag per run
-                checked.extend(_all(constraint.check(tensor))
-                               for constraint, tensor, _, _ in site_checks(site, site.is_observed or site.done)
-                               if tensor.numel())  # a check of nothing (a factor's empty value) holds
+                for constraint, tensor, _, _ in site_checks(site, site.is_observed or site.done):
+                    if not tensor.numel():
+                        continue  # a check of nothing (a factor's empty value) holds
+                    flag = _all(constraint.check(tensor))
+                    # A check of what is the same in every run and step (a constant parameter) is decided here,
+                    # once: only a failed one is kept, for the caller to name.
+                    if _batched(flag) or not bool(flag):
+                        checked.append(flag)
         varies = any(_support_varies(support) for support, _ in inside)
-        self.layout = _Layout(names, choices, choice_labels + evidence_labels, varies)
+        self.layout = _Layout(names, choices, tuple(scored), choice_labels + evidence_labels, varies)
         inside = [_all(support.check(value)) if _support_varies(support) else torch.ones((), dtype=torch.bool,
                   device=value.device) for support, value in inside] if varies else []
         # One output per site and per flag: stacked outside the batch, run dimension last (sums over the
@@ -119,20 +151,23 @@ def _all(flags):
 
 
 class _Layout:
-    """One run's sample sites: their names in the order of the run, and the columns of the scores (the choices
-    first, then the evidence) with how errors call them (site or factor); ``supports_vary`` says whether the
-    choices' values must be checked against their supports."""
+    """One run's sample sites: their names in the order of the run, its choices, which of them are ``scored``
+    (their indices among the choices), and the rows of the scores (the scored choices first, then the
+    evidence) with how errors call them (site or factor); ``supports_vary`` says whether the scored choices'
+    values must be checked against their supports."""
 
-    __slots__ = ("choices", "labels", "names", "num_checks", "num_choices", "supports_vary")
+    __slots__ = ("choices", "labels", "names", "num_checks", "num_choices", "num_scored", "scored", "supports_vary")
 
-    def __init__(self, names, choices, labels, supports_vary):
-        self.names, self.choices, self.labels, self.supports_vary = names, choices, labels, supports_vary
-        self.num_choices, self.num_checks = len(choices), 0
+    def __init__(self, names, choices, scored, labels, supports_vary):
+        self.names, self.choices, self.scored, self.labels = names, choices, scored, labels
+        self.supports_vary = supports_vary
+        self.num_choices, self.num_scored, self.num_checks = len(choices), len(scored), 0
 
 
 class ChainState:
     """Where k chains stand: each random choice's values (tensors with the chain dimension first), each chain's
-    total log-probability (shape (k,)) and its random choices' log-probabilities (shape (number of choices, k)).
+    total log-probability over the scored sites (see :class:`_RunScores`; shape (k,)) and its scored choices'
+    log-probabilities (shape (number of scored choices, k)).
 
     A step needs nothing more: the acceptance ratio is a difference of totals less the target's own terms,
     and a rejected chain keeps its row. The distributions, observations and return values of a kept state
@@ -161,7 +196,7 @@ class BatchedChains:
 
     Raises :class:`NotBatchable` when the model cannot run batched (its reason names the line)."""
 
-    _EAGER_STEPS = 2  # steps that run the model's Python (and check it) before the step is captured
+    _EAGER_STEPS = 1  # steps that run the model's Python (and check it) before the step is captured
     # Capturing costs about as much as 10-20 steps that run the model's Python (15-55 ms against 1-3 ms a step
     # for 1000 chains of the bench's models; a replayed step costs 0.15-0.5 ms): shorter runs keep running the
     # Python. (Our Bernoulli and Normal log densities have no in-place step, whose check under functionalize
@@ -204,14 +239,19 @@ class BatchedChains:
         )
 
     def _read(self, outputs):
-        """The batched outputs of :class:`_RunScores` as (values dict, scores (sites, k) in float64, inside
-        (choices, k) or None, and the validation checks' flags (each of shape (k,)))."""
+        """The batched outputs of :class:`_RunScores` as (values dict, scores (scored sites, k) in float64, inside
+        (scored choices, k) or None, and the validation checks' flags (each of shape (k,)))."""
         layout = self.layout
-        c, s = layout.num_choices, len(layout.labels)
+        c, s, i = layout.num_choices, len(layout.labels), layout.num_scored if layout.supports_vary else 0
         values = dict(zip(layout.choices, outputs[:c], strict=True))
-        scores = torch.stack(outputs[c:c + s]).to(torch.float64)
-        inside = torch.stack(outputs[c + s:c + s + c]) if layout.supports_vary else None
-        return values, scores, inside, outputs[c + s + (c if layout.supports_vary else 0):]
+        if s == 1:  # (one row: a view, not a stack, which _totals then sums without an operation)
+            scores = outputs[c].to(torch.float64).unsqueeze(0)
+        elif s:
+            scores = torch.stack(outputs[c:c + s]).to(torch.float64)
+        else:  # every choice is the same distribution in every run, and nothing is observed: nothing to score
+            scores = torch.zeros((0, self.k), dtype=torch.float64, device=outputs[0].device)
+        inside = torch.stack(outputs[c + s:c + s + i]) if i else None
+        return values, scores, inside, outputs[c + s + i:]
 
     def _state_of(self, values, scores, inside, checks):
         total, choice_scores = _totals(scores, inside, self.layout)
@@ -235,18 +275,26 @@ class BatchedChains:
         new_total, new_choice_scores = _totals(scores, inside, layout)
         flags = _fine(checks, new_total)
         # log a = sum over sites other than the target of [new - old]: the target's prior cancels its proposal.
-        if layout.num_choices == 1:
+        # (A choice that is not scored has no term: it is the same distribution in every run.)
+        scored, log_accept = layout.scored, new_total - total
+        if not scored:
+            target_change = None
+        elif layout.num_choices == 1:
             target_change = new_choice_scores[0] - choice_scores[0]
+        elif len(scored) == 1:
+            target_change = torch.where(target == scored[0], new_choice_scores[0] - choice_scores[0], 0.0)
         else:
-            chosen = torch.arange(layout.num_choices, device=total.device).unsqueeze(1) == target
+            chosen = torch.tensor(scored, device=total.device).unsqueeze(1) == target
             target_change = torch.where(chosen, new_choice_scores - choice_scores, 0.0).sum(0)
-        log_accept = (new_total - total) - target_change
+        if target_change is not None:
+            log_accept = log_accept - target_change
         # A NaN total (a choice outside its support, -inf, met a density of +inf) needs no cleaning: log(u) < NaN
         # is false, so that chain stays where it was.
         accept = torch.log(torch.rand(k, dtype=torch.float64, device=total.device)) < log_accept
         new_values = [_mix(accept, proposed[name], old) for name, old in zip(layout.choices, values, strict=True)]
-        return (accept, flags.all(), torch.where(accept, new_total, total),
-                torch.where(accept, new_choice_scores, choice_scores), scores, flags, *new_values,
+        # (with no scored choice, the choices' scores are an empty tensor that stays as it is)
+        kept_scores = torch.where(accept, new_choice_scores, choice_scores) if scored else choice_scores
+        return (accept, flags.all(), torch.where(accept, new_total, total), kept_scores, scores, flags, *new_values,
                 *proposed.values())
 
     def step(self, state):
@@ -280,14 +328,20 @@ class BatchedChains:
         return self._captured(*inputs)
 
     def _check_same_choices(self):
-        before, now = self.layout.names, self._scores.layout.names
-        if now != before:
-            missing = [f"'{name}'" for name in before if name not in now]
-            added = [f"'{name}'" for name in now if name not in before]
+        layout, now = self.layout, self._scores.layout
+        if now.names != layout.names:
+            missing = [f"'{name}'" for name in layout.names if name not in now.names]
+            added = [f"'{name}'" for name in now.names if name not in layout.names]
             what = (f"no site {', '.join(missing)} this time" if missing else
-                    f"a new site {', '.join(added)}" if added else f"its sites in another order: {now}")
+                    f"a new site {', '.join(added)}" if added else f"its sites in another order: {now.names}")
             raise NotBatchable(
                 f"model '{model_name(self.model)}' made other random choices from one step to the next ({what})")
+        if now.scored != layout.scored:
+            changed = sorted(set(now.scored) ^ set(layout.scored))
+            raise NotBatchable(
+                f"model '{model_name(self.model)}' made the distribution of site '{layout.choices[changed[0]]}' depend "
+                "on the run's values in one step and not in another (a model must not read state that changes "
+                "between runs)")
 
     def _raise_on_trouble(self, values, scores, flags):
         """A bad parameter, or a NaN score, named by its site and chain; a NaN total with no NaN site (a choice
@@ -342,15 +396,16 @@ def _fine(checks, total):
 
 
 def _totals(scores, inside, layout):
-    """Each chain's total log-probability, shape (k,), and its choices' log-probabilities, shape (choices, k),
-    from every sample site's scores, shape (sites, k); a choice outside its support scores -inf."""
-    choice_scores = scores[:layout.num_choices]
-    if not layout.supports_vary:
-        return scores.sum(0), choice_scores
+    """Each chain's total log-probability over the scored sites, shape (k,), and its scored choices'
+    log-probabilities, shape (scored choices, k), from their scores, shape (scored sites, k); a choice outside
+    its support scores -inf."""
+    choice_scores = scores[:layout.num_scored]
+    if inside is None:
+        return scores[0] if scores.shape[0] == 1 else scores.sum(0), choice_scores
     choice_scores = choice_scores.masked_fill(~inside, -math.inf)
-    if layout.num_choices == scores.shape[0]:
+    if layout.num_scored == scores.shape[0]:
         return choice_scores.sum(0), choice_scores
-    return choice_scores.sum(0) + scores[layout.num_choices:].sum(0), choice_scores
+    return choice_scores.sum(0) + scores[layout.num_scored:].sum(0), choice_scores
 
 
 def _mixed(accept, new, old):
