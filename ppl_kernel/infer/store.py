@@ -416,7 +416,8 @@ class RunStore:
         return list(self.columns)
 
     def _parts(self, index):
-        """The committed runs' log-weights (index 1) or chain ids (index 2), one tensor per segment."""
+        """The committed runs' log-weights (index 1) or chain ids (index 2), one tensor per segment: each a copy
+        of its own (a reader may change it in place)."""
         self._settle()
         n, parts = self._committed, []
         dtype = torch.float64 if index == 1 else torch.long
@@ -428,12 +429,14 @@ class RunStore:
             if type(data) is array:
                 parts.append(torch.frombuffer(data, dtype=dtype)[:count].clone())
             else:
-                parts.append(data[:count].to(dtype=dtype, device="cpu"))
+                parts.append(data[:count].to(dtype=dtype, device="cpu", copy=True))
         return parts
 
     def log_weight_tensor(self):
         """The runs' log-weights as one float64 tensor (on the CPU)."""
         parts = self._parts(1)
+        if len(parts) == 1:  # a copy already: concatenating would copy it again
+            return parts[0]
         return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
     def log_weight_list(self):
