@@ -20,7 +20,7 @@ import types
 
 import torch
 
-from .distributions.scoring import draw_from, fast_log_prob
+from .distributions.scoring import draw_from, fast_log_prob, score_dtype
 from .errors import (
     ArgumentTypeError, InvalidParameterError, RunawayModelError, SiteTypeError, UserDistributionError,
 )
@@ -485,7 +485,7 @@ def site_log_prob(site):
         return torch.zeros(fn.batch_shape, dtype=value.dtype, device=value.device)
     lp = fast_log_prob(fn, value)
     if lp is not None:
-        lp = torch.scalar_tensor(lp, dtype=value.dtype, device=value.device)
+        lp = torch.scalar_tensor(lp, dtype=score_dtype(fn, value), device=value.device)
     else:
         try:
             lp = fn.log_prob(value)

@@ -1,13 +1,16 @@
 """Drawing from and scoring a distribution fast: the part of the hot path of ``sample`` that knows the families.
 
 For the common scalar families (``Normal(55.0, 10.0)``, ``Bernoulli(p)`` with ``p`` a number or a
-one-element tensor, ``Uniform(0, 1)``, a ``factor``'s ``Unit``) we draw with one torch call straight
-from the deferred constructor arguments and score in plain floats; the results equal torch's to float
+one-element tensor, ``Uniform(0, 1)``, ``Categorical(probs)`` over up to 64 outcomes, a ``factor``'s
+``Unit``) we draw with one torch call straight from the deferred constructor arguments and score in plain
+floats; the results equal torch's to float
 precision (tests/core/test_fast_families.py, one test per family of the ``FAST`` table). Everything
 else goes through torch's own ``sample``/``log_prob``. Drawing and scoring a *site* (with its scale,
 mask, and errors that name it) is the runtime's: ``runtime.draw`` and ``runtime.site_log_prob``.
 """
 
+import bisect
+import itertools
 import math
 
 import torch
@@ -18,11 +21,13 @@ from ..settings import settings
 from .bernoulli import bernoulli_draw
 from .deferred import deferred_class
 from .point import Unit
-from torch.distributions import Bernoulli as _TBernoulli, Normal as _TNormal, Uniform as _TUniform
+from torch.distributions import Bernoulli as _TBernoulli, Categorical as _TCategorical, Normal as _TNormal, \
+    Uniform as _TUniform
 
 Normal = deferred_class(_TNormal)
 Bernoulli = deferred_class(_TBernoulli)
 Uniform = deferred_class(_TUniform)
+Categorical = deferred_class(_TCategorical)
 
 _NUM = (float, int)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -205,6 +210,85 @@ def _uniform_score(args, kwargs, v):
     return -math.log(high - low)
 
 
+# A Categorical over one set of outcomes (probs or logits a 1-D CPU tensor without gradient) draws by inverse
+# CDF in plain floats: torch's constructor and multinomial cost ~50 us a draw, and its log_prob ~30 us. A model
+# passes the same probabilities tensor at every sample statement (``Categorical(torch.ones(3))`` made once),
+# so each tensor's table is kept, under its identity and version (an in-place change makes a new table).
+_CATEGORICAL_MAX = 64  # outcomes read as Python numbers; a longer Categorical draws through torch
+_CATEGORICAL_TABLES = {}  # (id, version, is_logits) -> (the tensor, its table): at most _CATEGORICAL_KEEP
+_CATEGORICAL_KEEP = 256
+
+
+def _categorical_table(args, kwargs):
+    """``(cumulative weights, log-probabilities)`` of a Categorical's outcomes as floats, or None where torch
+    decides: a batch of Categoricals, a device tensor, a gradient, or values its validation rejects (a negative
+    or NaN probability, all zero)."""
+    if args:
+        if len(args) != 1 or kwargs:
+            return None
+        given, logits = args[0], False
+    elif len(kwargs) == 1 and ("probs" in kwargs or "logits" in kwargs):
+        logits = "logits" in kwargs
+        given = kwargs["logits"] if logits else kwargs["probs"]
+    else:
+        return None
+    if type(given) is not torch.Tensor:
+        return None
+    key = (id(given), given._version, logits)
+    kept = _CATEGORICAL_TABLES.get(key)
+    if kept is not None and kept[0] is given:
+        return kept[1]
+    if (given.dim() != 1 or not 0 < given.shape[0] <= _CATEGORICAL_MAX or given.requires_grad
+            or given.device.type != "cpu" or not given.is_floating_point()):
+        return None
+    values = given.tolist()
+    if logits:
+        top = max(values)
+        if not -math.inf < top < math.inf or any(v != v for v in values):
+            return None
+        weights = [math.exp(v - top) for v in values]
+        total = math.fsum(weights)
+        log_probs = [v - top - math.log(total) for v in values]
+    else:
+        if not all(0.0 <= v < math.inf for v in values):
+            return None
+        total = math.fsum(values)
+        if not total > 0:
+            return None
+        weights = values
+        log_probs = [math.log(v / total) if v > 0 else -math.inf for v in values]
+    table = (list(itertools.accumulate(weights)), log_probs)
+    if len(_CATEGORICAL_TABLES) >= _CATEGORICAL_KEEP:
+        _CATEGORICAL_TABLES.clear()
+    _CATEGORICAL_TABLES[key] = (given, table)  # holding the tensor keeps its id from being reused meanwhile
+    return table
+
+
+def _categorical_draw(args, kwargs, generator):
+    table = _categorical_table(args, kwargs)
+    if table is None:
+        return None
+    cumulative = table[0]
+    # A float64 uniform scaled to the total weight; the first outcome whose cumulative weight exceeds it. An
+    # outcome of weight zero adds no interval, so it is never drawn.
+    u = torch.rand((), dtype=torch.float64) if generator is None else \
+        torch.rand((), dtype=torch.float64, generator=generator)
+    total = cumulative[-1]
+    i = bisect.bisect_right(cumulative, u.item() * total)
+    if i == len(cumulative):  # u * total rounded up to the total: the last outcome of nonzero weight
+        i = bisect.bisect_left(cumulative, total)
+    return torch.scalar_tensor(i, dtype=torch.long)  # as torch's draw: a long scalar
+
+
+def _categorical_score(args, kwargs, v):
+    if v is None:
+        return None
+    table = _categorical_table(args, kwargs)
+    if table is None or not 0 <= v < len(table[1]) or v != int(v):
+        return None  # torch's log_prob raises the support error
+    return table[1][int(v)]
+
+
 _EMPTY = {}  # (dtype) -> the empty value every number-weighted factor shares (it holds no data)
 
 
@@ -228,7 +312,8 @@ def _unit_score(args, kwargs, v):
 
 
 FAST = {Normal: (_normal_draw, _normal_score), Bernoulli: (_bernoulli_draw, _bernoulli_score),
-        Uniform: (_uniform_draw, _uniform_score), Unit: (_unit_draw, _unit_score)}
+        Uniform: (_uniform_draw, _uniform_score), Categorical: (_categorical_draw, _categorical_score),
+        Unit: (_unit_draw, _unit_score)}
 FAST_DRAW = {family: fns[0] for family, fns in FAST.items()}  # the samplers alone: one lookup less per draw
 
 def _one_number(x):
@@ -374,3 +459,15 @@ def fast_log_prob(fn, value):
     if value.dim() == 1 and not value.shape[0]:  # the empty value of a factor
         return fast[1](*deferred, None)
     return None
+
+
+def score_dtype(fn, value):
+    """The dtype torch's ``log_prob`` gives for ``value`` under ``fn``: the value's, when it is a float (a
+    Normal's draw); else the floating parameters' (a Categorical's index scores in its probabilities' dtype)."""
+    if value.is_floating_point():
+        return value.dtype
+    deferred = fn.__dict__.get("_deferred")
+    for param in (*deferred[0], *deferred[1].values()) if deferred is not None else ():
+        if type(param) is torch.Tensor and param.is_floating_point():
+            return param.dtype
+    return torch.get_default_dtype()

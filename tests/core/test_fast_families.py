@@ -24,6 +24,7 @@ CASES = {
     dist.Bernoulli: [(0.3,), (torch.tensor(0.7),), (torch.tensor(0.2, dtype=F64),)],
     dist.Uniform: [(-1.0, 3.0), (torch.tensor(0.0), 1.5), (2, torch.tensor(4.0, dtype=F64))],
     dist.Unit: [(-2.5,), (0.0,), (-math.inf,)],
+    dist.Categorical: [(torch.ones(3),), (torch.tensor([0.2, 0.0, 0.8]),), (torch.tensor([1.0, 3.0], dtype=F64),)],
 }
 
 
@@ -54,6 +55,10 @@ def _check_draws_and_scores(fast_class, same_draws=True):
             assert lp is not None, args  # the fast path applied
             reference = twin.log_prob(fast).double().item()
             assert lp == pytest.approx(reference, rel=1e-6, abs=1e-6), (args, lp, reference)
+            # the site's log_prob tensor, as torch's: its dtype too (a Categorical's index scores in float)
+            site_lp = Site("sample", "x", fast_class(*args), (), {}, fast).log_prob
+            assert site_lp.dtype == twin.log_prob(fast).dtype, args
+            assert site_lp.double().item() == pytest.approx(reference, rel=1e-6, abs=1e-6), args
 
 
 def test_normal_fast_path_equals_torch():
@@ -99,3 +104,46 @@ def test_a_nan_factor_leaves_the_fast_path_and_scores_nan():
     site = Site("sample", "bonus", dist.Unit(math.nan), (), {}, torch.empty(0), True)
     assert fast_log_prob(site.fn, site.value) is None
     assert math.isnan(site_log_prob_float(site))
+
+
+def test_categorical_fast_path_equals_torch():
+    # An inverse-CDF draw from one float64 uniform reads torch's generator otherwise than torch's multinomial:
+    # the same distribution, other draws from one seed. So: scores exactly, draws by frequency.
+    _check_draws_and_scores(dist.Categorical, same_draws=False)
+    n = 20_000
+    for probs in (torch.tensor([0.2, 0.0, 0.8]), torch.tensor([1.0, 1.0, 1.0, 5.0])):
+        counts = torch.bincount(torch.stack([draw_from(dist.Categorical(probs)) for _ in range(n)]),
+                                minlength=len(probs))
+        expected = probs / probs.sum()
+        for count, p in zip(counts.tolist(), expected.tolist(), strict=True):
+            assert abs(count / n - p) < 5 * math.sqrt(p * (1 - p) / n) + 1e-12, (probs, counts)  # 5 binomial s.e.
+        assert counts[expected == 0].sum() == 0  # an outcome of probability zero is never drawn
+
+
+def test_categorical_from_logits_draws_and_scores_as_torch():
+    logits = torch.tensor([0.5, -1.0, 2.0])
+    reference = torch.distributions.Categorical(logits=logits)
+    for v in range(3):
+        assert fast_log_prob(dist.Categorical(logits=logits), torch.tensor(v)) == pytest.approx(
+            reference.log_prob(torch.tensor(v)).item(), rel=1e-6)
+    n = 20_000
+    counts = torch.bincount(torch.stack([draw_from(dist.Categorical(logits=logits)) for _ in range(n)]), minlength=3)
+    for count, p in zip(counts.tolist(), reference.probs.tolist(), strict=True):
+        assert abs(count / n - p) < 5 * math.sqrt(p * (1 - p) / n)  # 5 binomial standard errors
+
+
+def test_a_probabilities_tensor_changed_in_place_is_read_again():
+    probs = torch.tensor([1.0, 0.0])
+    assert draw_from(dist.Categorical(probs)).item() == 0
+    probs[0], probs[1] = 0.0, 1.0  # the same tensor object, a new version
+    assert draw_from(dist.Categorical(probs)).item() == 1
+    assert fast_log_prob(dist.Categorical(probs), torch.tensor(0)) == -math.inf
+
+
+def test_a_batch_of_categoricals_or_invalid_probabilities_go_through_torch():
+    batch = draw_from(dist.Categorical(torch.ones(4, 3)))
+    assert batch.shape == (4,) and batch.dtype == torch.long
+    assert fast_log_prob(dist.Categorical(torch.ones(4, 3)), torch.tensor(0)) is None
+    with pytest.raises(ValueError, match="probs"):  # torch's validation names the parameter
+        draw_from(dist.Categorical(torch.tensor([0.5, -0.5, 1.0])))
+    assert fast_log_prob(dist.Categorical(torch.ones(3)), torch.tensor(3)) is None  # outside the support: torch's
