@@ -258,7 +258,11 @@ class BatchedChains:
         fine = _fine(checks, total)
         if not bool(fine.all()):
             self._raise_on_trouble(values, scores, fine)
-        return ChainState(values, torch.nan_to_num(total, nan=-math.inf), choice_scores)
+        # NaN (an impossible run) becomes -inf; an infinite total stays infinite (nan_to_num's default would make
+        # -inf the lowest finite float: an impossible start would pass as possible, and a chain stuck there
+        # would accept any possible proposal as infinitely better, or none at all).
+        return ChainState(values, torch.nan_to_num(total, nan=-math.inf, posinf=math.inf, neginf=-math.inf),
+                          choice_scores)
 
     # ---- a step ------------------------------------------------------------------------------------
     def _step(self, total, choice_scores, *values):
