@@ -8,7 +8,8 @@ WebPPL's times are taken inside its program (Date.now() around Infer, after a wa
 start-up of about a second is not counted; ours use one torch thread.
 
 Models: WebPPL's test models ``simple``, ``geometric`` and ``gaussianMean``, the weather question
-(P(cloudy | temp = 70)), a hierarchical normal model (continuous), all by single-site MH; and a tug of
+(P(cloudy | temp = 70)), two dice drawn from a Categorical (probmods' ``categorical``) conditioned on
+their sum, a hierarchical normal model (continuous), all by single-site MH; and a tug of
 war with discretised strengths by exact enumeration at 4, 5 and 6 people, both path by path (the model as
 written) and vectorized (an elementwise twin, ``Enumerate(..., vectorize=True)``). Each row also prints both
 answers, so that a fast wrong answer shows. ``--chains k`` adds ``MH(..., num_chains=k, vectorize=True)``
@@ -99,6 +100,25 @@ WEATHER_WPPL = """function() {
   return cloudy ? 1 : 0;
 }"""
 
+DIE = torch.ones(6)
+
+
+def dice():
+    # Two dice (Categorical over six faces, as probmods' uniformDraw and categorical); their sum is at least 8.
+    a = int(pyro.sample("a", dist.Categorical(DIE)))
+    b = int(pyro.sample("b", dist.Categorical(DIE)))
+    pyro.factor("at_least_8", 0.0 if a + b + 2 >= 8 else NEG_INF)
+    return a + 1
+
+
+DICE_WPPL = """function() {
+  var faces = [0, 1, 2, 3, 4, 5];
+  var a = categorical({ps: [1, 1, 1, 1, 1, 1], vs: faces});
+  var b = categorical({ps: [1, 1, 1, 1, 1, 1], vs: faces});
+  condition(a + b + 2 >= 8);
+  return a + 1;
+}"""
+
 # Three groups of four observations; a normal prior on the population mean, unit spreads.
 HIER_DATA = [[1.2, 0.8, 1.9, 1.4], [-0.3, 0.4, 0.1, -0.6], [2.8, 3.1, 2.2, 2.5]]
 
@@ -137,6 +157,8 @@ MH_MODELS = {
     # prior N(0, 2^2), two unit-variance observations: precision 1/4 + 2, mean (5.5 + 6.5) / 2.25
     "gaussianMean": (gaussian_mean, GAUSSIAN_MEAN_WPPL, 12.0 / 2.25),
     "weather | temp=70": (weather, WEATHER_WPPL, 0.18075),
+    # the 15 pairs of faces with a sum of at least 8: the first face's sum over them is 70
+    "dice (categorical)": (dice, DICE_WPPL, 70 / 15),
     "hierarchical normal": (hierarchical, HIERARCHICAL_WPPL, _hierarchical_exact_mean()),
 }
 
@@ -156,6 +178,13 @@ def weather_batched():
     return cloudy
 
 
+def dice_batched():
+    a = pyro.sample("a", dist.Categorical(DIE))
+    b = pyro.sample("b", dist.Categorical(DIE))
+    pyro.factor("at_least_8", torch.where(a + b + 2 >= 8, 0.0, NEG_INF))
+    return a + 1
+
+
 def gaussian_mean_batched():
     mu = pyro.sample("mu", dist.Normal(0.0, 2.0))
     for i, y in enumerate(GAUSSIAN_DATA):
@@ -173,7 +202,7 @@ def hierarchical_batched():
 
 
 batched_twin = {"simple": simple_batched, "weather | temp=70": weather_batched, "gaussianMean": gaussian_mean_batched,
-                "hierarchical normal": hierarchical_batched}
+                "dice (categorical)": dice_batched, "hierarchical normal": hierarchical_batched}
 
 
 # ---- tug of war: exact enumeration ---------------------------------------------------------------------
