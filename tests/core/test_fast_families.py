@@ -147,3 +147,10 @@ def test_a_batch_of_categoricals_or_invalid_probabilities_go_through_torch():
     with pytest.raises(ValueError, match="probs"):  # torch's validation names the parameter
         draw_from(dist.Categorical(torch.tensor([0.5, -0.5, 1.0])))
     assert fast_log_prob(dist.Categorical(torch.ones(3)), torch.tensor(3)) is None  # outside the support: torch's
+
+
+def test_an_integer_observation_scores_in_floating_point():
+    # (the fast path's score once took the value's dtype: an observed torch.tensor(1) scored log 0.3 as -1)
+    site = Site("sample", "y", dist.Bernoulli(0.3), (), {}, torch.tensor(1), True)
+    assert site.log_prob.dtype == torch.get_default_dtype()
+    assert site.log_prob.item() == pytest.approx(math.log(0.3), rel=1e-6)
