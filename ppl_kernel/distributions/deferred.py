@@ -5,8 +5,9 @@ validation), more than drawing from it. A model builds a fresh distribution at e
 so we record the constructor arguments and run torch's ``__init__`` only when an attribute is
 first needed. ``sample`` reads the recorded arguments directly for scalar parameters
 (``scoring.py``), and a parameter error surfaces inside ``sample`` where it can name the site.
-The math is torch's: every method is inherited unchanged, except Bernoulli's draws (``bernoulli.py``) and
-Normal's log density (``normal.py``): fewer passes over a batch, the same distribution and density.
+The math is torch's: every method is inherited unchanged, except Bernoulli's and Categorical's draws
+(``bernoulli.py``, ``categorical.py``) and Normal's log density (``normal.py``): fewer passes over a batch,
+the same distribution and density.
 """
 
 import torch
@@ -14,7 +15,7 @@ import torch.distributions as td
 from torch.distributions.utils import lazy_property
 
 from ..settings import settings
-from . import bernoulli, normal
+from . import bernoulli, categorical, normal
 
 
 def _coerce(value):
@@ -99,9 +100,9 @@ class Deferred(TorchDistributionMixin):
 
 _CLASSES = {}
 
-# torch families with a method of our own (Bernoulli's draws, Normal's log density; the module of each says
-# why): the deferred class of the torch family is built on ours, so that the whole library uses them.
-_OURS = {td.Bernoulli: bernoulli.Bernoulli, td.Normal: normal.Normal}
+# torch families with a method of our own (Bernoulli's and Categorical's draws, Normal's log density; the
+# module of each says why): the deferred class of the torch family is built on ours, so that the whole library uses them.
+_OURS = {td.Bernoulli: bernoulli.Bernoulli, td.Categorical: categorical.Categorical, td.Normal: normal.Normal}
 
 
 def deferred_class(torch_class):
