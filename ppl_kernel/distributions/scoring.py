@@ -15,12 +15,15 @@ import math
 
 import torch
 
-from ..errors import InvalidParameterError, UserDistributionError
+from ..errors import UserDistributionError
 from ..rng import borrowed_default, borrowers, default_generator_lock, drawing
 from ..settings import settings
 from .bernoulli import bernoulli_draw
 from .deferred import deferred_class
 from .point import Unit
+from .scalars import NUM as _NUM, bad_param as _bad_param, draw_params as _draw_params, number as _number
+import torch.distributions as _td
+from . import scalar_families as _more
 from torch.distributions import Bernoulli as _TBernoulli, Categorical as _TCategorical, Normal as _TNormal, \
     Uniform as _TUniform
 
@@ -28,15 +31,11 @@ Normal = deferred_class(_TNormal)
 Bernoulli = deferred_class(_TBernoulli)
 Uniform = deferred_class(_TUniform)
 Categorical = deferred_class(_TCategorical)
+_MORE = {name: deferred_class(getattr(_td, name)) for name in _more.NAMES}  # scalar_families.py's families
+Beta, Binomial, Gamma, Poisson, Exponential = (_MORE[name] for name in ("Beta", "Binomial", "Gamma", "Poisson",
+                                                                         "Exponential"))
 
-_NUM = (float, int)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-
-
-def _bad_param(dist_name, param, constraint, value):
-    return InvalidParameterError(
-        f"parameter '{param}' of {dist_name} must satisfy {constraint}, got {value!r}"
-    )
 
 
 def _plain_tensors(a, b=None):
@@ -44,34 +43,6 @@ def _plain_tensors(a, b=None):
     if type(a) is not torch.Tensor or a.requires_grad:
         return False
     return b is None or (type(b) is torch.Tensor and not b.requires_grad and a.shape == b.shape)
-
-
-def _number(x):
-    """``x`` as a Python number when it is one: a number, or a one-element tensor without gradient
-    (a parameter computed from an earlier site's value, ``Normal(mu, 1.0)``); else None."""
-    if type(x) in _NUM:
-        return x
-    if type(x) is torch.Tensor and x.dim() == 0 and not x.requires_grad:
-        return x.item()
-    return None
-
-
-def _draw_params(*params):
-    """The parameters as Python numbers, and the dtype of the draw, where a draw from them may be made as from
-    numbers: each a number or a one-element CPU tensor without gradient, the tensors of one dtype (the draw's,
-    as torch's would be; numbers alone draw in the default dtype). None where this does not apply (a CUDA
-    parameter keeps its draw on the device, without reading the parameter back)."""
-    numbers, dtype = [], None
-    for x in params:
-        if type(x) in _NUM:
-            numbers.append(x)
-        elif (type(x) is torch.Tensor and x.dim() == 0 and not x.requires_grad and x.device.type == "cpu"
-              and x.is_floating_point() and (dtype is None or x.dtype == dtype)):
-            numbers.append(x.item())
-            dtype = x.dtype
-        else:
-            return None
-    return numbers, dtype
 
 
 def _on_device(generator, tensor):
@@ -313,14 +284,21 @@ def _unit_score(args, kwargs, v):
 
 FAST = {Normal: (_normal_draw, _normal_score), Bernoulli: (_bernoulli_draw, _bernoulli_score),
         Uniform: (_uniform_draw, _uniform_score), Categorical: (_categorical_draw, _categorical_score),
-        Unit: (_unit_draw, _unit_score)}
+        Unit: (_unit_draw, _unit_score),
+        Beta: (_more.beta_draw, _more.beta_score), Binomial: (_more.binomial_draw, _more.binomial_score),
+        Gamma: (_more.gamma_draw, _more.gamma_score), Poisson: (_more.poisson_draw, _more.poisson_score),
+        Exponential: (_more.exponential_draw, _more.exponential_score)}
 FAST_DRAW = {family: fns[0] for family, fns in FAST.items()}  # the samplers alone: one lookup less per draw
 
 def _one_number(x):
     return type(x) in _NUM or (type(x) is torch.Tensor and x.dim() == 0)
 
 
-_CHECKS = {Normal: _check_normal, Bernoulli: _check_bernoulli, Uniform: _check_uniform}
+_CHECKS = {Normal: _check_normal, Bernoulli: _check_bernoulli, Uniform: _check_uniform, Beta: _more.check_beta,
+           Binomial: _more.check_binomial, Gamma: _more.check_gamma, Poisson: _more.check_poisson,
+           Exponential: _more.check_exponential}
+# Families whose parameters may come as keywords (Binomial(total_count=10, probs=p)): put in order for the check.
+_NAMED = {family: name for name, family in _MORE.items()}
 
 
 def check_params(d):
@@ -334,6 +312,10 @@ def check_params(d):
     if deferred is None:
         return False  # already constructed: torch validated it then
     args, kwargs = deferred
+    if kwargs and type(d) in _NAMED:
+        ordered = _more.named(_NAMED[type(d)], args, kwargs)
+        if ordered is not None:
+            args, kwargs = ordered, {}
     check = None if kwargs else _CHECKS.get(type(d))
     if check is not None:  # the common case (an observation under Normal(mu, 1.0)), in one pass over the args
         numbers = []

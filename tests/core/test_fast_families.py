@@ -25,6 +25,11 @@ CASES = {
     dist.Uniform: [(-1.0, 3.0), (torch.tensor(0.0), 1.5), (2, torch.tensor(4.0, dtype=F64))],
     dist.Unit: [(-2.5,), (0.0,), (-math.inf,)],
     dist.Categorical: [(torch.ones(3),), (torch.tensor([0.2, 0.0, 0.8]),), (torch.tensor([1.0, 3.0], dtype=F64),)],
+    dist.Beta: [(2.0, 3.0), (torch.tensor(0.5), 0.5), (torch.tensor(1.0, dtype=F64), 2.0)],
+    dist.Binomial: [(10, 0.3), (torch.tensor(5.0), torch.tensor(0.5)), (20, torch.tensor(0.9, dtype=F64))],
+    dist.Gamma: [(2.0, 1.0), (torch.tensor(0.5), 2.0), (3.0, torch.tensor(0.5, dtype=F64))],
+    dist.Poisson: [(3.0,), (torch.tensor(0.5),), (torch.tensor(7.0, dtype=F64),)],
+    dist.Exponential: [(1.0,), (torch.tensor(2.5),), (torch.tensor(0.1, dtype=F64),)],
 }
 
 
@@ -154,3 +159,54 @@ def test_an_integer_observation_scores_in_floating_point():
     site = Site("sample", "y", dist.Bernoulli(0.3), (), {}, torch.tensor(1), True)
     assert site.log_prob.dtype == torch.get_default_dtype()
     assert site.log_prob.item() == pytest.approx(math.log(0.3), rel=1e-6)
+
+
+@pytest.mark.parametrize("family", [dist.Beta, dist.Binomial, dist.Gamma, dist.Poisson, dist.Exponential])
+def test_the_fast_path_of_a_family_draws_torchs_very_draws_and_scores_as_torch(family):
+    # each calls the sampler torch's own sample calls (_sample_dirichlet, binomial, _standard_gamma, poisson,
+    # exponential_), so one seed gives the same draws
+    _check_draws_and_scores(family)
+
+
+def test_parameters_given_by_keyword_take_the_fast_path_and_logits_do_not():
+    torch.manual_seed(0)
+    fast = draw_from(dist.Binomial(total_count=10, probs=0.3))
+    torch.manual_seed(0)
+    assert torch.equal(fast, torch.distributions.Binomial(total_count=10, probs=0.3).sample())
+    assert fast_log_prob(dist.Binomial(probs=0.3), torch.tensor(1.0)) == pytest.approx(math.log(0.3))
+    assert fast_log_prob(dist.Binomial(10, logits=torch.tensor(0.0)), torch.tensor(3.0)) is None
+    assert fast_log_prob(dist.Gamma(concentration=2.0, rate=1.0), torch.tensor(1.5)) == pytest.approx(
+        torch.distributions.Gamma(2.0, 1.0).log_prob(torch.tensor(1.5)).item(), rel=1e-6)
+
+
+def test_values_outside_the_support_leave_the_fast_path_for_torchs_error():
+    assert fast_log_prob(dist.Beta(2.0, 2.0), torch.tensor(1.5)) is None
+    assert fast_log_prob(dist.Poisson(2.0), torch.tensor(-1.0)) is None
+    assert fast_log_prob(dist.Poisson(2.0), torch.tensor(1.5)) is None
+    assert fast_log_prob(dist.Binomial(10, 0.5), torch.tensor(11.0)) is None
+    assert fast_log_prob(dist.Exponential(1.0), torch.tensor(-0.5)) is None
+
+
+def test_the_edges_of_a_support_score_as_torch():
+    # xlogy: 0 * log 0 is 0 (Beta(1, b) at 0), and a Gamma of concentration below 1 is infinite at 0
+    cases = [(dist.Beta(1.0, 2.0), 0.0), (dist.Beta(0.5, 2.0), 0.0), (dist.Gamma(0.5, 1.0), 0.0),
+             (dist.Gamma(1.0, 2.0), 0.0), (dist.Poisson(0.0), 0.0), (dist.Binomial(10, 0.0), 0.0)]
+    for d, v in cases:
+        expected = d._torch_class(*d._deferred[0]).log_prob(torch.tensor(v)).item()
+        got = fast_log_prob(d, torch.tensor(v))
+        assert got == pytest.approx(expected, rel=1e-6, abs=1e-6) or (math.isinf(expected) and got == expected), \
+            (d, got)
+
+
+def test_an_invalid_parameter_of_an_observed_or_drawn_site_names_the_site_and_parameter():
+    import ppl_kernel as pyro
+    from ppl_kernel import poutine
+
+    for fn, param in ((lambda: dist.Binomial(10, 1.5), "probs"),
+                      (lambda: dist.Binomial(total_count=2.5, probs=0.5), "total_count"),
+                      (lambda: dist.Poisson(-1.0), "rate"), (lambda: dist.Beta(1.0, 0.0), "concentration0"),
+                      (lambda: dist.Gamma(2.0, -1.0), "rate"), (lambda: dist.Exponential(0.0), "rate")):
+        for obs in (torch.tensor(1.0), None):
+            with pytest.raises(InvalidParameterError) as e:
+                poutine.trace(lambda fn=fn, obs=obs: pyro.sample("y", fn(), obs=obs)).get_trace()
+            assert "site 'y'" in str(e.value) and f"'{param}'" in str(e.value), (param, obs, str(e.value))
