@@ -2,9 +2,10 @@
 
 For the common scalar families (``Normal(55.0, 10.0)``, ``Bernoulli(p)`` with ``p`` a number or a
 one-element tensor, ``Uniform(0, 1)``, ``Categorical(probs)`` over up to 64 outcomes, a ``factor``'s
-``Unit``) we draw with one torch call straight from the deferred constructor arguments and score in plain
-floats; the results equal torch's to float
-precision (tests/core/test_fast_families.py, one test per family of the ``FAST`` table). Everything
+``Unit``; and, in ``scalar_families.py``, ``Beta``, ``Binomial``, ``Gamma``, ``Poisson``, ``Exponential``)
+we draw with one torch call straight from the deferred constructor arguments and score in plain floats; the
+results equal torch's to float precision (tests/core/test_fast_families.py, one test per family of the
+``FAST`` table). Everything
 else goes through torch's own ``sample``/``log_prob``. Drawing and scoring a *site* (with its scale,
 mask, and errors that name it) is the runtime's: ``runtime.draw`` and ``runtime.site_log_prob``.
 """
