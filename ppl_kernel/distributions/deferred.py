@@ -7,8 +7,8 @@ first needed. ``sample`` reads the recorded arguments directly for scalar parame
 (``scoring.py``), and a parameter error surfaces inside ``sample`` where it can name the site.
 The math is torch's: every method is inherited unchanged, except Bernoulli's and Categorical's draws
 (``bernoulli.py``, ``categorical.py``) and Normal's log density (``normal.py``): fewer passes over a batch,
-the same distribution and density; and Gamma's and Beta's draws (``gamma.py``), torch's samplers called where
-vmap can batch them.
+the same distribution and density; and the draws of the families whose own samplers vmap refuses
+(``batchable.py``: Gamma, Beta, Dirichlet, Exponential, Cauchy, ...), made in ways it can batch.
 """
 
 import torch
@@ -16,7 +16,7 @@ import torch.distributions as td
 from torch.distributions.utils import lazy_property
 
 from ..settings import settings
-from . import bernoulli, categorical, gamma, normal
+from . import batchable, bernoulli, categorical, normal
 
 
 def _coerce(value):
@@ -101,10 +101,10 @@ class Deferred(TorchDistributionMixin):
 
 _CLASSES = {}
 
-# torch families with a method of our own (Bernoulli's, Beta's, Categorical's and Gamma's draws, Normal's log
-# density; the module of each says why): the deferred class of the torch family is built on ours, so that the whole library uses them.
-_OURS = {td.Bernoulli: bernoulli.Bernoulli, td.Beta: gamma.Beta, td.Categorical: categorical.Categorical,
-         td.Gamma: gamma.Gamma, td.Normal: normal.Normal}
+# torch families with a method of our own (Bernoulli's and Categorical's draws, the draws of batchable.py's
+# families, Normal's log density; the module of each says why): the deferred class of the torch family is built on ours, so that the whole library uses them.
+_OURS = {td.Bernoulli: bernoulli.Bernoulli, td.Categorical: categorical.Categorical, td.Normal: normal.Normal,
+         **batchable.FAMILIES}
 
 
 def deferred_class(torch_class):

@@ -3,11 +3,11 @@
 For one scalar, torch's constructors and log densities of these families cost 20-100 us (Beta builds a
 Dirichlet; Binomial's log density is a dozen tensor operations), and a probmods-style model pays that at
 every site of every MH step: a coin's weight under a Beta prior with Binomial data ran at 2.9k MH steps/s,
-against 60k for a Normal model. Here each draw calls the very sampler torch's own ``sample`` calls
-(``_sample_dirichlet``, ``_standard_gamma``, ``binomial``, ``poisson``, ``exponential_``), so a seed gives
-torch's draws; each score is torch's formula in plain floats (``math.lgamma``, :func:`xlogy`). Anything
-else -- a batch, a gradient, logits, a value outside the support, an invalid parameter -- declines (None),
-and torch decides, with its own validation and errors.
+against 60k for a Normal model. Here each draw calls the very sampler the tensor draw calls
+(``_sample_dirichlet``, ``_standard_gamma``, ``binomial``, ``poisson``, and for the Exponential the inverse
+CDF of ``batchable.py``), so a seed gives the same draws either way; each score is torch's formula in plain
+floats (``math.lgamma``, :func:`xlogy`). Anything else -- a batch, a gradient, logits, a value outside the
+support, an invalid parameter -- declines (None), and torch decides, with its own validation and errors.
 
 Parameters come as the constructor got them (``Binomial(10, p)`` or ``Binomial(total_count=10, probs=p)``):
 :func:`named` puts them in the order of :data:`NAMES`.
@@ -202,7 +202,7 @@ def check_poisson(rate):
         raise bad_param("Poisson", "rate", "GreaterThanEq(lower_bound=0.0)", rate)
 
 
-# ---- Exponential: a unit exponential over the rate -----------------------------------------------------------
+# ---- Exponential: -log(1 - u) over the rate -------------------------------------------------------------------
 def exponential_draw(args, kwargs, generator):
     numbers = _numbers("Exponential", args, kwargs)
     if numbers is None:
@@ -210,7 +210,9 @@ def exponential_draw(args, kwargs, generator):
     (rate,), dtype = numbers
     if not 0 < rate < math.inf:
         return _invalid(check_exponential, numbers[0])
-    return torch.empty((), dtype=_dtype(dtype)).exponential_(generator=generator) / rate
+    # the tensor draw's inverse CDF (batchable.py), so that a seed draws the same either way
+    u = torch.rand((), dtype=_dtype(dtype), generator=generator)
+    return torch.log1p(-u).neg_().div_(rate)
 
 
 def exponential_score(args, kwargs, v):

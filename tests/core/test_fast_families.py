@@ -163,8 +163,8 @@ def test_an_integer_observation_scores_in_floating_point():
 
 @pytest.mark.parametrize("family", [dist.Beta, dist.Binomial, dist.Gamma, dist.Poisson, dist.Exponential])
 def test_the_fast_path_of_a_family_draws_torchs_very_draws_and_scores_as_torch(family):
-    # each calls the sampler torch's own sample calls (_sample_dirichlet, binomial, _standard_gamma, poisson,
-    # exponential_), so one seed gives the same draws
+    # each calls the sampler the family's tensor draw calls (_sample_dirichlet, binomial, _standard_gamma, poisson,
+    # the Exponential's inverse CDF), so one seed gives the same draws
     _check_draws_and_scores(family)
 
 

@@ -228,10 +228,14 @@ def test_a_returned_closure_could_hold_a_runs_values_so_it_falls_back():
 
 
 def test_a_sampler_vmap_cannot_batch_is_named_with_its_site():
-    def model():  # torch's Dirichlet draws through an autograd Function, which vmap refuses
-        return pyro.sample("p", dist.Dirichlet(torch.ones(3)))
+    class Filled(torch.distributions.Normal):
+        def sample(self, sample_shape=torch.Size()):  # a fresh tensor filled in place: vmap refuses per-run draws
+            return torch.empty(self._extended_shape(sample_shape)).normal_() * self.scale + self.loc
 
-    with pytest.raises(NotBatchable, match="samples site 'p' from Dirichlet, whose sampler cannot run batched"):
+    def model():
+        return pyro.sample("p", Filled(0.0, 1.0))
+
+    with pytest.raises(NotBatchable, match="samples site 'p' from Filled, whose sampler cannot run batched"):
         run_batched(model, 10)
 
 
