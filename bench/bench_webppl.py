@@ -9,7 +9,8 @@ start-up of about a second is not counted; ours use one torch thread.
 
 Models: WebPPL's test models ``simple``, ``geometric`` and ``gaussianMean``, the weather question
 (P(cloudy | temp = 70)), two dice drawn from a Categorical (probmods' ``categorical``) conditioned on
-their sum, a hierarchical normal model (continuous), all by single-site MH; and a tug of
+their sum, a coin's weight under a Beta prior with Binomial data, a hierarchical normal model (continuous),
+all by single-site MH; and a tug of
 war with discretised strengths by exact enumeration at 4, 5 and 6 people, both path by path (the model as
 written) and vectorized (an elementwise twin, ``Enumerate(..., vectorize=True)``). Each row also prints both
 answers, so that a fast wrong answer shows. ``--chains k`` adds ``MH(..., num_chains=k, vectorize=True)``
@@ -119,6 +120,19 @@ DICE_WPPL = """function() {
   return a + 1;
 }"""
 
+def coin():
+    # A coin's weight under a uniform Beta prior, 7 heads in 10 flips observed (probmods' Bayesian data analysis).
+    p = pyro.sample("p", dist.Beta(1.0, 1.0))
+    pyro.sample("heads", dist.Binomial(10, p), obs=torch.tensor(7.0))
+    return p
+
+
+COIN_WPPL = """function() {
+  var p = beta(1, 1);
+  observe(Binomial({p: p, n: 10}), 7);
+  return p;
+}"""
+
 # Three groups of four observations; a normal prior on the population mean, unit spreads.
 HIER_DATA = [[1.2, 0.8, 1.9, 1.4], [-0.3, 0.4, 0.1, -0.6], [2.8, 3.1, 2.2, 2.5]]
 
@@ -159,6 +173,7 @@ MH_MODELS = {
     "weather | temp=70": (weather, WEATHER_WPPL, 0.18075),
     # the 15 pairs of faces with a sum of at least 8: the first face's sum over them is 70
     "dice (categorical)": (dice, DICE_WPPL, 70 / 15),
+    "coin (beta-binomial)": (coin, COIN_WPPL, 8 / 12),  # the posterior is Beta(8, 4)
     "hierarchical normal": (hierarchical, HIERARCHICAL_WPPL, _hierarchical_exact_mean()),
 }
 
@@ -202,7 +217,8 @@ def hierarchical_batched():
 
 
 batched_twin = {"simple": simple_batched, "weather | temp=70": weather_batched, "gaussianMean": gaussian_mean_batched,
-                "dice (categorical)": dice_batched, "hierarchical normal": hierarchical_batched}
+                "dice (categorical)": dice_batched, "coin (beta-binomial)": coin,  # (coin has no branch)
+                "hierarchical normal": hierarchical_batched}
 
 
 # ---- tug of war: exact enumeration ---------------------------------------------------------------------
