@@ -8,8 +8,10 @@ under ``torch.func.vmap(randomness="different")``. Several of torch's samplers c
   ``cauchy_``, ``Laplace``'s and ``Geometric``'s ``uniform_``, the standard normals of ``StudentT`` and
   ``MultivariateNormal``): a tensor made inside the run has no run dimension, so vmap refuses to fill it
   with per-run draws;
-- an in-place clamp (``Gamma``, ``Chi2``), which vmap has no batching rule for: it loops over the runs
-  (a batched MH step of 1000 chains of a Gamma-Poisson model took 10 ms).
+- an in-place clamp (``Gamma`` and what draws through it: ``Chi2``, ``InverseGamma``, ``NegativeBinomial``),
+  which vmap has no batching rule for: it loops over the runs (a batched MH step of 1000 chains of a
+  Gamma-Poisson model took 10 ms);
+- a base distribution built inside torch's constructor (``HalfCauchy``'s Cauchy), which ours cannot replace.
 
 A model with such a site could not run batched, or ran slowly. ``sample`` here draws the same distribution
 from factory functions and out-of-place operations (``torch.rand``, ``torch.randn``, ``_standard_gamma``,
@@ -73,6 +75,24 @@ class Beta(td.Beta):
             return torch._sample_dirichlet(self._dirichlet.concentration.expand(shape + (2,))).select(-1, 0)
 
 
+class InverseGamma(td.InverseGamma):
+    """torch.distributions.InverseGamma (one over a Gamma draw), whose ``sample`` runs batched."""
+
+    def sample(self, sample_shape=torch.Size()):
+        with torch.no_grad():
+            gamma = self.base_dist
+            return 1 / _gamma(gamma.concentration, gamma.rate, self._extended_shape(sample_shape))
+
+
+class NegativeBinomial(td.NegativeBinomial):
+    """torch.distributions.NegativeBinomial (a Poisson of a Gamma rate), whose ``sample`` runs batched."""
+
+    def sample(self, sample_shape=torch.Size()):
+        with torch.no_grad():
+            gamma = self._gamma
+            return torch.poisson(_gamma(gamma.concentration, gamma.rate, self._extended_shape(sample_shape)))
+
+
 class Dirichlet(td.Dirichlet):
     """torch.distributions.Dirichlet, whose ``sample`` runs batched (torch's sampler, outside its Function)."""
 
@@ -97,6 +117,15 @@ class Cauchy(td.Cauchy):
         with torch.no_grad():
             u = _uniforms(self.loc, self._extended_shape(sample_shape))
             return self.loc + self.scale * torch.tan(math.pi * (u - 0.5))
+
+
+class HalfCauchy(td.HalfCauchy):
+    """torch.distributions.HalfCauchy (the size of a Cauchy draw around 0), whose ``sample`` runs batched."""
+
+    def sample(self, sample_shape=torch.Size()):
+        with torch.no_grad():
+            u = _uniforms(self.scale, self._extended_shape(sample_shape))
+            return self.scale * torch.tan(math.pi * (u - 0.5)).abs()
 
 
 class Laplace(td.Laplace):
@@ -143,6 +172,7 @@ class MultivariateNormal(td.MultivariateNormal):
 
 
 # torch's class -> ours
-FAMILIES = {td.Gamma: Gamma, td.Chi2: Chi2, td.Beta: Beta, td.Dirichlet: Dirichlet, td.Exponential: Exponential,
-            td.Cauchy: Cauchy, td.Laplace: Laplace, td.Geometric: Geometric, td.StudentT: StudentT,
+FAMILIES = {td.Gamma: Gamma, td.Chi2: Chi2, td.InverseGamma: InverseGamma, td.NegativeBinomial: NegativeBinomial,
+            td.Beta: Beta, td.Dirichlet: Dirichlet, td.Exponential: Exponential, td.Cauchy: Cauchy,
+            td.HalfCauchy: HalfCauchy, td.Laplace: Laplace, td.Geometric: Geometric, td.StudentT: StudentT,
             td.MultivariateNormal: MultivariateNormal}

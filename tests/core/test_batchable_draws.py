@@ -35,6 +35,8 @@ def test_a_draw_by_torchs_own_sampler_is_torchs_draw_for_the_same_seed(ours, the
 MOMENTS = [
     (lambda: dist.Gamma(3.0, 2.0), (1.5, math.sqrt(3) / 2)),
     (lambda: dist.Chi2(4.0), (4.0, math.sqrt(8))),
+    (lambda: dist.InverseGamma(5.0, 2.0), (0.5, math.sqrt(4 / (16 * 3)))),
+    (lambda: dist.NegativeBinomial(4.0, 0.3), (4 * 0.3 / 0.7, math.sqrt(4 * 0.3) / 0.7)),
     (lambda: dist.Beta(2.0, 6.0), (0.25, math.sqrt(12 / (64 * 9)))),
     (lambda: dist.Dirichlet(torch.tensor([1.0, 2.0, 3.0])), (1 / 6, math.sqrt(1 * 5 / (36 * 7)))),
     (lambda: dist.Exponential(2.0), (0.5, 0.5)),
@@ -56,11 +58,13 @@ def test_a_batched_run_draws_each_run_from_the_family(family, moments):
     assert abs(x.double().mean().item() - mean) < 5 * sd / math.sqrt(N), (family(), x.mean())
 
 
-def test_a_batched_cauchy_has_its_quartiles():
+def test_a_batched_cauchy_and_half_cauchy_have_their_quartiles():
     pyro.set_rng_seed(1)
     x = run_batched(lambda: pyro.sample("x", dist.Cauchy(1.0, 2.0)), N).nodes["x"]["value"]
-    # P(X < loc + scale) = 3/4 for a Cauchy
+    # P(X < loc + scale) = 3/4 for a Cauchy; P(|X| < scale) = 1/2 for a half-Cauchy
     assert abs((x < 3.0).double().mean().item() - 0.75) < 5 * math.sqrt(0.75 * 0.25 / N)
+    x = run_batched(lambda: pyro.sample("x", dist.HalfCauchy(2.0)), N).nodes["x"]["value"]
+    assert bool((x >= 0).all()) and abs((x < 2.0).double().mean().item() - 0.5) < 5 * math.sqrt(0.25 / N)
 
 
 def test_many_chains_of_a_beta_binomial_coin_run_as_one_batch_and_find_its_posterior():
