@@ -6,8 +6,8 @@ under ``torch.func.vmap(randomness="different")``. Several of torch's samplers c
 - an autograd Function: ``Dirichlet`` and ``Beta`` (a Dirichlet's first coordinate), which vmap refuses;
 - random numbers written into a fresh tensor in place (``Exponential``'s ``exponential_``, ``Cauchy``'s
   ``cauchy_``, ``Laplace``'s and ``Geometric``'s ``uniform_``, the standard normals of ``StudentT`` and
-  ``MultivariateNormal``): a tensor made inside the run has no run dimension, so vmap refuses to fill it
-  with per-run draws;
+  ``MultivariateNormal``), or counts added into one (``Multinomial``'s ``scatter_add_``): a tensor made
+  inside the run has no run dimension, so vmap refuses to write per-run values into it;
 - an in-place clamp (``Gamma`` and what draws through it: ``Chi2``, ``InverseGamma``, ``NegativeBinomial``),
   which vmap has no batching rule for: it loops over the runs (a batched MH step of 1000 chains of a
   Gamma-Poisson model took 10 ms);
@@ -25,6 +25,8 @@ import math
 import torch
 import torch.distributions as td
 from torch.distributions.multivariate_normal import _batch_mv
+
+from .categorical import categorical_draw
 
 
 def _uniforms(like, shape):
@@ -171,8 +173,20 @@ class MultivariateNormal(td.MultivariateNormal):
             return self.loc + _batch_mv(self._unbroadcasted_scale_tril, eps)
 
 
+class Multinomial(td.Multinomial):
+    """torch.distributions.Multinomial, whose ``sample`` runs batched: ``total_count`` Categorical draws
+    (``categorical.py``) counted per outcome by comparison, not torch's in-place ``scatter_add_``."""
+
+    def sample(self, sample_shape=torch.Size()):
+        shape = self._extended_shape(sample_shape)
+        with torch.no_grad():
+            draws = categorical_draw(self.probs, torch.Size((self.total_count,)) + shape[:-1])
+            outcomes = torch.arange(shape[-1], device=draws.device)
+            return (draws.unsqueeze(-1) == outcomes).sum(0).to(self.probs.dtype)
+
+
 # torch's class -> ours
 FAMILIES = {td.Gamma: Gamma, td.Chi2: Chi2, td.InverseGamma: InverseGamma, td.NegativeBinomial: NegativeBinomial,
             td.Beta: Beta, td.Dirichlet: Dirichlet, td.Exponential: Exponential, td.Cauchy: Cauchy,
             td.HalfCauchy: HalfCauchy, td.Laplace: Laplace, td.Geometric: Geometric, td.StudentT: StudentT,
-            td.MultivariateNormal: MultivariateNormal}
+            td.MultivariateNormal: MultivariateNormal, td.Multinomial: Multinomial}

@@ -44,6 +44,8 @@ MOMENTS = [
     (lambda: dist.Geometric(0.3), (0.7 / 0.3, math.sqrt(0.7) / 0.3)),
     (lambda: dist.StudentT(5.0, 1.0, 2.0), (1.0, 2 * math.sqrt(5 / 3))),
     (lambda: dist.MultivariateNormal(torch.tensor([1.0, -1.0]), torch.tensor([[4.0, 1.0], [1.0, 2.0]])), (1.0, 2.0)),
+    # the count of the first of three outcomes (probabilities 1/4, 1/4, 1/2) in 5 draws: Binomial(5, 1/4)
+    (lambda: dist.Multinomial(5, torch.tensor([1.0, 1.0, 2.0])), (1.25, math.sqrt(5 * 0.25 * 0.75))),
 ]
 
 
@@ -56,6 +58,14 @@ def test_a_batched_run_draws_each_run_from_the_family(family, moments):
     mean, sd = moments
     assert x.shape == (N,) and x.double().std().item() > sd / 2  # a draw per run: one shared draw has no spread
     assert abs(x.double().mean().item() - mean) < 5 * sd / math.sqrt(N), (family(), x.mean())
+
+
+def test_multinomial_counts_add_up_to_the_total_in_every_run():
+    counts = run_batched(lambda: pyro.sample("x", dist.Multinomial(7, torch.ones(4))), 1000).nodes["x"]["value"]
+    assert counts.shape == (1000, 4) and counts.dtype == torch.float32 and bool((counts.sum(-1) == 7).all())
+    torch.manual_seed(0)
+    plain = dist.Multinomial(7, torch.ones(4)).sample((3, 2))
+    assert plain.shape == (3, 2, 4) and bool((plain.sum(-1) == 7).all())
 
 
 def test_a_batched_cauchy_and_half_cauchy_have_their_quartiles():
