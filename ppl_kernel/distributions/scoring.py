@@ -2,7 +2,8 @@
 
 For the common scalar families (``Normal(55.0, 10.0)``, ``Bernoulli(p)`` with ``p`` a number or a
 one-element tensor, ``Uniform(0, 1)``, ``Categorical(probs)`` over up to 64 outcomes, a ``factor``'s
-``Unit``; and, in ``scalar_families.py``, ``Beta``, ``Binomial``, ``Gamma``, ``Poisson``, ``Exponential``)
+``Unit``; and, in ``scalar_families.py``, ``Beta``, ``Binomial``, ``Gamma``, ``Poisson``, ``Exponential``,
+``HalfNormal``, ``LogNormal``, ``HalfCauchy``)
 we draw with one torch call straight from the deferred constructor arguments and score in plain floats; the
 results equal torch's to float precision (tests/core/test_fast_families.py, one test per family of the
 ``FAST`` table). Everything
@@ -288,7 +289,10 @@ FAST = {Normal: (_normal_draw, _normal_score), Bernoulli: (_bernoulli_draw, _ber
         Unit: (_unit_draw, _unit_score),
         Beta: (_more.beta_draw, _more.beta_score), Binomial: (_more.binomial_draw, _more.binomial_score),
         Gamma: (_more.gamma_draw, _more.gamma_score), Poisson: (_more.poisson_draw, _more.poisson_score),
-        Exponential: (_more.exponential_draw, _more.exponential_score)}
+        Exponential: (_more.exponential_draw, _more.exponential_score),
+        _MORE["HalfNormal"]: (_more.half_normal_draw, _more.half_normal_score),
+        _MORE["LogNormal"]: (_more.log_normal_draw, _more.log_normal_score),
+        _MORE["HalfCauchy"]: (_more.half_cauchy_draw, _more.half_cauchy_score)}
 FAST_DRAW = {family: fns[0] for family, fns in FAST.items()}  # the samplers alone: one lookup less per draw
 
 def _one_number(x):
@@ -297,7 +301,8 @@ def _one_number(x):
 
 _CHECKS = {Normal: _check_normal, Bernoulli: _check_bernoulli, Uniform: _check_uniform, Beta: _more.check_beta,
            Binomial: _more.check_binomial, Gamma: _more.check_gamma, Poisson: _more.check_poisson,
-           Exponential: _more.check_exponential}
+           Exponential: _more.check_exponential, _MORE["HalfNormal"]: _more.check_half_normal,
+           _MORE["LogNormal"]: _more.check_log_normal, _MORE["HalfCauchy"]: _more.check_half_cauchy}
 # Families whose parameters may come as keywords (Binomial(total_count=10, probs=p)): put in order for the check.
 _NAMED = {family: name for name, family in _MORE.items()}
 

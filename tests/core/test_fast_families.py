@@ -30,6 +30,9 @@ CASES = {
     dist.Gamma: [(2.0, 1.0), (torch.tensor(0.5), 2.0), (3.0, torch.tensor(0.5, dtype=F64))],
     dist.Poisson: [(3.0,), (torch.tensor(0.5),), (torch.tensor(7.0, dtype=F64),)],
     dist.Exponential: [(1.0,), (torch.tensor(2.5),), (torch.tensor(0.1, dtype=F64),)],
+    dist.HalfNormal: [(1.5,), (torch.tensor(0.5),), (torch.tensor(2.0, dtype=F64),)],
+    dist.LogNormal: [(0.0, 1.0), (torch.tensor(0.5), 0.3), (torch.tensor(-1.0, dtype=F64), 2.0)],
+    dist.HalfCauchy: [(1.0,), (torch.tensor(0.3),), (torch.tensor(4.0, dtype=F64),)],
 }
 
 
@@ -161,7 +164,8 @@ def test_an_integer_observation_scores_in_floating_point():
     assert site.log_prob.item() == pytest.approx(math.log(0.3), rel=1e-6)
 
 
-@pytest.mark.parametrize("family", [dist.Beta, dist.Binomial, dist.Gamma, dist.Poisson, dist.Exponential])
+@pytest.mark.parametrize("family", [dist.Beta, dist.Binomial, dist.Gamma, dist.Poisson, dist.Exponential,
+                                    dist.HalfNormal, dist.LogNormal, dist.HalfCauchy])
 def test_the_fast_path_of_a_family_draws_torchs_very_draws_and_scores_as_torch(family):
     # each calls the sampler the family's tensor draw calls (_sample_dirichlet, binomial, _standard_gamma, poisson,
     # the Exponential's inverse CDF), so one seed gives the same draws
@@ -185,12 +189,15 @@ def test_values_outside_the_support_leave_the_fast_path_for_torchs_error():
     assert fast_log_prob(dist.Poisson(2.0), torch.tensor(1.5)) is None
     assert fast_log_prob(dist.Binomial(10, 0.5), torch.tensor(11.0)) is None
     assert fast_log_prob(dist.Exponential(1.0), torch.tensor(-0.5)) is None
+    assert fast_log_prob(dist.LogNormal(0.0, 1.0), torch.tensor(0.0)) is None
+    assert fast_log_prob(dist.HalfNormal(1.0), torch.tensor(-0.1)) is None
 
 
 def test_the_edges_of_a_support_score_as_torch():
     # xlogy: 0 * log 0 is 0 (Beta(1, b) at 0), and a Gamma of concentration below 1 is infinite at 0
     cases = [(dist.Beta(1.0, 2.0), 0.0), (dist.Beta(0.5, 2.0), 0.0), (dist.Gamma(0.5, 1.0), 0.0),
-             (dist.Gamma(1.0, 2.0), 0.0), (dist.Poisson(0.0), 0.0), (dist.Binomial(10, 0.0), 0.0)]
+             (dist.Gamma(1.0, 2.0), 0.0), (dist.Poisson(0.0), 0.0), (dist.Binomial(10, 0.0), 0.0),
+             (dist.HalfNormal(2.0), 0.0), (dist.HalfCauchy(2.0), 0.0)]
     for d, v in cases:
         expected = d._torch_class(*d._deferred[0]).log_prob(torch.tensor(v)).item()
         got = fast_log_prob(d, torch.tensor(v))
@@ -205,7 +212,9 @@ def test_an_invalid_parameter_of_an_observed_or_drawn_site_names_the_site_and_pa
     for fn, param in ((lambda: dist.Binomial(10, 1.5), "probs"),
                       (lambda: dist.Binomial(total_count=2.5, probs=0.5), "total_count"),
                       (lambda: dist.Poisson(-1.0), "rate"), (lambda: dist.Beta(1.0, 0.0), "concentration0"),
-                      (lambda: dist.Gamma(2.0, -1.0), "rate"), (lambda: dist.Exponential(0.0), "rate")):
+                      (lambda: dist.Gamma(2.0, -1.0), "rate"), (lambda: dist.Exponential(0.0), "rate"),
+                      (lambda: dist.HalfNormal(-1.0), "scale"), (lambda: dist.LogNormal(0.0, 0.0), "scale"),
+                      (lambda: dist.HalfCauchy(-2.0), "scale")):
         for obs in (torch.tensor(1.0), None):
             with pytest.raises(InvalidParameterError) as e:
                 poutine.trace(lambda fn=fn, obs=obs: pyro.sample("y", fn(), obs=obs)).get_trace()
