@@ -33,9 +33,8 @@ Normal = deferred_class(_TNormal)
 Bernoulli = deferred_class(_TBernoulli)
 Uniform = deferred_class(_TUniform)
 Categorical = deferred_class(_TCategorical)
-_MORE = {name: deferred_class(getattr(_td, name)) for name in _more.NAMES}  # scalar_families.py's families
-Beta, Binomial, Gamma, Poisson, Exponential = (_MORE[name] for name in ("Beta", "Binomial", "Gamma", "Poisson",
-                                                                         "Exponential"))
+# scalar_families.py's families, by their deferred class
+_MORE = {deferred_class(getattr(_td, family.name)): family for family in _more.FAMILIES}
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -287,25 +286,15 @@ def _unit_score(args, kwargs, v):
 FAST = {Normal: (_normal_draw, _normal_score), Bernoulli: (_bernoulli_draw, _bernoulli_score),
         Uniform: (_uniform_draw, _uniform_score), Categorical: (_categorical_draw, _categorical_score),
         Unit: (_unit_draw, _unit_score),
-        Beta: (_more.beta_draw, _more.beta_score), Binomial: (_more.binomial_draw, _more.binomial_score),
-        Gamma: (_more.gamma_draw, _more.gamma_score), Poisson: (_more.poisson_draw, _more.poisson_score),
-        Exponential: (_more.exponential_draw, _more.exponential_score),
-        _MORE["HalfNormal"]: (_more.half_normal_draw, _more.half_normal_score),
-        _MORE["LogNormal"]: (_more.log_normal_draw, _more.log_normal_score),
-        _MORE["HalfCauchy"]: (_more.half_cauchy_draw, _more.half_cauchy_score)}
+        **{cls: (family.fast_draw, family.fast_score) for cls, family in _MORE.items()}}
 FAST_DRAW = {family: fns[0] for family, fns in FAST.items()}  # the samplers alone: one lookup less per draw
 
 def _one_number(x):
     return type(x) in _NUM or (type(x) is torch.Tensor and x.dim() == 0)
 
 
-_CHECKS = {Normal: _check_normal, Bernoulli: _check_bernoulli, Uniform: _check_uniform, Beta: _more.check_beta,
-           Binomial: _more.check_binomial, Gamma: _more.check_gamma, Poisson: _more.check_poisson,
-           Exponential: _more.check_exponential, _MORE["HalfNormal"]: _more.check_half_normal,
-           _MORE["LogNormal"]: _more.check_log_normal, _MORE["HalfCauchy"]: _more.check_half_cauchy}
-# Families whose parameters may come as keywords (Binomial(total_count=10, probs=p)): put in order for the check.
-_NAMED = {family: name for name, family in _MORE.items()}
-
+_CHECKS = {Normal: _check_normal, Bernoulli: _check_bernoulli, Uniform: _check_uniform,
+           **{cls: family.check for cls, family in _MORE.items()}}
 
 def check_params(d):
     """Validate ``d``'s parameters now (an observed site never draws, so it is not checked on the way);
@@ -318,8 +307,8 @@ def check_params(d):
     if deferred is None:
         return False  # already constructed: torch validated it then
     args, kwargs = deferred
-    if kwargs and type(d) in _NAMED:
-        ordered = _more.named(_NAMED[type(d)], args, kwargs)
+    if kwargs and type(d) in _MORE:  # parameters by keyword (Binomial(total_count=10, probs=p)), put in order
+        ordered = _MORE[type(d)].ordered(args, kwargs)
         if ordered is not None:
             args, kwargs = ordered, {}
     check = None if kwargs else _CHECKS.get(type(d))
