@@ -206,7 +206,8 @@ def _categorical_table(args, kwargs):
         return None
     if type(given) is not torch.Tensor:
         return None
-    key = (id(given), given._version, logits)
+    # An inference-mode tensor keeps no version counter (it may change in place unseen): its table is not kept.
+    key = None if given.is_inference() else (id(given), given._version, logits)
     kept = _CATEGORICAL_TABLES.get(key)
     if kept is not None and kept[0] is given:
         return kept[1]
@@ -230,9 +231,10 @@ def _categorical_table(args, kwargs):
         weights = values
         log_probs = [math.log(v / total) if v > 0 else -math.inf for v in values]
     table = (list(itertools.accumulate(weights)), log_probs)
-    if len(_CATEGORICAL_TABLES) >= _CATEGORICAL_KEEP:
-        _CATEGORICAL_TABLES.clear()
-    _CATEGORICAL_TABLES[key] = (given, table)  # holding the tensor keeps its id from being reused meanwhile
+    if key is not None:
+        if len(_CATEGORICAL_TABLES) >= _CATEGORICAL_KEEP:
+            _CATEGORICAL_TABLES.clear()
+        _CATEGORICAL_TABLES[key] = (given, table)  # holding the tensor keeps its id from being reused meanwhile
     return table
 
 

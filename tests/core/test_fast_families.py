@@ -148,6 +148,16 @@ def test_a_probabilities_tensor_changed_in_place_is_read_again():
     assert fast_log_prob(dist.Categorical(probs), torch.tensor(0)) == -math.inf
 
 
+def test_probabilities_made_in_inference_mode_are_read_every_time():
+    # an inference tensor has no version counter, so its table cannot be kept
+    with torch.inference_mode():
+        probs = torch.tensor([1.0, 0.0])
+        assert draw_from(dist.Categorical(probs)).item() == 0
+        probs[0], probs[1] = 0.0, 1.0  # in place, unseen
+        assert draw_from(dist.Categorical(probs)).item() == 1
+    assert fast_log_prob(dist.Categorical(probs), torch.tensor(0)) == -math.inf
+
+
 def test_a_batch_of_categoricals_or_invalid_probabilities_go_through_torch():
     batch = draw_from(dist.Categorical(torch.ones(4, 3)))
     assert batch.shape == (4,) and batch.dtype == torch.long
