@@ -33,6 +33,18 @@ def _uniforms(like, shape):
     return torch.rand(shape, dtype=like.dtype, device=like.device)
 
 
+def exponential_of(u, rate):
+    """An Exponential(rate) draw from a uniform ``u`` on [0, 1): ``-log(1 - u) / rate`` (the scalar fast path's
+    draw too, scalar_families.py, so that a seed draws the same either way)."""
+    return -torch.log1p(-u) / rate
+
+
+def half_cauchy_of(u, scale):
+    """A HalfCauchy(scale) draw from a uniform ``u`` on [0, 1): the size of ``scale * tan(pi (u - 1/2))`` (the
+    scalar fast path's draw too)."""
+    return scale * torch.tan(math.pi * (u - 0.5)).abs()
+
+
 def _gamma(concentration, rate, shape):
     """torch's Gamma draw (``_standard_gamma`` over the rate, at least the smallest positive float), out of
     place."""
@@ -40,7 +52,15 @@ def _gamma(concentration, rate, shape):
     return value.clamp(min=torch.finfo(value.dtype).tiny)
 
 
-class Gamma(td.Gamma):
+class _GammaDraw:
+    """``sample`` of a Gamma (or of its subclass Chi2) by :func:`_gamma`."""
+
+    def sample(self, sample_shape=torch.Size()):
+        with torch.no_grad():
+            return _gamma(self.concentration, self.rate, self._extended_shape(sample_shape))
+
+
+class Gamma(_GammaDraw, td.Gamma):
     """torch.distributions.Gamma (see torch's documentation), whose ``sample`` runs batched.
 
     >>> import torch, ppl_kernel.distributions as dist
@@ -49,17 +69,9 @@ class Gamma(td.Gamma):
     (torch.Size([4]), True)
     """
 
-    def sample(self, sample_shape=torch.Size()):
-        with torch.no_grad():
-            return _gamma(self.concentration, self.rate, self._extended_shape(sample_shape))
 
-
-class Chi2(td.Chi2):
+class Chi2(_GammaDraw, td.Chi2):
     """torch.distributions.Chi2 (a Gamma of concentration df / 2 and rate 1/2), whose ``sample`` runs batched."""
-
-    def sample(self, sample_shape=torch.Size()):
-        with torch.no_grad():
-            return _gamma(self.concentration, self.rate, self._extended_shape(sample_shape))
 
 
 class Beta(td.Beta):
@@ -108,8 +120,7 @@ class Exponential(td.Exponential):
 
     def sample(self, sample_shape=torch.Size()):
         with torch.no_grad():
-            u = _uniforms(self.rate, self._extended_shape(sample_shape))
-            return -torch.log1p(-u) / self.rate
+            return exponential_of(_uniforms(self.rate, self._extended_shape(sample_shape)), self.rate)
 
 
 class Cauchy(td.Cauchy):
@@ -126,8 +137,7 @@ class HalfCauchy(td.HalfCauchy):
 
     def sample(self, sample_shape=torch.Size()):
         with torch.no_grad():
-            u = _uniforms(self.scale, self._extended_shape(sample_shape))
-            return self.scale * torch.tan(math.pi * (u - 0.5)).abs()
+            return half_cauchy_of(_uniforms(self.scale, self._extended_shape(sample_shape)), self.scale)
 
 
 class Laplace(td.Laplace):

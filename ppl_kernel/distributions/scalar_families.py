@@ -21,7 +21,8 @@ import math
 import torch
 
 from ..settings import settings
-from .scalars import bad_param, draw_params
+from .batchable import exponential_of, half_cauchy_of
+from .scalars import bad_param, draw_params, normal_log_density
 
 
 def xlogy(x, y):
@@ -124,20 +125,15 @@ class Family:
 
 
 # ---- the families ---------------------------------------------------------------------------------------------
-_LOG_2, _LOG_PI, _LOG_SQRT_2PI = math.log(2.0), math.log(math.pi), 0.5 * math.log(2 * math.pi)
-
-
-def _normal_log_density(v, loc, scale):
-    z = (v - loc) / scale
-    return -0.5 * z * z - math.log(scale) - _LOG_SQRT_2PI
+_LOG_2, _LOG_PI = math.log(2.0), math.log(math.pi)
 
 
 def _uniform(dtype, generator):
     return torch.rand((), dtype=dtype, generator=generator)
 
 
-def _binomial_score(numbers, v, dtype):
-    n, p = numbers
+def _binomial_score(n_p, v, dtype):
+    n, p = n_p
     eps = torch.finfo(dtype).eps  # torch scores through logits of probabilities clamped to [eps, 1 - eps]
     p = min(max(p, eps), 1 - eps)
     return math.lgamma(n + 1) - math.lgamma(v + 1) - math.lgamma(n - v + 1) + v * math.log(p) + (n - v) * math.log1p(-p)
@@ -152,9 +148,9 @@ BETA = Family(  # the first coordinate of a Dirichlet((a, b)), as torch's Beta d
 
 BINOMIAL = Family(
     "Binomial", (("total_count", _COUNT), ("probs", _UNIT)), defaults={"total_count": 1},
-    support=lambda v, np_: _is_count(v) and v <= np_[0],
-    draw=lambda np_, dtype, g: torch.binomial(torch.scalar_tensor(np_[0], dtype=dtype),
-                                              torch.scalar_tensor(np_[1], dtype=dtype), generator=g),
+    support=lambda v, n_p: _is_count(v) and v <= n_p[0],
+    draw=lambda n_p, dtype, g: torch.binomial(torch.scalar_tensor(n_p[0], dtype=dtype),
+                                              torch.scalar_tensor(n_p[1], dtype=dtype), generator=g),
     score=_binomial_score)
 
 GAMMA = Family(  # torch's _standard_gamma over the rate, at least the smallest positive float
@@ -173,25 +169,25 @@ POISSON = Family(
 EXPONENTIAL = Family(  # -log(1 - u) / rate: the tensor draw's inverse CDF (batchable.py)
     "Exponential", (("rate", _POSITIVE),),
     support=lambda v, _: v >= 0,
-    draw=lambda r, dtype, g: torch.log1p(-_uniform(dtype, g)).neg_().div_(r[0]),
+    draw=lambda r, dtype, g: exponential_of(_uniform(dtype, g), r[0]),
     score=lambda r, v, _: math.log(r[0]) - r[0] * v)
 
 HALF_NORMAL = Family(  # the size of a Normal(0, scale) draw
     "HalfNormal", (("scale", _POSITIVE),),
     support=lambda v, _: v >= 0,
     draw=lambda s, dtype, g: torch.normal(0.0, float(s[0]), (), dtype=dtype, generator=g).abs_(),
-    score=lambda s, v, _: _normal_log_density(v, 0.0, s[0]) + _LOG_2)
+    score=lambda s, v, _: normal_log_density(v, 0.0, s[0]) + _LOG_2)
 
 LOG_NORMAL = Family(  # the exponential of a Normal(loc, scale) draw; its density at log v, less log v
     "LogNormal", (("loc", _REAL), ("scale", _POSITIVE)),
     support=lambda v, _: v > 0,
     draw=lambda ls, dtype, g: torch.normal(float(ls[0]), float(ls[1]), (), dtype=dtype, generator=g).exp_(),
-    score=lambda ls, v, _: _normal_log_density(math.log(v), ls[0], ls[1]) - math.log(v))
+    score=lambda ls, v, _: normal_log_density(math.log(v), ls[0], ls[1]) - math.log(v))
 
 HALF_CAUCHY = Family(  # the size of scale * tan(pi (u - 1/2)): the tensor draw's inverse CDF (batchable.py)
     "HalfCauchy", (("scale", _POSITIVE),),
     support=lambda v, _: v >= 0,
-    draw=lambda s, dtype, g: torch.tan(math.pi * (_uniform(dtype, g) - 0.5)).abs_().mul_(s[0]),
+    draw=lambda s, dtype, g: half_cauchy_of(_uniform(dtype, g), s[0]),
     score=lambda s, v, _: _LOG_2 - _LOG_PI - math.log(s[0]) - math.log1p((v / s[0]) ** 2))
 
 FAMILIES = (BETA, BINOMIAL, GAMMA, POISSON, EXPONENTIAL, HALF_NORMAL, LOG_NORMAL, HALF_CAUCHY)

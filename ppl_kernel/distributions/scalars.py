@@ -1,5 +1,7 @@
 """Parameters read as Python numbers: what the fast scalar paths (scoring.py, scalar_families.py) share."""
 
+import math
+
 import torch
 
 from ..errors import InvalidParameterError
@@ -46,3 +48,12 @@ def draw_params(*params):
         else:
             return None
     return numbers, dtype
+
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def normal_log_density(v, loc, scale):
+    """log N(v; loc, scale) in floats (torch's Normal.log_prob), for a scale > 0."""
+    z = (v - loc) / scale
+    return -0.5 * z * z - math.log(scale) - _LOG_SQRT_2PI

@@ -3,11 +3,10 @@
 For the common scalar families (``Normal(55.0, 10.0)``, ``Bernoulli(p)`` with ``p`` a number or a
 one-element tensor, ``Uniform(0, 1)``, ``Categorical(probs)`` over up to 64 outcomes, a ``factor``'s
 ``Unit``; and, in ``scalar_families.py``, ``Beta``, ``Binomial``, ``Gamma``, ``Poisson``, ``Exponential``,
-``HalfNormal``, ``LogNormal``, ``HalfCauchy``)
-we draw with one torch call straight from the deferred constructor arguments and score in plain floats; the
-results equal torch's to float precision (tests/core/test_fast_families.py, one test per family of the
-``FAST`` table). Everything
-else goes through torch's own ``sample``/``log_prob``. Drawing and scoring a *site* (with its scale,
+``HalfNormal``, ``LogNormal``, ``HalfCauchy``) we draw with one torch call straight from the deferred
+constructor arguments and score in plain floats; the results equal torch's to float precision
+(tests/core/test_fast_families.py, one test per family of the ``FAST`` table). Everything else goes through
+torch's own ``sample``/``log_prob``. Drawing and scoring a *site* (with its scale,
 mask, and errors that name it) is the runtime's: ``runtime.draw`` and ``runtime.site_log_prob``.
 """
 
@@ -16,28 +15,22 @@ import itertools
 import math
 
 import torch
+import torch.distributions as _td
 
 from ..errors import UserDistributionError
 from ..rng import borrowed_default, borrowers, default_generator_lock, drawing
 from ..settings import settings
+from . import scalar_families as _more
 from .bernoulli import bernoulli_draw
 from .deferred import deferred_class
 from .point import Unit
-from .scalars import NUM as _NUM, bad_param as _bad_param, draw_params as _draw_params, number as _number
-import torch.distributions as _td
-from . import scalar_families as _more
-from torch.distributions import Bernoulli as _TBernoulli, Categorical as _TCategorical, Normal as _TNormal, \
-    Uniform as _TUniform
+from .scalars import NUM as _NUM, bad_param as _bad_param, draw_params as _draw_params, normal_log_density, \
+    number as _number
 
-Normal = deferred_class(_TNormal)
-Bernoulli = deferred_class(_TBernoulli)
-Uniform = deferred_class(_TUniform)
-Categorical = deferred_class(_TCategorical)
+Normal, Bernoulli, Uniform, Categorical = (deferred_class(_td.Normal), deferred_class(_td.Bernoulli),
+                                           deferred_class(_td.Uniform), deferred_class(_td.Categorical))
 # scalar_families.py's families, by their deferred class
 _MORE = {deferred_class(getattr(_td, family.name)): family for family in _more.FAMILIES}
-
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-
 
 def _plain_tensors(a, b=None):
     """Tensors that need no broadcasting or gradient: what torch's own sample would pass straight on."""
@@ -118,8 +111,7 @@ def _normal_score(args, kwargs, v):
     loc, scale = _number(args[0]), _number(args[1])
     if loc is None or scale is None or not scale > 0 or v != v or loc != loc:
         return None  # torch's log_prob: its validation names what is wrong (scale <= 0, a NaN)
-    z = (v - loc) / scale
-    return -0.5 * z * z - math.log(scale) - _LOG_SQRT_2PI
+    return normal_log_density(v, loc, scale)
 
 
 def _bernoulli_param(args, kwargs):
@@ -291,12 +283,14 @@ FAST = {Normal: (_normal_draw, _normal_score), Bernoulli: (_bernoulli_draw, _ber
         **{cls: (family.fast_draw, family.fast_score) for cls, family in _MORE.items()}}
 FAST_DRAW = {family: fns[0] for family, fns in FAST.items()}  # the samplers alone: one lookup less per draw
 
+
 def _one_number(x):
     return type(x) in _NUM or (type(x) is torch.Tensor and x.dim() == 0)
 
 
 _CHECKS = {Normal: _check_normal, Bernoulli: _check_bernoulli, Uniform: _check_uniform,
            **{cls: family.check for cls, family in _MORE.items()}}
+
 
 def check_params(d):
     """Validate ``d``'s parameters now (an observed site never draws, so it is not checked on the way);
