@@ -26,7 +26,7 @@ import torch
 from ..errors import DuplicateSiteError, RunawayModelError
 from ..rng import inference_random
 from ..runtime import Messenger, Site, model_name, runaway_message, settings
-from ..signals import ZeroProbability
+from ..signals import RunSignal, ZeroProbability
 from ..vectorize import NotBatchable, SequentialFallbackWarning
 from . import parallel
 from .errors import InferenceError
@@ -40,6 +40,10 @@ _INIT_TRIES = 1000
 # the end): one bulk append instead of one per step, while a live view of the run lags by at most this many runs.
 _STAYS_AT_ONCE = 256
 _NUM = (float, int)
+
+
+class _Unchanged(RunSignal):
+    """An MH run's target drew its current value again: the run is the chain's current state."""
 
 
 class _Regenerate(Messenger):
@@ -61,19 +65,16 @@ class _Regenerate(Messenger):
         """Run the model from ``state`` with ``target`` proposed anew; the new state, or None at probability 0."""
         self.old, self.old_scores, self.target = state.sites, state.scores, target
         self.sites, self.choices, self.scores, self.fixed, self.change = {}, [], {}, 0.0, 0.0
-        self.drifted = self.redrew_same = False
+        self.drifted = False
         try:
             with self:
                 ret = self.fn(*args, **kwargs)
         except ZeroProbability:  # the run ended at a site of probability zero: no user code ran past it
             return None
+        except _Unchanged:  # the target drew the value it had: the rest of the run is the current state's
+            return state
         except RecursionError as e:
             raise RunawayModelError(runaway_message(self.fn, e.__traceback__)) from None
-        if self.redrew_same and self.change == 0.0 and self.fixed == state.fixed and self.choices == state.choices:
-            # The target drew its old value again (common for discrete choices) and nothing else changed: this
-            # is the current state itself. Handing it back lets the chain count a stay, which the posterior
-            # stores as a repeat of its last run instead of a new run.
-            return state
         # change: the score changes of reused values, plus a drift's log q(old | new) - log q(new | old)
         return _State(self.sites, ret, self.choices, self.scores, self.fixed, self.change, self.model_name, args,
                       kwargs)
@@ -121,8 +122,13 @@ class _Regenerate(Messenger):
                 before = self.old_scores[name]
                 if _same_score(old, msg):
                     lp = before
-                    if name == self.target:  # the proposal drew the value the chain already had
-                        self.redrew_same = True
+                    if name == self.target and self.change == 0.0:
+                        # The proposal drew the value the chain already had (common for discrete choices), and
+                        # every choice before it kept its value and score. A run is determined by its choices
+                        # (MH's premise), so the rest of this run is the current state's: end it here and hand
+                        # the chain its state back (a stay, which the posterior stores as a repeat of its last
+                        # run) without running the rest of the model.
+                        raise _Unchanged
                 else:
                     lp = score_reused(msg)
                 if name != self.target or self.drifted:
@@ -514,6 +520,8 @@ class MH(TracePosterior):
         new = self._runner.run(state, choices[inference_random.randrange(len(choices))], args, kwargs)
         if new is None:  # the run reached probability zero
             return None
+        if new is state:  # the proposal is the current state: accepted, its ratio being 1
+            return state
         log_accept = new.change + new.fixed - state.fixed + math.log(len(choices))
         if new.choices:
             log_accept -= math.log(len(new.choices))

@@ -129,6 +129,26 @@ def test_an_observation_whose_value_changes_is_rescored():
     assert _CountingNormal.calls == len(runs)
 
 
+def test_a_proposal_that_draws_the_value_the_chain_has_ends_the_run_there():
+    # No data, so every proposal is accepted: the chain's value changes exactly when the proposal drew the other
+    # value. The code after the choice then runs once for the first run and once per change, not once per step.
+    after = []
+
+    def coin():
+        x = pyro.sample("x", dist.Bernoulli(0.5))
+        after.append(x.item())
+        return x
+
+    pyro.set_rng_seed(3)
+    posterior = MH(coin, num_samples=400).run()
+    values = _chain(posterior).tolist()
+    changes = sum(a != b for a, b in zip(values, values[1:]))
+    # (the first kept step may itself be a change from the first run)
+    assert len(after) - 1 in (changes, changes + 1)
+    assert 100 < changes < 300  # about half of 400 steps redraw the other value (sd 10)
+    assert posterior.acceptance_rate == 1.0
+
+
 def test_a_site_name_used_twice_in_one_run_is_an_error_naming_it_and_the_model():
     def twice():
         pyro.sample("x", dist.Normal(0.0, 1.0))
