@@ -13,7 +13,9 @@ their sum, a coin's weight under a Beta prior with Binomial data, a hierarchical
 all by single-site MH; and a tug of
 war with discretised strengths by exact enumeration at 4, 5 and 6 people, both path by path (the model as
 written) and vectorized (an elementwise twin, ``Enumerate(..., vectorize=True)``). Each row also prints both
-answers, so that a fast wrong answer shows. ``--chains k`` adds ``MH(..., num_chains=k, vectorize=True)``
+answers, so that a fast wrong answer shows. The path-by-path rows also time a floor (the model re-run once per
+path with nothing else done): Python cannot resume a run from a choice, as WebPPL's continuations do, so no
+enumeration of such a model can beat that floor. ``--chains k`` adds ``MH(..., num_chains=k, vectorize=True)``
 (the chains as one batch; total steps/s over all chains, warm-up included) against WebPPL's single chain,
 on twins of the models written without Python branches on sampled values (geometric has none: it says why),
 with the time of one batched step of all k chains (the run's time, its capture included, over its steps).
@@ -39,6 +41,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import ppl_kernel as pyro  # noqa: E402
 import ppl_kernel.distributions as dist  # noqa: E402
 from ppl_kernel.infer import MH, EmpiricalMarginal, Enumerate  # noqa: E402
+from ppl_kernel.infer.sites import score  # noqa: E402
+from ppl_kernel.runtime import Messenger  # noqa: E402
+from ppl_kernel.signals import ZeroProbability  # noqa: E402
 from ppl_kernel.vectorize import NotBatchable, SequentialFallbackWarning, run_batched  # noqa: E402
 
 WEBPPL_VERSION = "0.9.15"
@@ -373,6 +378,56 @@ def model_alone(model, runs):
     return runs / (time.perf_counter() - start)
 
 
+class _ReplayFloor(Messenger):
+    """The least work any enumeration that runs the model once per path can do (the enumeration rows' floor, as
+    "model alone" is MH's ceiling): each run hands every choice its value on the path, queues the path's other
+    values at a choice it meets first (a site's support read once per name), and ends at a site of probability
+    zero (which every enumeration must score to prune). No score kept, no path stored, no checks."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.supports, self.waiting = {}, [()]
+
+    def start(self, fixed):
+        self.fixed, self.taken = fixed, []
+
+    def process_message(self, msg):
+        if msg.type != "sample" or msg.is_observed:
+            return
+        taken = self.taken
+        if len(taken) < len(self.fixed):
+            value = self.fixed[len(taken)]
+        else:
+            support = self.supports.get(msg.name)
+            if support is None:
+                support = self.supports[msg.name] = list(msg.fn.enumerate_support(expand=False).reshape(-1))
+            base = tuple(taken)
+            self.waiting.extend(base + (v,) for v in reversed(support[1:]))  # depth-first, support order
+            value = support[0]
+        taken.append(value)
+        msg.value = value
+
+    def postprocess_message(self, msg):
+        if msg.is_observed and score(msg) == -math.inf:
+            raise ZeroProbability(msg.name)
+
+
+def replay_floor(model, budget):
+    """``(seconds, paths, finished)`` of :class:`_ReplayFloor` over every path of ``model``, for at most ``budget`` s."""
+    floor = _ReplayFloor(model)
+    paths, start = 0, time.perf_counter()
+    while floor.waiting:
+        floor.start(floor.waiting.pop())
+        paths += 1
+        try:
+            floor()
+        except ZeroProbability:
+            pass
+        if time.perf_counter() - start > budget:
+            return time.perf_counter() - start, paths, False
+    return time.perf_counter() - start, paths, True
+
+
 def enumerate_child(n, budget, vectorize=False):
     """In a child process: enumerate tug of war at ``n`` people for at most ``budget`` seconds; print JSON.
 
@@ -404,8 +459,11 @@ def enumerate_child(n, budget, vectorize=False):
         raise RuntimeError(f"the vectorizable twin did not vectorize: {posterior.fallback_reason}")
     mean = float(EmpiricalMarginal(posterior).mean) if finished else math.nan
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    print(json.dumps({"seconds": seconds, "paths": posterior.num_paths, "finished": finished, "mean": mean,
-                      "grown_mb": grown_mb}))
+    result = {"seconds": seconds, "paths": posterior.num_paths, "finished": finished, "mean": mean,
+              "grown_mb": grown_mb}
+    if not vectorize:  # after the timed run, so that its memory figure is its own
+        result["floor_seconds"], result["floor_paths"], result["floor_finished"] = replay_floor(model, budget)
+    print(json.dumps(result))
 
 
 def our_enumeration(n, budget, vectorize=False):
@@ -421,8 +479,11 @@ def enumeration_report(sizes, budget, theirs):
     Python control flow on its choices) and the vectorized twin (every combination in one run)."""
     print(f"\nExact enumeration, tug of war (ours stops after {budget} s; ratio = our time / WebPPL's; "
           "MB = growth of our peak RSS)")
+    print("(floor: the model run once per path with its choices handed out and nothing else done -- the least\n"
+          " time an enumeration that re-runs the model for each path can take; its ratio to WebPPL bounds ours)")
     print(f"{'people':8s} {'how':11s} {'paths':>10s} {'ours s':>8s} {'webppl s':>9s} {'ratio':>8s} "
-          f"{'ours paths/s':>13s} {'ours MB':>8s} {'ours mean':>10s} {'webppl mean':>12s}")
+          f"{'ours paths/s':>13s} {'ours MB':>8s} {'ours mean':>10s} {'webppl mean':>12s} {'floor s':>8s} "
+          f"{'floor ratio':>11s}")
     for n in sizes:
         peer = theirs.get(f"tug of war {n}")
         for how, vectorize in (("paths", False), ("vectorized", True)):
@@ -432,12 +493,24 @@ def enumeration_report(sizes, budget, theirs):
             ratio = "n/a" if slower is None else f"{'>' if not ours['finished'] else ''}{slower:.2f}x"
             print(f"{n:<8d} {how:11s} {paths:>10s} {ours['seconds']:8.2f} {(f'{peer[0]:.2f}' if peer else '-'):>9s} "
                   f"{ratio:>8s} {_num(ours['paths'] / ours['seconds']):>13s} {ours['grown_mb']:8.0f} "
-                  f"{_mean(ours['mean']):>10s} {_mean(peer[1] if peer else None):>12s}")
+                  f"{_mean(ours['mean']):>10s} {_mean(peer[1] if peer else None):>12s}{_floor(ours, peer)}")
     print("(vectorized 'paths' counts every combination of values, possible or not; WebPPL's and the paths row\n"
           " count the executions, each ended at a lost match or at the return)")
 
 
 # ---- the report ----------------------------------------------------------------------------------------
+def _floor(ours, peer):
+    """The floor's seconds and its ratio to WebPPL's time, for a path-by-path row (blank for the vectorized)."""
+    if "floor_seconds" not in ours:
+        return ""
+    if not ours["floor_finished"]:
+        return f" {'>' + format(ours['floor_seconds'], '.2f'):>8s} {'-':>11s}"
+    if ours["floor_paths"] != ours["paths"] and ours["finished"]:  # the two must walk the same tree
+        raise RuntimeError(f"the floor ran {ours['floor_paths']} paths, Enumerate {ours['paths']}")
+    ratio = f"{ours['floor_seconds'] / peer[0]:.2f}x" if peer and peer[0] > 0 else "n/a"
+    return f" {ours['floor_seconds']:8.2f} {ratio:>11s}"
+
+
 def _num(x):
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.0f}"
 
