@@ -22,6 +22,7 @@ with the time of one batched step of all k chains (the run's time, its capture i
 """
 
 import argparse
+import concurrent.futures
 import cProfile
 import json
 import math
@@ -428,10 +429,22 @@ def replay_floor(model, budget):
     return time.perf_counter() - start, paths, True
 
 
-def enumerate_child(n, budget, vectorize=False):
+def enumerate_child(n, budget, vectorize=False, workers=0):
     """In a child process: enumerate tug of war at ``n`` people for at most ``budget`` seconds; print JSON.
 
-    ``vectorize``: the elementwise twin, all combinations in one run (``Enumerate(..., vectorize=True)``)."""
+    ``vectorize``: the elementwise twin, all combinations in one run (``Enumerate(..., vectorize=True)``).
+    ``workers``: the paths one by one, split between that many processes (``Enumerate(..., executor=pool)``)."""
+    if workers:
+        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            # Started, with ppl_kernel imported in each worker, before the clock starts (as WebPPL's start-up is
+            # not counted); the split run's own cost (its breadth-first start, sending, merging) is.
+            Enumerate(tug_of_war(4), executor=pool, chunks=workers).run()
+            start = time.perf_counter()
+            posterior = Enumerate(tug_of_war(n), max_paths=10**8, executor=pool).run()
+            seconds = time.perf_counter() - start
+        print(json.dumps({"seconds": seconds, "paths": posterior.num_paths, "finished": True, "grown_mb": math.nan,
+                          "mean": float(EmpiricalMarginal(posterior).mean)}))
+        return
     torch.set_num_threads(1)
     model = tug_of_war_vectorizable(n) if vectorize else tug_of_war(n)
     # A warm-up first, as WebPPL's side has (its first Infer warms the JIT): here it pays the one-time costs
@@ -466,9 +479,10 @@ def enumerate_child(n, budget, vectorize=False):
     print(json.dumps(result))
 
 
-def our_enumeration(n, budget, vectorize=False):
+def our_enumeration(n, budget, vectorize=False, workers=0):
     done = subprocess.run([sys.executable, os.path.abspath(__file__), "--enumerate-child", str(n), str(budget),
-                           str(int(vectorize))], capture_output=True, text=True, timeout=budget * 4 + 120)
+                           str(int(vectorize)), str(workers)], capture_output=True, text=True,
+                          timeout=budget * 4 + 120)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -484,18 +498,25 @@ def enumeration_report(sizes, budget, theirs):
     print(f"{'people':8s} {'how':11s} {'paths':>10s} {'ours s':>8s} {'webppl s':>9s} {'ratio':>8s} "
           f"{'ours paths/s':>13s} {'ours MB':>8s} {'ours mean':>10s} {'webppl mean':>12s} {'floor s':>8s} "
           f"{'floor ratio':>11s}")
+    workers = min(os.cpu_count() or 1, 16)
+    ways = [("paths", False, 0), ("vectorized", True, 0)]
+    if workers > 1:
+        ways.append((f"paths, {workers} pr", False, workers))
     for n in sizes:
         peer = theirs.get(f"tug of war {n}")
-        for how, vectorize in (("paths", False), ("vectorized", True)):
-            ours = our_enumeration(n, budget, vectorize)
+        for how, vectorize, split in ways:
+            if split and n < max(sizes):  # (on small trees, the pool's fixed costs are all one would time)
+                continue
+            ours = our_enumeration(n, budget, vectorize, split)
             paths = f"{ours['paths']:,}" + ("" if ours["finished"] else "+")
             slower = ours["seconds"] / peer[0] if peer and peer[0] > 0 else None
             ratio = "n/a" if slower is None else f"{'>' if not ours['finished'] else ''}{slower:.2f}x"
             print(f"{n:<8d} {how:11s} {paths:>10s} {ours['seconds']:8.2f} {(f'{peer[0]:.2f}' if peer else '-'):>9s} "
-                  f"{ratio:>8s} {_num(ours['paths'] / ours['seconds']):>13s} {ours['grown_mb']:8.0f} "
+                  f"{ratio:>8s} {_num(ours['paths'] / ours['seconds']):>13s} {_num(ours['grown_mb']):>8s} "
                   f"{_mean(ours['mean']):>10s} {_mean(peer[1] if peer else None):>12s}{_floor(ours, peer)}")
     print("(vectorized 'paths' counts every combination of values, possible or not; WebPPL's and the paths row\n"
-          " count the executions, each ended at a lost match or at the return)")
+          " count the executions, each ended at a lost match or at the return; 'paths, k pr': the paths split\n"
+          " between k worker processes, Enumerate(..., executor=ProcessPoolExecutor(k)), against one WebPPL process)")
 
 
 # ---- the report ----------------------------------------------------------------------------------------
@@ -526,11 +547,11 @@ def main():
     parser.add_argument("--chains", type=int, default=0, help="also run MH with this many chains at once")
     parser.add_argument("--enumeration-only", action="store_true", help="only the tug of war by enumeration")
     parser.add_argument("--mh-only", action="store_true", help="only MH (one chain, and --chains k at once)")
-    parser.add_argument("--enumerate-child", nargs=3, type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--enumerate-child", nargs=4, type=float, help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.enumerate_child:
-        n, budget, vectorize = opts.enumerate_child
-        return enumerate_child(int(n), budget, bool(vectorize))
+        n, budget, vectorize, workers = opts.enumerate_child
+        return enumerate_child(int(n), budget, bool(vectorize), int(workers))
     torch.set_num_threads(1)
     ours_steps = 2_000 if opts.quick else 20_000
     webppl_steps = 20_000 if opts.quick else 200_000

@@ -29,6 +29,7 @@ from ..trace import RETURN
 from ..vectorize.fallback import SequentialFallbackWarning
 from .enumeration_vectorized import NotVectorizable, enumerate_vectorized
 from .errors import EnumerationError
+from . import parallel
 from .finite_support import SupportTable
 from .posterior import TracePosterior
 from .sites import score
@@ -84,10 +85,11 @@ class _PathMessenger(Messenger):
     itself, without a Trace.
     """
 
-    def __init__(self, model, table, waiting):
+    def __init__(self, model, table, waiting, split=False):
         super().__init__(model)
         self.table = table
         self.waiting = waiting
+        self.split = split  # at a choice past the path: queue each of its values, end the run (see Enumerate._expand)
         self.start((), None)
 
     def start(self, base, last):
@@ -126,6 +128,10 @@ class _PathMessenger(Messenger):
             raise ZeroProbability(name)
         base = tuple(self.taken)
         waiting = self.waiting
+        if self.split:
+            for option in options:
+                waiting.push(base, option, 0.0)
+            raise _Requeued
         if waiting.by_probability:
             # Follow the most probable value while this path stays the most probable prefix; queue the
             # others by their prefix's probability. When a waiting prefix is more probable, queue every
@@ -193,6 +199,14 @@ class Enumerate(TracePosterior):
       (an ``if`` or ``.item()`` on a choice) it warns (``SequentialFallbackWarning``), keeps the reason in
       ``fallback_reason`` and enumerates the paths one by one. ``num_paths`` is then the number of
       combinations; only the possible ones are kept as runs.
+    - ``executor=`` (any ``concurrent.futures.Executor``: ``ProcessPoolExecutor()``, a Dask client's
+      ``client.get_executor()``) enumerates the paths in its workers (:mod:`~ppl_kernel.infer.parallel`):
+      the run first follows the choices breadth-first until there are a few subtrees per chunk, then each of
+      ``chunks`` pieces (default 16) enumerates its subtrees depth-first, and the pieces merge in order. The
+      posterior holds the same paths as a run in one process (in another order). ``max_paths`` bounds each
+      piece's runs: past it, ``on_limit="raise"`` raises as in one process (so it does when the pieces together
+      run more), ``"stop"`` keeps what each piece found. Most-probable-first, an order across all paths, cannot
+      be split.
 
     Summed over: distributions with a finite support (``Bernoulli``, ``Categorical``, ``Binomial``,
     ``OneHotCategorical``, ``Choice`` over any values, ``Delta``, ``Multinomial``, a nested
@@ -222,8 +236,17 @@ class Enumerate(TracePosterior):
     """
 
     def __init__(self, model, max_paths=100_000, progress=None, max_tries=None, order="depth-first",
-                 on_limit="raise", vectorize=False):
+                 on_limit="raise", vectorize=False, executor=None, chunks=None):
         super().__init__(model, progress)
+        parallel.check_executor("Enumerate", executor)
+        parallel.check_chunks("Enumerate", chunks)
+        if executor is not None and order == "most-probable-first":
+            raise ValueError("Enumerate: order='most-probable-first' runs the most probable waiting path next, "
+                             "an order across all paths, which executor= cannot split between workers; use "
+                             "order='depth-first' or 'breadth-first' with an executor.")
+        self.executor, self.chunks = executor, chunks
+        self.lost_runs = 0
+        self._subtrees = None  # a piece of a split run: the paths it starts from (see _chunk)
         self.vectorize, self.vectorized, self.fallback_reason = bool(vectorize), False, None
         if max_tries is not None:
             max_paths = int(max_tries)
@@ -254,13 +277,21 @@ class Enumerate(TracePosterior):
                     self.num_paths, self.num_impossible = combinations, combinations - len(log_weights)
                     self._report(1)
                     return 1
+        if self.executor is not None and self._subtrees is None:
+            return self._run_split(args, kwargs)
         waiting = _Waiting(self.order)
         path = _PathMessenger(self.model, SupportTable(self.model, self.max_paths), waiting)
         tracer = poutine.trace(path, calls=False)  # the kept runs' traces; each run gets a fresh Trace
         store, report = self.store, self._report
         returned = Site("return", RETURN, None, (), {}, None)  # the return column's site (its kind)
-        ended_at = collections.Counter()  # site name -> paths that became impossible there
+        self._ended_at = ended_at = collections.Counter()  # site name -> paths that became impossible there
         base, last = (), None
+        if self._subtrees is not None:  # a piece of a split run: its subtrees, in order
+            if not self._subtrees:
+                return 0
+            for start in reversed(self._subtrees[1:]) if self.order == "depth-first" else self._subtrees[1:]:
+                waiting.push(*start, 0.0)
+            base, last = self._subtrees[0]
         paths = 0
         self.num_paths = self.num_impossible = 0
         while True:
@@ -292,9 +323,78 @@ class Enumerate(TracePosterior):
                 self.partial = True
                 break
             base, last = waiting.pop()
-        if not len(self):
+        if not len(self) and self._subtrees is None:  # (a piece of a split run may hold only impossible paths)
             raise self._all_impossible(paths, ended_at)
         return paths
+
+    # ---- the paths split between an executor's workers (ppl_kernel.infer.parallel) -----------------------------
+    def _run_split(self, args, kwargs):
+        chunks = self.chunks or parallel.DEFAULT_CHUNKS
+        self._expand(args, kwargs, 4 * chunks)
+        parallel.run_split(self, args, kwargs, "subtrees of paths", len(self._split), chunks)
+        if self.num_paths > self.max_paths and self.on_limit == "raise":
+            raise self._too_many_paths(None)  # (the pieces ran them all: none is waiting)
+        if not len(self) and not self.partial and not self.lost_runs:
+            raise self._all_impossible(self.num_paths, self._ended_at)
+        return self.num_paths
+
+    def _expand(self, args, kwargs, wanted):
+        """Follow the choices breadth-first, each run ending at the first choice past its path with each of that
+        choice's values queued, until ``wanted`` subtrees (or every path) are found: ``self._split``, the paths
+        they start from, in order. A run that ends without a new choice is a subtree of one path (its piece runs
+        it again, and counts it); one that ends impossible is counted here."""
+        waiting = _Waiting("breadth-first")
+        path = _PathMessenger(self.model, SupportTable(self.model, self.max_paths), waiting, split=True)
+        complete, impossible, ended_at = [], 0, collections.Counter()
+        base, last = (), None
+        while True:
+            path.start(base, last)
+            try:
+                path(*args, **kwargs)
+            except _Requeued:  # it met a new choice: its values wait as subtrees
+                pass
+            except ZeroProbability as signal:
+                impossible += 1
+                ended_at[signal.name] += 1
+            except _Untidy:  # its piece runs it again, and says where it repeated a name or ran too long
+                complete.append((base, last))
+            else:
+                complete.append((base, last))
+            if not waiting or len(waiting) + len(complete) >= wanted:
+                break
+            base, last = waiting.pop()
+        self._split = complete + list(waiting.items)
+        self._expanded = impossible, ended_at
+
+    def _chunk_inputs(self, size, offset):
+        return self._split[offset:offset + size]
+
+    def _chunk(self, size, offset, inputs=None):
+        piece = Enumerate(self.model, max_paths=self.max_paths, order=self.order, on_limit=self.on_limit)
+        piece._subtrees = self._chunk_inputs(size, offset) if inputs is None else list(inputs)
+        return piece
+
+    def _run_chunk(self, args, kwargs):
+        self.run(*args, **kwargs)
+        result = parallel.compact(self)
+        result.runs = self.num_paths
+        result.stats = {"paths": self.num_paths, "impossible": self.num_impossible, "partial": self.partial,
+                        "ended_at": dict(getattr(self, "_ended_at", {}))}
+        return result
+
+    def _clear_chunks(self):
+        parallel.clear(self)
+        impossible, ended_at = self._expanded
+        self.num_paths = self.num_impossible = impossible
+        self._ended_at = collections.Counter(ended_at)
+
+    def _absorb(self, result, offset):
+        parallel.absorb(self, result)
+        stats = result.stats
+        self.num_paths += stats["paths"]
+        self.num_impossible += stats["impossible"]
+        self._ended_at.update(stats["ended_at"])
+        self.partial = self.partial or stats["partial"]
 
     def _add_traced(self, tracer, path, args, kwargs):
         trace = tracer.get_trace(*args, **kwargs)
@@ -303,7 +403,7 @@ class Enumerate(TracePosterior):
     def _too_many_paths(self, waiting):
         return EnumerationError(
             f"Enumerate: model '{model_name(self.model)}' has more than max_paths={self.max_paths} execution "
-            f"paths ({waiting} more were still waiting). A model whose recursion ends at random (a geometric "
+            f"paths{'' if waiting is None else f' ({waiting} more were still waiting)'}. A model whose recursion ends at random (a geometric "
             "recursion) has infinitely many: pass on_limit='stop' to keep the paths found so far (marked "
             "partial; with order='most-probable-first' they are the most probable ones). Otherwise raise the "
             "limit (Enumerate(model, max_paths=...)), bound the recursion, or use Importance, MH or SMC."

@@ -1,7 +1,7 @@
 """Independent pieces of an inference run on any ``concurrent.futures.Executor``.
 
-MH's chains, Importance's and Rejection's samples and Predictive's draws split into independent
-*chunks*. ``executor=`` (a ``ProcessPoolExecutor``, Dask's ``client.get_executor()``, Ray's
+MH's chains, Importance's and Rejection's samples, Predictive's draws and Enumerate's subtrees of paths split
+into independent *chunks*. ``executor=`` (a ``ProcessPoolExecutor``, Dask's ``client.get_executor()``, Ray's
 executor...) runs the chunks; this module is the one place that
 
 - cuts the work into chunks (:func:`split`): ``chunks`` pieces of nearly equal size, a number that

@@ -15,7 +15,7 @@ import ppl_kernel as pyro
 import ppl_kernel.distributions as dist
 from ppl_kernel.optim import Adam
 from ppl_kernel.errors import ModelNotSendableError, RunsLostWarning
-from ppl_kernel.infer import MH, SVI, Importance, Predictive, Rejection, Trace_ELBO
+from ppl_kernel.infer import MH, SVI, Enumerate, EnumerationError, Importance, Predictive, Rejection, Trace_ELBO
 from ppl_kernel.infer.autoguide import AutoNormal
 from ppl_kernel.infer.store import RunStore
 
@@ -77,6 +77,88 @@ def test_mh_chains_on_a_process_pool_give_the_single_process_posterior(pool):
     assert abs(diff) < 5 * se, (diff, se)
     assert abs(sum(b) / len(b) - 0.5) < 5 * batch_means_se(b)  # and both are the exact posterior mean 0.5
     assert sorted(set(split.chain_ids)) == [0, 1, 2, 3] and len(split) == 4000
+
+
+def tug_of_war():
+    """probmods' tug of war, small: strengths 1-3, laziness halves a pull, alice and bob beat carol and dave. The
+    control flow follows the choices, and most paths end early at the lost match."""
+    strength = [1 + int(pyro.sample(f"strength_{p}", dist.Categorical(torch.ones(3)))) for p in "abcd"]
+
+    def pulling(team):
+        return sum(strength[i] / 2 if pyro.sample(f"lazy_{i}", dist.Bernoulli(1 / 3)).item() else strength[i]
+                   for i in team)
+
+    pyro.factor("won", 0.0 if pulling((0, 1)) > pulling((2, 3)) else -math.inf)
+    return strength[0]
+
+
+def _paths(posterior):
+    """Each kept path as (its values by site, its log-weight), in one order whatever order the run found them in."""
+    rows = []
+    for i in range(len(posterior)):
+        row = tuple(sorted((name, repr(v.tolist() if torch.is_tensor(v) else v))  # (a factor's value is empty)
+                           for name, v in posterior.store.values_of_run(i).items()))
+        rows.append((row, float(posterior.log_weights[i])))
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("order", ["depth-first", "breadth-first"])
+def test_enumerate_on_a_process_pool_finds_the_paths_of_one_process(pool, order):
+    single = Enumerate(tug_of_war, order=order).run()
+    split = Enumerate(tug_of_war, order=order, executor=pool, chunks=3).run()
+    assert (split.num_paths, split.num_impossible) == (single.num_paths, single.num_impossible)
+    assert _paths(split) == _paths(single)  # the very same paths, each with the very same weight
+    assert split.log_marginal_likelihood == pytest.approx(single.log_marginal_likelihood, abs=1e-12)
+    assert not split.partial
+    assert split.trace_of_run(0)["won"].value is not None  # a path's trace is rebuilt by replay
+
+
+def test_enumerate_on_dask_finds_the_paths_of_one_process(dask_executor):
+    split = Enumerate(tug_of_war, executor=dask_executor, chunks=4).run()
+    assert _paths(split) == _paths(Enumerate(tug_of_war).run())
+
+
+def test_enumerate_split_more_ways_than_the_model_has_paths_is_still_exact(pool):
+    single = Enumerate(two_dice).run()
+    split = Enumerate(two_dice, executor=pool, chunks=50).run()  # 36 paths, asked for 200 subtrees
+    assert _paths(split) == _paths(single) and split.num_paths == 36
+
+
+def test_enumerate_on_a_pool_says_that_most_probable_first_cannot_be_split(pool):
+    with pytest.raises(ValueError, match="most-probable-first.*cannot split"):
+        Enumerate(tug_of_war, order="most-probable-first", executor=pool)
+
+
+def test_enumerate_on_a_pool_names_where_every_path_ended_when_none_is_possible(pool):
+    def impossible():
+        a = pyro.sample("a", dist.Categorical(torch.ones(4)))
+        pyro.sample("b", dist.Bernoulli(0.5))
+        pyro.factor("never", -math.inf)
+        return a
+
+    with pytest.raises(EnumerationError, match=r"every one of the 8 execution paths.*'never' \(8 paths\)"):
+        Enumerate(impossible, executor=pool, chunks=2).run()
+
+
+def test_enumerate_on_a_pool_holds_to_max_paths(pool):
+    with pytest.raises(EnumerationError, match="more than max_paths=100"):
+        Enumerate(tug_of_war, max_paths=100, executor=pool, chunks=2).run()  # a piece runs past it
+    paths = Enumerate(tug_of_war).run().num_paths
+    with pytest.raises(EnumerationError, match=f"more than max_paths={paths - 1} execution paths. A model"):
+        Enumerate(tug_of_war, max_paths=paths - 1, executor=pool, chunks=2).run()  # no piece does; together they do
+    stopped = Enumerate(tug_of_war, max_paths=100, on_limit="stop", executor=pool, chunks=2).run()
+    assert stopped.partial and 0 < len(stopped) <= stopped.num_paths
+
+
+def test_enumerate_on_a_pool_raises_the_models_own_error():
+    def repeats():
+        a = pyro.sample("a", dist.Bernoulli(0.5))
+        if a.item():
+            pyro.sample("a", dist.Bernoulli(0.5))
+        return a
+
+    with ThreadPoolExecutor(2) as threads, pytest.raises(Exception, match="'a' appears twice"):
+        Enumerate(repeats, executor=threads, chunks=2).run()
 
 
 def test_importance_samples_on_dask_give_the_single_process_posterior(dask_executor):
