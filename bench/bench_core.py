@@ -43,6 +43,11 @@ def floor_ratios(n):
         ours, floor = paired_rates((traced.get_trace, n), (weather_floor, n))
         lines.append(f"traced weather() (call tree off), validation {'on ' if validate else 'off'}: "
                      f"{floor / ours:.2f}x the raw-torch floor's time ({ours:,.0f} vs {floor:,.0f} runs/s)")
+    # The same model called plainly (no handler): what our sample statements and distributions cost before any
+    # tracing, the least a traced run can cost.
+    plain, floor = paired_rates((weather, n), (weather_floor, n))
+    lines.append(f"weather() called plainly, no trace (validation off): {floor / plain:.2f}x the raw-torch floor's "
+                 f"time ({plain:,.0f} vs {floor:,.0f} runs/s)")
     ppl_kernel.enable_validation(True)
     return lines
 
