@@ -290,7 +290,12 @@ def _drift_chooser(drift):
     def choose(msg):
         spec = msg.infer.get("mh_drift") if msg.infer else None
         if spec is None:
-            spec = drift.get(msg.name) if isinstance(drift, dict) else drift
+            if isinstance(drift, dict):
+                spec = drift.get(msg.name)
+            elif drift is not None:
+                if msg.fn.support.is_discrete:  # one scale for every *continuous* site: a discrete one keeps its prior
+                    return None
+                spec = drift
         if spec is None:
             return None
         key = (msg.name, id(spec))
@@ -328,7 +333,7 @@ class MH(TracePosterior):
 
     A site's new value is drawn from its prior, unless it has a *drift kernel* (WebPPL's
     ``driftKernel``): ``drift=0.3`` proposes every continuous site by a Gaussian random walk of that
-    scale, ``drift={"mu": 0.3}`` only the named ones, and a site's own ``infer={"mh_drift": 0.3}``
+    scale (the discrete ones still from their prior), ``drift={"mu": 0.3}`` only the named ones, and a site's own ``infer={"mh_drift": 0.3}``
     overrides both. A kernel may also be a function from the current value to the distribution of the
     proposal (``lambda x: dist.LogNormal(x.log(), 0.2)``); its Hastings correction is applied, so
     asymmetric kernels are right.

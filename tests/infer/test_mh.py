@@ -216,6 +216,23 @@ def test_a_gaussian_drift_on_a_discrete_site_names_the_site():
     assert "site 'coin'" in str(e.value) and "discrete" in str(e.value)
 
 
+def test_one_drift_scale_for_all_sites_leaves_the_discrete_ones_to_their_prior():
+    # drift=0.5 walks every continuous site; the coin, discrete, is proposed from its prior (no error). The
+    # posterior: the coin is independent of mu, which is N(3.2, 0.8) given y = 4 (prior N(0, 4), unit noise).
+    def model():
+        coin = pyro.sample("coin", dist.Bernoulli(0.25))
+        mu = pyro.sample("mu", dist.Normal(0.0, 2.0))
+        pyro.sample("y", dist.Normal(mu, 1.0), obs=torch.tensor(4.0))
+        return coin
+
+    pyro.set_rng_seed(0)
+    posterior = MH(model, num_samples=4000, warmup=200, drift=0.5).run()
+    coins = _chain(posterior)
+    assert abs(coins.mean().item() - 0.25) < 5 * batch_means_se(coins)
+    mus = torch.tensor([float(v) for v in posterior.marginal("mu").values], dtype=torch.float64)
+    assert abs(mus.mean().item() - 3.2) < 5 * batch_means_se(mus)
+
+
 def test_hierarchical_model_with_reused_scores_matches_conjugacy():
     data = [[1.2, 0.8, 1.9, 1.4], [-0.3, 0.4, 0.1, -0.6], [2.8, 3.1, 2.2, 2.5]]
     tensors = [[torch.tensor(y) for y in group] for group in data]
