@@ -14,7 +14,8 @@ picked site from its old value instead: then its prior terms stay in the sum R, 
 log q(old | new) - log q(new | old) is added.
 
 A run is scored as it goes (one recording handler, floats, the score of an unchanged site reused), so
-it ends at the first site of probability zero, before any user code after it runs; many chains of a
+it ends at the first site of probability zero, before any user code after it runs; a move between states
+of discrete choices is run once and then remembered (``mh_moves.py``); many chains of a
 model whose sites do not depend on its values run as one batched chain (``mh_batched.py``).
 """
 
@@ -31,6 +32,7 @@ from ..vectorize import NotBatchable, SequentialFallbackWarning
 from . import parallel
 from .errors import InferenceError
 from .mh_batched import BatchedChains, KeptStates
+from .mh_moves import Moves
 from .posterior import TracePosterior
 from .sites import nan_score_error, score, score_reused
 from ..trace import RETURN, CallNode, Trace
@@ -61,11 +63,13 @@ class _Regenerate(Messenger):
         self.drift = drift
         self.model_name = model_name(model)
 
-    def run(self, state, target, args, kwargs):
-        """Run the model from ``state`` with ``target`` proposed anew; the new state, or None at probability 0."""
-        self.old, self.old_scores, self.target = state.sites, state.scores, target
+    def run(self, state, target, args, kwargs, proposed=None):
+        """Run the model from ``state`` with ``target`` proposed anew (given as ``proposed``, else drawn in the
+        run); the new state, or None at probability 0. ``fresh`` then says whether the run drew a choice that
+        ``state`` did not make."""
+        self.old, self.old_scores, self.target, self.proposed = state.sites, state.scores, target, proposed
         self.sites, self.choices, self.scores, self.fixed, self.change = {}, [], {}, 0.0, 0.0
-        self.drifted = False
+        self.drifted = self.fresh = False
         try:
             with self:
                 ret = self.fn(*args, **kwargs)
@@ -89,6 +93,9 @@ class _Regenerate(Messenger):
             return
         if name != self.target:
             msg.value = old.value
+            return
+        if self.proposed is not None:  # drawn from this very prior before the run (mh_moves)
+            msg.value = self.proposed
             return
         kernel = self.drift(msg)
         if kernel is not None:  # a drift proposal from the old value instead of a draw from the prior
@@ -136,6 +143,8 @@ class _Regenerate(Messenger):
                     self.change += lp - before
             else:  # fresh, or proposed from its prior
                 lp = score(msg)
+                if name != self.target:
+                    self.fresh = True
         elif old is not None and (old.is_observed or old.done) and _same_score(old, msg):
             lp = self.old_scores[name]
             self.fixed += lp
@@ -203,14 +212,15 @@ class _State:
     The run's Trace, and its values as the posterior stores them, are made when first asked for: most runs
     are rejected proposals, which need neither; a state kept for many steps makes them once."""
 
-    __slots__ = ("_record", "_trace", "args", "change", "choices", "fixed", "kwargs", "model_name",
-                 "ret", "scores", "sites")
+    __slots__ = ("_record", "_trace", "args", "change", "choices", "fixed", "kwargs", "model_name", "moves",
+                 "proposals", "ret", "scores", "sites")
 
     def __init__(self, sites, ret, choices, scores, fixed, change=0.0, model_name="model", args=(), kwargs=None):
         self.sites, self.ret, self.choices, self.scores, self.fixed, self.change = sites, ret, choices, scores, fixed, \
             change
         self.model_name, self.args, self.kwargs = model_name, args, kwargs or {}
         self._trace = self._record = None
+        self.proposals = self.moves = None  # what mh_moves learned in this state
 
     @property
     def trace(self):
@@ -338,6 +348,11 @@ class MH(TracePosterior):
     proposal (``lambda x: dist.LogNormal(x.log(), 0.2)``); its Hastings correction is applied, so
     asymmetric kernels are right.
 
+    A move of a discrete choice (a state, a target, the value drawn) runs the model once; its outcome is
+    then remembered and the next such step is a look-up (:mod:`~ppl_kernel.infer.mh_moves`), unless the run
+    drew a choice the state did not make. So the model need not run at every step: code in it with side
+    effects (a print, a counter) sees the runs, not the steps.
+
     ``executor=`` (any ``concurrent.futures.Executor``: ``ProcessPoolExecutor()``, a Dask client's
     ``client.get_executor()``) runs the chains in its workers, ``chunks`` pieces of chains at a time
     (default: one chain per piece); see :mod:`ppl_kernel.infer.parallel`.
@@ -418,11 +433,12 @@ class MH(TracePosterior):
         self.accepted, self.proposed = [], []
         steps_per_chain = self.warmup + self.num_samples * self.thin
         done = 0
+        self._moves = Moves(self.model, self._drift)  # learned by all chains: they walk the same states
         for chain in range(self.num_chains):
             self.accepted.append(0)
             self.proposed.append(0)
             self._runner = _Regenerate(self.model, self._drift)
-            state = self._initial_state(args, kwargs)
+            state = self._moves.start(self._initial_state(args, kwargs))
             last_added = None
             stays = 0  # kept steps at which the chain stayed in last_added's state, not yet in the store
             try:
@@ -522,14 +538,40 @@ class MH(TracePosterior):
     def _propose(self, state, args, kwargs):
         """One MH step from ``state``: the new state if accepted, else None."""
         choices = state.choices
-        new = self._runner.run(state, choices[inference_random.randrange(len(choices))], args, kwargs)
+        target = choices[inference_random.randrange(len(choices))]
+        moves = self._moves
+        proposal = moves.proposal(state, target)
+        if proposal is None:  # a continuous target, or one with a drift kernel: the run draws it
+            new = self._runner.run(state, target, args, kwargs)
+            log_accept = self._log_accept(state, new)
+        else:  # a discrete target: drawn here, and the move it makes is run once, then remembered
+            i = moves.draw(proposal, inference_random.random())
+            if i == proposal[2]:
+                return state  # the value the chain has: the proposal is the current state, accepted (ratio 1)
+            move = (target, i)
+            known = state.moves.get(move) if state.moves is not None else None
+            if known is not None:
+                new, log_accept = known
+            else:
+                runner = self._runner
+                new = runner.run(state, target, args, kwargs, proposal[0][i])
+                log_accept = self._log_accept(state, new)
+                if not runner.fresh:  # (else the outcome depended on fresh draws: not the move's alone)
+                    new = moves.learn(state, move, new, log_accept)
         if new is None:  # the run reached probability zero
             return None
-        if new is state:  # the proposal is the current state: accepted, its ratio being 1
-            return state
-        log_accept = new.change + new.fixed - state.fixed + math.log(len(choices))
-        if new.choices:
-            log_accept -= math.log(len(new.choices))
         if log_accept >= 0.0 or inference_random.random() < math.exp(log_accept):
             return new
         return None
+
+    @staticmethod
+    def _log_accept(state, new):
+        """The log acceptance ratio of the run ``new`` (a state; None at probability zero) from ``state``."""
+        if new is None:
+            return -math.inf
+        if new is state:  # the proposal is the current state: its ratio is 1
+            return 0.0
+        log_accept = new.change + new.fixed - state.fixed + math.log(len(state.choices))
+        if new.choices:
+            log_accept -= math.log(len(new.choices))
+        return log_accept

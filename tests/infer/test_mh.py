@@ -130,23 +130,110 @@ def test_an_observation_whose_value_changes_is_rescored():
 
 
 def test_a_proposal_that_draws_the_value_the_chain_has_ends_the_run_there():
-    # No data, so every proposal is accepted: the chain's value changes exactly when the proposal drew the other
+    # No data, so every proposal is accepted: the chain's value changes exactly when the proposal drew another
     # value. The code after the choice then runs once for the first run and once per change, not once per step.
+    # (A Poisson choice has unboundedly many values, so its moves are not remembered: each step runs the model.)
     after = []
 
-    def coin():
-        x = pyro.sample("x", dist.Bernoulli(0.5))
+    def count():
+        x = pyro.sample("x", dist.Poisson(0.5))
         after.append(x.item())
         return x
 
     pyro.set_rng_seed(3)
-    posterior = MH(coin, num_samples=400).run()
+    posterior = MH(count, num_samples=400).run()
     values = _chain(posterior).tolist()
     changes = sum(a != b for a, b in zip(values, values[1:]))
     # (the first kept step may itself be a change from the first run)
     assert len(after) - 1 in (changes, changes + 1)
-    assert 100 < changes < 300  # about half of 400 steps redraw the other value (sd 10)
+    # P(two Poisson(0.5) draws differ) = 1 - exp(-1) I0(1) = 0.534: about 214 of 400 steps change (sd 10)
+    assert 150 < changes < 280
     assert posterior.acceptance_rate == 1.0
+
+
+def test_a_discrete_move_runs_the_model_once_and_is_then_remembered():
+    # Two states, one move out of each: after the first run, the model runs once per move learned, however
+    # many steps the chain takes (mh_moves); the chain is still right.
+    runs = []
+
+    def coin():
+        runs.append(1)
+        return pyro.sample("x", dist.Bernoulli(0.3))
+
+    pyro.set_rng_seed(5)
+    posterior = MH(coin, num_samples=2000).run()
+    assert len(runs) == 3
+    chain = _chain(posterior)
+    assert abs(chain.mean().item() - 0.3) < 5 * batch_means_se(chain)
+
+
+def test_remembered_moves_give_the_exact_posterior_of_a_conditioned_discrete_model():
+    # Two dice whose sum is at least 8 (15 pairs): the first die's mean is 70 / 15 and P(a = 6) = 5 / 15; plus a
+    # soft observation, so that moves are accepted with ratios other than 0 and 1.
+    def dice():
+        a = pyro.sample("a", dist.Categorical(torch.ones(6)))
+        b = pyro.sample("b", dist.Categorical(torch.ones(6)))
+        pyro.factor("at least 8", 0.0 if a + b + 2 >= 8 else -math.inf)
+        pyro.factor("prefers a high a", 0.3 * a.item())
+        return a + 1
+
+    pairs = [(a, b) for a in range(1, 7) for b in range(1, 7) if a + b >= 8]
+    weights = torch.tensor([math.exp(0.3 * (a - 1)) for a, _ in pairs], dtype=torch.float64)
+    exact = float((weights * torch.tensor([a for a, _ in pairs], dtype=torch.float64)).sum() / weights.sum())
+    pyro.set_rng_seed(11)
+    posterior = MH(dice, num_samples=20000, warmup=100).run()
+    chain = _chain(posterior)
+    assert abs(chain.mean().item() - exact) < 5 * batch_means_se(chain)
+
+
+def test_a_move_that_draws_a_fresh_choice_is_not_remembered_and_the_chain_stays_exact():
+    # Turning the switch on makes the run draw 'b' fresh, so that move's outcome is random: replayed from memory,
+    # the chain would come back into the switch-on states always at the one b drawn the first time.
+    def switch():
+        on = pyro.sample("on", dist.Bernoulli(0.5))
+        if not on.item():
+            return -1
+        return int(pyro.sample("b", dist.Categorical(torch.ones(10))))
+
+    pyro.set_rng_seed(6)
+    posterior = MH(switch, num_samples=20000, warmup=100).run()
+    chain = _chain(posterior)
+    for k in range(10):  # each value of b has probability 1/2 * 1/10
+        hits = (chain == k).double()
+        assert abs(hits.mean().item() - 0.05) < 5 * batch_means_se(hits), k
+
+
+def test_a_recursion_whose_structure_changes_gives_the_exact_mean():
+    # A geometric recursion: a flip proposed to 1 draws the next flip fresh, one proposed to 0 drops the flips
+    # after it (stale); the chain must give the geometric's mean 1 / p = 2.
+    def geometric(t=0):
+        x = pyro.sample(f"x_{t}", dist.Bernoulli(0.5))
+        return 1 + geometric(t + 1) if x.item() else 1
+
+    pyro.set_rng_seed(2)
+    posterior = MH(geometric, num_samples=20000, warmup=100).run()
+    chain = _chain(posterior)
+    assert abs(chain.mean().item() - 2.0) < 5 * batch_means_se(chain)
+
+
+def test_a_model_with_more_states_than_the_memo_holds_stops_learning_and_stays_exact(monkeypatch):
+    import ppl_kernel.infer.mh_moves as mh_moves
+
+    monkeypatch.setattr(mh_moves, "MAX_SITES", 20)  # a few states of ten sites
+
+    def ten_coins():
+        flips = [pyro.sample(f"c{i}", dist.Bernoulli(0.5)).item() for i in range(10)]
+        pyro.factor("mostly heads", 0.5 * sum(flips))
+        return sum(flips)
+
+    pyro.set_rng_seed(4)
+    mh = MH(ten_coins, num_samples=20000, warmup=100)
+    posterior = mh.run()
+    assert not mh._moves.learning and mh._moves.sites <= 20 + 10
+    # each coin is heads with probability e^0.5 / (1 + e^0.5), independently
+    chain = _chain(posterior)
+    exact = 10 * math.exp(0.5) / (1 + math.exp(0.5))
+    assert abs(chain.mean().item() - exact) < 5 * batch_means_se(chain)
 
 
 def test_a_site_name_used_twice_in_one_run_is_an_error_naming_it_and_the_model():
@@ -336,20 +423,21 @@ def test_batched_chains_keep_the_device_of_the_inputs_on_cpu():
 
 
 def test_a_chain_that_stays_keeps_every_step_when_interrupted():
-    # Bernoulli(1.0) redraws the chain's own value at every step, so the chain stays throughout and its runs reach
-    # the store as bulk repeats; an interrupt must still leave one run per finished step, each with its weight.
+    # Poisson(1e-12) redraws the chain's own value, 0, at every step (a Poisson's moves are not remembered, so each
+    # step runs the model), so the chain stays throughout and its runs reach the store as bulk repeats; an
+    # interrupt must still leave one run per finished step, each with its weight.
     runs = {"n": 0}
 
     def stuck():
         runs["n"] += 1
         if runs["n"] > 31:  # the initial run, then 30 proposals: the 31st step is interrupted
             raise KeyboardInterrupt
-        return pyro.sample("x", dist.Bernoulli(1.0))
+        return pyro.sample("x", dist.Poisson(1e-12))
 
     posterior = MH(stuck, num_samples=100).run()
     assert posterior.partial
     assert len(posterior.traces) == len(posterior.log_weights) == len(posterior.chain_ids) == 30
-    assert EmpiricalMarginal(posterior).samples.tolist() == [1.0] * 30
+    assert EmpiricalMarginal(posterior).samples.tolist() == [0.0] * 30
     assert posterior.acceptance_rate == 1.0  # drawing the value it has is a proposal accepted
 
 

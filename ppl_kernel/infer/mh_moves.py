@@ -1,0 +1,157 @@
+"""MH moves between states of discrete choices, remembered: the model runs once per move, not once per step.
+
+A run of the model is determined by its random choices: the same values give the same sites, scores and
+return value (the premise of single-site MH, which reuses values across runs). A step that proposes a
+*discrete* choice from its prior draws one of finitely many values, and the run that follows reuses every
+other value of the current state. If that run draws nothing fresh (no choice the state did not make), its
+outcome (the new state and the log acceptance ratio, or probability zero) is fixed by the state, the target
+and the value drawn. So it is remembered on the state, and the next time the chain is in that state and
+draws that target and that value, the step is a look-up. States with the same choices are made one object,
+so that a chain coming back to a state finds the moves it learned there.
+
+On the small discrete models of teaching (dice, coins, the weather question, a tug of war) a chain soon
+knows every move it makes, and most steps run no model at all. It is the same Markov chain as without the
+memo: the value is drawn from the same prior (the target's distribution in the current state, which the new
+run would compute again from the same values before it; drawn here by inverse CDF from the inference
+generator), and accepted by the same ratio. A run that draws a fresh choice (a model whose structure
+changed), a continuous target and a target with a drift kernel run the model as before.
+
+The memo holds the sites of at most ``MAX_SITES`` remembered states; past that it stops learning (the moves
+it knows are still used), so a model with too many states to learn costs a little bookkeeping, not memory.
+
+>>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
+>>> from ppl_kernel.infer import MH
+>>> runs = []
+>>> def dice():
+...     runs.append(1)
+...     a = pyro.sample("a", dist.Categorical(torch.ones(6)))
+...     b = pyro.sample("b", dist.Categorical(torch.ones(6)))
+...     pyro.factor("at least 8", 0.0 if a + b + 2 >= 8 else -math.inf)
+...     return a + 1
+>>> posterior = MH(dice, num_samples=20000).run()
+>>> len(runs) < 600  # 15 possible states, 2 targets, 6 values: at most 180 moves to learn, not 20000 runs
+True
+"""
+
+import bisect
+import itertools
+import math
+
+import torch
+
+from .finite_support import SupportTable, _key, _scores
+
+MAX_SITES = 200_000  # sites of remembered states (about 1 KB each with their distributions and values)
+_MAX_VALUES = 1024  # a choice with more values than this is proposed by a run of the model
+_UNKNOWN = object()
+
+
+class Moves:
+    """The moves one MH run has learned, and its states made one object per set of choices."""
+
+    def __init__(self, model, drift):
+        self.drift = drift
+        self.table = SupportTable(model, _MAX_VALUES)
+        self.priors = {}  # key of a distribution's arguments -> (values, cumulative probabilities)
+        self.states = {}  # the choices of a state, as a tuple of (name, value key) -> the state
+        self.sites = 0  # sites held by remembered states
+        self.learning = True
+
+    def proposal(self, state, target):
+        """``(values, cumulative probabilities, index of the current value)``: the prior of ``target`` in
+        ``state`` to draw a proposal from, or None where the step must run the model."""
+        known = state.proposals
+        if known is None:
+            known = state.proposals = {}
+        proposal = known.get(target, _UNKNOWN)
+        if proposal is _UNKNOWN:
+            proposal = known[target] = self._proposal(state.sites[target])
+        return proposal
+
+    def _proposal(self, site):
+        fn = site.fn
+        if not getattr(fn, "has_enumerate_support", False) or self.drift(site) is not None:
+            return None
+        value = site.value
+        if type(value) is torch.Tensor and (value.dim() != 0 or value.requires_grad):
+            return None  # (a vector of choices, inside a vectorized plate: its values are a product)
+        key = _key(fn)
+        prior = self.priors.get(key) if key is not None else None
+        if prior is None:
+            values = self.table.support(site)
+            if len(values) > _MAX_VALUES:
+                return None
+            prior = values, list(itertools.accumulate(math.exp(s) for s in _scores(fn, values)))
+            if key is not None:
+                self.priors[key] = prior + (fn.__dict__.get("_deferred"),)  # (keeps the key's tensors alive)
+        values, cumulative = prior[0], prior[1]
+        current = _index_of(value, values)
+        return None if current is None else (values, cumulative, current)
+
+    @staticmethod
+    def draw(proposal, u):
+        """The index of the value that ``u`` (uniform on [0, 1)) draws by inverse CDF."""
+        cumulative = proposal[1]
+        return min(bisect.bisect_right(cumulative, u * cumulative[-1]), len(cumulative) - 1)
+
+    def learn(self, state, move, new, log_accept):
+        """Remember that ``move`` (target, index) from ``state`` gives ``new`` (None: probability zero) with
+        ``log_accept``; returns the state to continue from (the one object of its choices)."""
+        if not self.learning:
+            return new
+        if new is not None and new is not state:
+            new = self._one_of_its_kind(new)
+        moves = state.moves
+        if moves is None:
+            moves = state.moves = {}
+        moves[move] = (new, log_accept)
+        return new
+
+    def _one_of_its_kind(self, state):
+        key = _choices_key(state)
+        if key is not None:
+            known = self.states.get(key)
+            if known is not None:
+                return known
+            self.states[key] = state
+        self.sites += len(state.sites)
+        if self.sites > MAX_SITES:
+            self.learning = False
+        return state
+
+    def start(self, state):
+        """The chain's first state, as the one object of its choices."""
+        return self._one_of_its_kind(state) if self.learning else state
+
+
+def _index_of(value, values):
+    for i, v in enumerate(values):
+        if v is value:
+            return i
+    if type(value) is torch.Tensor:
+        number = value.item()
+        for i, v in enumerate(values):
+            if type(v) is torch.Tensor and v.dtype == value.dtype and v.dim() == 0 and v.item() == number:
+                return i
+        return None
+    for i, v in enumerate(values):
+        if type(v) is type(value) and v == value:
+            return i
+    return None
+
+
+def _choices_key(state):
+    """The state's choices as a hashable tuple, or None where a value has no exact key (a vector)."""
+    parts = []
+    sites = state.sites
+    for name in state.choices:
+        value = sites[name].value
+        if type(value) is torch.Tensor:
+            if value.dim() != 0:
+                return None
+            parts.append((name, value.dtype, value.item()))
+        elif type(value) in (str, int, float, bool):
+            parts.append((name, type(value), value))
+        else:
+            return None
+    return tuple(parts)
