@@ -332,6 +332,8 @@ class Enumerate(TracePosterior):
         chunks = self.chunks or parallel.DEFAULT_CHUNKS
         self._expand(args, kwargs, 4 * chunks)
         parallel.run_split(self, args, kwargs, "subtrees of paths", len(self._split), chunks)
+        if self.lost_runs:  # a lost subtree's paths are missing: the marginal is no longer exact
+            self.partial = True
         if self.num_paths > self.max_paths and self.on_limit == "raise":
             raise self._too_many_paths(None)  # (the pieces ran them all: none is waiting)
         if not len(self) and not self.partial and not self.lost_runs:

@@ -378,6 +378,23 @@ def test_a_dead_worker_in_a_process_pool_loses_the_chunks_it_could_not_finish(tm
     assert not posterior.partial
 
 
+def _coins_that_kill_a_worker(flag):
+    """Three fair coins; the first run in a process other than the test's ends that process (once: ``flag``)."""
+    if str(os.getpid()) != os.environ["PPL_TEST_DRIVER"] and not os.path.exists(flag):
+        open(flag, "w").close()
+        os._exit(1)
+    return sum(pyro.sample(f"c{i}", dist.Bernoulli(0.5)) for i in range(3))
+
+
+def test_enumerate_that_loses_a_subtree_to_a_dead_worker_says_it_is_partial(tmp_path):
+    # A lost subtree takes its paths with it: the marginal of the rest is not the exact answer, and must say so.
+    os.environ["PPL_TEST_DRIVER"] = str(os.getpid())
+    with ProcessPoolExecutor(max_workers=1) as one, pytest.warns(RunsLostWarning, match="subtrees of paths"):
+        posterior = Enumerate(_coins_that_kill_a_worker, executor=one, chunks=2).run(str(tmp_path / "flag"))
+    assert posterior.lost_runs > 0 and posterior.partial
+    assert len(posterior) < 8
+
+
 def test_a_dead_dask_worker_costs_nothing_its_chunk_runs_again_with_its_seed(dask_executor, tmp_path):
     pyro.set_rng_seed(5)
     calm = MH(normal_normal, num_samples=50, num_chains=4, executor=dask_executor).run()
