@@ -414,7 +414,8 @@ class _ReplayFloor(Messenger):
 
 
 def replay_floor(model, budget):
-    """``(seconds, paths, finished)`` of :class:`_ReplayFloor` over every path of ``model``, for at most ``budget`` s."""
+    """``(seconds, paths, finished)`` of :class:`_ReplayFloor` over every path of ``model``, for at most
+    ``budget`` s."""
     floor = _ReplayFloor(model)
     paths, start = 0, time.perf_counter()
     while floor.waiting:

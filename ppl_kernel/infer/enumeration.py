@@ -206,7 +206,7 @@ class Enumerate(TracePosterior):
       posterior holds the same paths as a run in one process (in another order). ``max_paths`` bounds each
       piece's runs: past it, ``on_limit="raise"`` raises as in one process (so it does when the pieces together
       run more), ``"stop"`` keeps what each piece found. Most-probable-first, an order across all paths, cannot
-      be split.
+      be split. A subtree lost with its worker (a process that died) leaves the posterior ``partial``.
 
     Summed over: distributions with a finite support (``Bernoulli``, ``Categorical``, ``Binomial``,
     ``OneHotCategorical``, ``Choice`` over any values, ``Delta``, ``Multinomial``, a nested
@@ -405,10 +405,11 @@ class Enumerate(TracePosterior):
     def _too_many_paths(self, waiting):
         return EnumerationError(
             f"Enumerate: model '{model_name(self.model)}' has more than max_paths={self.max_paths} execution "
-            f"paths{'' if waiting is None else f' ({waiting} more were still waiting)'}. A model whose recursion ends at random (a geometric "
-            "recursion) has infinitely many: pass on_limit='stop' to keep the paths found so far (marked "
-            "partial; with order='most-probable-first' they are the most probable ones). Otherwise raise the "
-            "limit (Enumerate(model, max_paths=...)), bound the recursion, or use Importance, MH or SMC."
+            f"paths{'' if waiting is None else f' ({waiting} more were still waiting)'}. A model whose recursion "
+            "ends at random (a geometric recursion) has infinitely many: pass on_limit='stop' to keep the paths "
+            "found so far (marked partial; with order='most-probable-first' they are the most probable ones). "
+            "Otherwise raise the limit (Enumerate(model, max_paths=...)), bound the recursion, or use Importance, "
+            "MH or SMC."
         )
 
     def _all_impossible(self, paths, ended_at):

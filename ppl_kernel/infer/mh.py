@@ -343,10 +343,10 @@ class MH(TracePosterior):
 
     A site's new value is drawn from its prior, unless it has a *drift kernel* (WebPPL's
     ``driftKernel``): ``drift=0.3`` proposes every continuous site by a Gaussian random walk of that
-    scale (the discrete ones still from their prior), ``drift={"mu": 0.3}`` only the named ones, and a site's own ``infer={"mh_drift": 0.3}``
-    overrides both. A kernel may also be a function from the current value to the distribution of the
-    proposal (``lambda x: dist.LogNormal(x.log(), 0.2)``); its Hastings correction is applied, so
-    asymmetric kernels are right.
+    scale (the discrete ones still from their prior), ``drift={"mu": 0.3}`` only the named ones, and a
+    site's own ``infer={"mh_drift": 0.3}`` overrides both. A kernel may also be a function from the current
+    value to the distribution of the proposal (``lambda x: dist.LogNormal(x.log(), 0.2)``); its Hastings
+    correction is applied, so asymmetric kernels are right.
 
     A move of a discrete choice (a state, a target, the value drawn) runs the model once; its outcome is
     then remembered and the next such step is a look-up (:mod:`~ppl_kernel.infer.mh_moves`), unless the run
