@@ -16,8 +16,9 @@ run would compute again from the same values before it; drawn here by inverse CD
 generator), and accepted by the same ratio. A run that draws a fresh choice (a model whose structure
 changed), a continuous target and a target with a drift kernel run the model as before.
 
-The memo holds the sites of at most ``MAX_SITES`` remembered states; past that it stops learning (the moves
-it knows are still used), so a model with too many states to learn costs a little bookkeeping, not memory.
+The memo holds the sites of at most ``MAX_SITES`` remembered states and at most ``MAX_MOVES`` moves; past
+either it stops learning (the moves it knows are still used), so a model with too many states to learn costs a
+little bookkeeping, not memory.
 
 >>> import ppl_kernel as pyro, ppl_kernel.distributions as dist
 >>> from ppl_kernel.infer import MH
@@ -42,6 +43,7 @@ import torch
 from .finite_support import SupportTable, _key, _scores
 
 MAX_SITES = 200_000  # sites of remembered states (about 1 KB each with their distributions and values)
+MAX_MOVES = 500_000  # remembered moves (about 100 bytes each)
 _MAX_VALUES = 1024  # a choice with more values than this is proposed by a run of the model
 _UNKNOWN = object()
 
@@ -54,7 +56,7 @@ class Moves:
         self.table = SupportTable(model, _MAX_VALUES)
         self.priors = {}  # key of a distribution's arguments -> (values, cumulative probabilities)
         self.states = {}  # the choices of a state, as a tuple of (name, value key) -> the state
-        self.sites = 0  # sites held by remembered states
+        self.sites = self.moves = 0  # sites held by remembered states, moves remembered
         self.learning = True
 
     def proposal(self, state, target):
@@ -105,6 +107,9 @@ class Moves:
         if moves is None:
             moves = state.moves = {}
         moves[move] = (new, log_accept)
+        self.moves += 1
+        if self.moves >= MAX_MOVES:
+            self.learning = False
         return new
 
     def _one_of_its_kind(self, state):

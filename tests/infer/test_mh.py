@@ -216,6 +216,15 @@ def test_a_recursion_whose_structure_changes_gives_the_exact_mean():
     assert abs(chain.mean().item() - 2.0) < 5 * batch_means_se(chain)
 
 
+def test_a_model_with_more_moves_than_the_memo_holds_stops_learning(monkeypatch):
+    import ppl_kernel.infer.mh_moves as mh_moves
+
+    monkeypatch.setattr(mh_moves, "MAX_MOVES", 5)
+    mh = MH(lambda: pyro.sample("d", dist.Categorical(torch.ones(20))), num_samples=500)
+    mh.run()
+    assert not mh._moves.learning and mh._moves.moves == 5
+
+
 def test_a_model_with_more_states_than_the_memo_holds_stops_learning_and_stays_exact(monkeypatch):
     import ppl_kernel.infer.mh_moves as mh_moves
 
