@@ -430,10 +430,17 @@ class MH(TracePosterior):
             warnings.warn(self.fallback_reason, SequentialFallbackWarning, stacklevel=3)
             self._reset()
             self.vectorized = False  # a step, not only the start, may find the model unbatchable
+        self._moves = Moves(self.model, self._drift)  # learned by all chains: they walk the same states
+        try:
+            return self._run_chains(args, kwargs)
+        finally:
+            self._moves.forget()  # the states learned belong to this run: the posterior keeps none of them
+
+    def _run_chains(self, args, kwargs):
+        """The chains one after another, each step one run of the model (or a remembered move)."""
         self.accepted, self.proposed = [], []
         steps_per_chain = self.warmup + self.num_samples * self.thin
         done = 0
-        self._moves = Moves(self.model, self._drift)  # learned by all chains: they walk the same states
         for chain in range(self.num_chains):
             self.accepted.append(0)
             self.proposed.append(0)

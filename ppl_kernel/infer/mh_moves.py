@@ -42,7 +42,7 @@ import torch
 
 from .finite_support import SupportTable, _key, _scores
 
-MAX_SITES = 200_000  # sites of remembered states (about 1 KB each with their distributions and values)
+MAX_SITES = 100_000  # sites of remembered states (about 1.1 KB each with their distributions and values)
 MAX_MOVES = 500_000  # remembered moves (about 100 bytes each)
 _MAX_VALUES = 1024  # a choice with more values than this is proposed by a run of the model
 _UNKNOWN = object()
@@ -123,6 +123,10 @@ class Moves:
         if self.sites > MAX_SITES:
             self.learning = False
         return state
+
+    def forget(self):
+        """Let go of the states learned (at the end of a run: what the posterior keeps is in its store)."""
+        self.states, self.priors, self.learning = {}, {}, False
 
     def start(self, state):
         """The chain's first state, as the one object of its choices."""
