@@ -32,7 +32,7 @@ from ..vectorize import NotBatchable, SequentialFallbackWarning
 from . import parallel
 from .errors import InferenceError
 from .mh_batched import BatchedChains, KeptStates
-from .mh_moves import Moves
+from .mh_moves import Fresh, Moves
 from .posterior import TracePosterior
 from .sites import nan_score_error, score, score_reused
 from ..trace import RETURN, CallNode, Trace
@@ -63,13 +63,14 @@ class _Regenerate(Messenger):
         self.drift = drift
         self.model_name = model_name(model)
 
-    def run(self, state, target, args, kwargs, proposed=None):
+    def run(self, state, target, args, kwargs, proposed=None, fresh_values=()):
         """Run the model from ``state`` with ``target`` proposed anew (given as ``proposed``, else drawn in the
-        run); the new state, or None at probability 0. ``fresh`` then says whether the run drew a choice that
-        ``state`` did not make."""
+        run); the new state, or None at probability 0. The run's fresh choices (those ``state`` did not make)
+        take the ``fresh_values`` in order, and are drawn past them; ``fresh`` then holds their sites."""
         self.old, self.old_scores, self.target, self.proposed = state.sites, state.scores, target, proposed
         self.sites, self.choices, self.scores, self.fixed, self.change = {}, [], {}, 0.0, 0.0
-        self.drifted = self.fresh = False
+        self.drifted = False
+        self.fresh, self.fresh_values = [], fresh_values
         try:
             with self:
                 ret = self.fn(*args, **kwargs)
@@ -89,7 +90,9 @@ class _Regenerate(Messenger):
             return
         name = msg.name
         old = self.old.get(name)
-        if old is None or old.type != "sample" or old.is_observed or old.done:
+        if old is None or old.type != "sample" or old.is_observed or old.done:  # a fresh choice
+            if len(self.fresh) < len(self.fresh_values):
+                msg.value = self.fresh_values[len(self.fresh)]
             return
         if name != self.target:
             msg.value = old.value
@@ -144,7 +147,7 @@ class _Regenerate(Messenger):
             else:  # fresh, or proposed from its prior
                 lp = score(msg)
                 if name != self.target:
-                    self.fresh = True
+                    self.fresh.append(msg)
         elif old is not None and (old.is_observed or old.done) and _same_score(old, msg):
             lp = self.old_scores[name]
             self.fixed += lp
@@ -349,9 +352,10 @@ class MH(TracePosterior):
     correction is applied, so asymmetric kernels are right.
 
     A move of a discrete choice (a state, a target, the value drawn) runs the model once; its outcome is
-    then remembered and the next such step is a look-up (:mod:`~ppl_kernel.infer.mh_moves`), unless the run
-    drew a choice the state did not make. So the model need not run at every step: code in it with side
-    effects (a print, a counter) sees the runs, not the steps.
+    then remembered and the next such step is a look-up (:mod:`~ppl_kernel.infer.mh_moves`; where the run
+    draws new discrete choices, as a recursion going deeper does, each of their values drawn is a branch of
+    its own, run once). So the model need not run at every step: code in it with side effects (a print, a
+    counter) sees the runs, not the steps.
 
     ``executor=`` (any ``concurrent.futures.Executor``: ``ProcessPoolExecutor()``, a Dask client's
     ``client.get_executor()``) runs the chains in its workers, ``chunks`` pieces of chains at a time
@@ -553,19 +557,24 @@ class MH(TracePosterior):
             new = self._runner.run(state, target, args, kwargs)
             log_accept = self._log_accept(state, new)
         else:  # a discrete target: drawn here, and the move it makes is run once, then remembered
-            i = moves.draw(proposal, inference_random.random())
+            draw, u = moves.draw, inference_random.random
+            i = draw(proposal[1], u())
             if i == proposal[2]:
                 return state  # the value the chain has: the proposal is the current state, accepted (ratio 1)
             move = (target, i)
             known = state.moves.get(move) if state.moves is not None else None
+            walked = []  # the fresh choices the move makes, each value drawn from its prior: (node, index)
+            while type(known) is Fresh:
+                j = draw(known.cumulative, u())
+                walked.append((known, j))
+                known = known.children.get(j)
             if known is not None:
                 new, log_accept = known
             else:
                 runner = self._runner
-                new = runner.run(state, target, args, kwargs, proposal[0][i])
+                new = runner.run(state, target, args, kwargs, proposal[0][i], [node.values[j] for node, j in walked])
                 log_accept = self._log_accept(state, new)
-                if not runner.fresh:  # (else the outcome depended on fresh draws: not the move's alone)
-                    new = moves.learn(state, move, new, log_accept)
+                new = moves.learn(state, move, walked, runner.fresh, new, log_accept)
         if new is None:  # the run reached probability zero
             return None
         if log_accept >= 0.0 or inference_random.random() < math.exp(log_accept):

@@ -9,12 +9,18 @@ and the value drawn. So it is remembered on the state, and the next time the cha
 draws that target and that value, the step is a look-up. States with the same choices are made one object,
 so that a chain coming back to a state finds the moves it learned there.
 
+A run that does draw fresh choices (a recursion that goes one level deeper) has an outcome that also
+depends on what they drew. Where those are discrete too, the move leads to a tree of them (:class:`Fresh`):
+each node holds a fresh choice's prior (the same in every such run, the run being the same up to it), the
+step draws its value from that prior and follows the branch, and the model runs only where a branch is new,
+with the values drawn so far given to its fresh choices in order.
+
 On the small discrete models of teaching (dice, coins, the weather question, a tug of war) a chain soon
 knows every move it makes, and most steps run no model at all. It is the same Markov chain as without the
 memo: the value is drawn from the same prior (the target's distribution in the current state, which the new
 run would compute again from the same values before it; drawn here by inverse CDF from the inference
-generator), and accepted by the same ratio. A run that draws a fresh choice (a model whose structure
-changed), a continuous target and a target with a drift kernel run the model as before.
+generator), and accepted by the same ratio. A continuous target or fresh choice, and a
+target with a drift kernel, run the model as before.
 
 The memo holds the sites of at most ``MAX_SITES`` remembered states and at most ``MAX_MOVES`` moves; past
 either it stops learning (the moves it knows are still used), so a model with too many states to learn costs a
@@ -71,8 +77,14 @@ class Moves:
         return proposal
 
     def _proposal(self, site):
+        if self.drift(site) is not None:
+            return None
+        return self._prior(site)
+
+    def _prior(self, site):
+        """``(values, cumulative probabilities, index of the site's value)`` of a discrete scalar choice, or None."""
         fn = site.fn
-        if not getattr(fn, "has_enumerate_support", False) or self.drift(site) is not None:
+        if not getattr(fn, "has_enumerate_support", False):
             return None
         value = site.value
         if type(value) is torch.Tensor and (value.dim() != 0 or value.requires_grad):
@@ -91,22 +103,36 @@ class Moves:
         return None if current is None else (values, cumulative, current)
 
     @staticmethod
-    def draw(proposal, u):
+    def draw(cumulative, u):
         """The index of the value that ``u`` (uniform on [0, 1)) draws by inverse CDF."""
-        cumulative = proposal[1]
         return min(bisect.bisect_right(cumulative, u * cumulative[-1]), len(cumulative) - 1)
 
-    def learn(self, state, move, new, log_accept):
-        """Remember that ``move`` (target, index) from ``state`` gives ``new`` (None: probability zero) with
-        ``log_accept``; returns the state to continue from (the one object of its choices)."""
-        if not self.learning:
+    def learn(self, state, move, walked, fresh, new, log_accept):
+        """Remember that ``move`` (target, index) from ``state``, through the fresh choices' branches ``walked``
+        (``(node, index)`` pairs, the last one's branch new), gives ``new`` (None: probability zero) with
+        ``log_accept``. ``fresh`` are the sites of the run's fresh choices, in order: those past ``walked`` become
+        new nodes, when each is discrete. Returns the state to continue from (the one object of its choices)."""
+        if not self.learning or len(fresh) < len(walked):
             return new
+        nodes = []
+        for site in fresh[len(walked):]:
+            prior = self._prior(site)
+            if prior is None:  # a fresh choice with no finite prior to branch on: this move runs every time
+                return new
+            nodes.append(prior)
         if new is not None and new is not state:
             new = self._one_of_its_kind(new)
-        moves = state.moves
-        if moves is None:
-            moves = state.moves = {}
-        moves[move] = (new, log_accept)
+        entry = (new, log_accept)
+        for values, cumulative, index in reversed(nodes):
+            entry = Fresh(values, cumulative, {index: entry})
+        if walked:
+            node, index = walked[-1]
+            node.children[index] = entry
+        else:
+            moves = state.moves
+            if moves is None:
+                moves = state.moves = {}
+            moves[move] = entry
         self.moves += 1
         if self.moves >= MAX_MOVES:
             self.learning = False
@@ -131,6 +157,17 @@ class Moves:
     def start(self, state):
         """The chain's first state, as the one object of its choices."""
         return self._one_of_its_kind(state) if self.learning else state
+
+
+class Fresh:
+    """A fresh choice that a remembered move makes: its values, their cumulative prior probabilities, and what
+    follows each value drawn so far (``children``: index -> the next Fresh node, or ``(new state, log
+    acceptance ratio)``)."""
+
+    __slots__ = ("values", "cumulative", "children")
+
+    def __init__(self, values, cumulative, children):
+        self.values, self.cumulative, self.children = values, cumulative, children
 
 
 def _index_of(value, values):

@@ -186,9 +186,9 @@ def test_remembered_moves_give_the_exact_posterior_of_a_conditioned_discrete_mod
     assert abs(chain.mean().item() - exact) < 5 * batch_means_se(chain)
 
 
-def test_a_move_that_draws_a_fresh_choice_is_not_remembered_and_the_chain_stays_exact():
-    # Turning the switch on makes the run draw 'b' fresh, so that move's outcome is random: replayed from memory,
-    # the chain would come back into the switch-on states always at the one b drawn the first time.
+def test_a_remembered_move_that_makes_a_fresh_choice_draws_it_from_its_prior_each_time():
+    # Turning the switch on makes the run draw 'b' fresh, so that move's outcome is random: were it replayed from
+    # memory as it first came out, the chain would come back into the switch-on states always at one b.
     def switch():
         on = pyro.sample("on", dist.Bernoulli(0.5))
         if not on.item():
@@ -201,6 +201,24 @@ def test_a_move_that_draws_a_fresh_choice_is_not_remembered_and_the_chain_stays_
     for k in range(10):  # each value of b has probability 1/2 * 1/10
         hits = (chain == k).double()
         assert abs(hits.mean().item() - 0.05) < 5 * batch_means_se(hits), k
+
+
+def test_moves_of_a_recursion_are_remembered_with_their_fresh_choices():
+    # geometric(0.5): a move that sets the last flip to 1 recurses one level deeper, drawing fresh flips; those
+    # are discrete, so the move's branches are remembered too and the model runs once per branch, not per step.
+    runs = []
+
+    def geometric(t=0):
+        if t == 0:
+            runs.append(1)
+        x = pyro.sample(f"x_{t}", dist.Bernoulli(0.5))
+        return 1 + geometric(t + 1) if x.item() else 1
+
+    pyro.set_rng_seed(8)
+    posterior = MH(geometric, num_samples=20000).run()
+    assert len(runs) < 1000  # (20,001 before moves were remembered)
+    chain = _chain(posterior)
+    assert abs(chain.mean().item() - 2.0) < 5 * batch_means_se(chain)
 
 
 def test_a_recursion_whose_structure_changes_gives_the_exact_mean():
