@@ -230,9 +230,9 @@ class ChunkTask:
 
 class ChunkResult:
     """One chunk's runs, compact: its :class:`~ppl_kernel.infer.store.RunStore` (columns of site values,
-    log-weights, chain ids; chunk-local chain numbers), the log-joints it knew (``{run: log p(x, data)}``),
-    how many model runs it made (``runs``, for progress) and the algorithm's own counts (``stats``: MH's
-    acceptances, Rejection's tries)."""
+    log-weights, chain ids; chunk-local chain numbers), the log-joints it knew (``run -> log p(x, data)``, a
+    dict or a :class:`~ppl_kernel.infer.store.LogJoints`), how many model runs it made (``runs``, for progress)
+    and the algorithm's own counts (``stats``: MH's acceptances, Rejection's tries)."""
 
     def __init__(self, store, log_joints, runs, stats):
         self.store, self.log_joints, self.runs, self.stats = store, log_joints, runs, stats
@@ -265,7 +265,7 @@ def compact(posterior):
     for column in store.columns.values():
         if column.site is not None:
             column.site = _bare(column.site)
-    return ChunkResult(store, dict(posterior._log_joints), posterior._done, {})
+    return ChunkResult(store, posterior._log_joints, posterior._done, {})
 
 
 def _bare(site):

@@ -36,7 +36,7 @@ from .. import poutine
 from ..runtime import Site, isolated_run
 from ..trace import RETURN, Trace
 from .interrupts import raise_caught_interrupt, watching_interrupts
-from .store import RunStore
+from .store import LogJoints, RunStore
 from .throttle import Throttle
 
 _GC_EVERY = 2000  # progress reports (model runs, or batched steps) between collections of the young generations
@@ -79,7 +79,7 @@ class TracePosterior:
     def _reset(self):
         self.store = RunStore()
         self._kept = {}  # run index -> Trace, for the first keep_traces runs
-        self._log_joints = {}  # run index -> log p(x, data), where the algorithm knew it
+        self._log_joints = LogJoints()  # run index -> log p(x, data), where the algorithm knew it
         self.batched_trace = None
         self.partial = False
         self.error = None
@@ -138,10 +138,7 @@ class TracePosterior:
         if trace is not None:
             for r in range(run, min(run + times, self.keep_traces)):
                 self._kept[r] = trace
-        if run - 1 in self._log_joints:
-            log_joint = self._log_joints[run - 1]
-            for r in range(run, run + times):
-                self._log_joints[r] = log_joint
+        self._log_joints.repeat(run, times)
 
     def add_batched(self, trace, log_weights, chain_ids=0):
         """Add the runs of one batched execution (a :class:`~ppl_kernel.vectorize.BatchedTrace`), with one chain id
@@ -163,7 +160,7 @@ class TracePosterior:
     def clear_runs(self):
         """Forget the runs held (before runs made elsewhere are added again, in another order)."""
         self.store = RunStore()
-        self._kept, self._log_joints = {}, {}
+        self._kept, self._log_joints = {}, LogJoints()
         self.batched_trace = None
 
     def stop(self):

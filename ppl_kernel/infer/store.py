@@ -49,6 +49,13 @@ class Column:
 
     # ---- adding -----------------------------------------------------------------------------------
     def append(self, row, value):
+        numbers = self.numbers
+        if (numbers is not None and self.numel == 1 and type(value) is torch.Tensor and value.dtype is self.dtype
+                and value.shape == self.shape and value.device == self.device and self.objects is None
+                and not self.blocks):
+            numbers.append(value.item())  # the common case first: one number more, as the ones before it
+            self.rows.append(row)
+            return
         if self.blocks:  # a sequential run after a batched block: keep it simple and general
             self._to_objects()
         if self.objects is None and type(value) is torch.Tensor and value.dtype is not torch.bool:
@@ -463,3 +470,61 @@ class RunStore:
             for data in (logw, ids):
                 size += data.itemsize * len(data) if type(data) is array else data.element_size() * data.numel()
         return size
+
+
+_UNKNOWN = array("d", (float("nan"),))
+
+
+class LogJoints:
+    """log p(x, data) of the runs where the algorithm knew it (MH's states, Enumerate's paths), by run index: one
+    float a run in an array (NaN: not known), grown only as far as the last run that has one, so that a chain
+    of a million steps costs 8 MB here, not a dict entry per step.
+
+    >>> joints = LogJoints()
+    >>> joints[2] = -1.5
+    >>> joints.repeat(3, times=2)  # runs 3 and 4 repeat run 2
+    >>> joints.get(0), joints[4], dict(joints.items())
+    (None, -1.5, {2: -1.5, 3: -1.5, 4: -1.5})
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self):
+        self.values = array("d")
+
+    def __setitem__(self, run, log_joint):
+        values = self.values
+        if run < len(values):
+            values[run] = log_joint
+            return
+        if run > len(values):
+            values.extend(_UNKNOWN * (run - len(values)))
+        values.append(log_joint)
+
+    def get(self, run, default=None):
+        if 0 <= run < len(self.values):
+            value = self.values[run]
+            if value == value:
+                return value
+        return default
+
+    def __getitem__(self, run):
+        value = self.get(run)
+        if value is None:
+            raise KeyError(run)
+        return value
+
+    def __contains__(self, run):
+        return self.get(run) is not None
+
+    def repeat(self, run, times):
+        """Runs ``run, ..., run + times - 1`` repeat run ``run - 1``: they take its log-joint, if it is known."""
+        value = self.get(run - 1)
+        if value is None:
+            return
+        self[run] = value
+        self.values.extend(array("d", (value,)) * (times - 1))
+
+    def items(self):
+        """``(run, log-joint)`` for each run whose log-joint is known, in run order."""
+        return ((run, value) for run, value in enumerate(self.values) if value == value)
