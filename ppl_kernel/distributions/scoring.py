@@ -96,6 +96,16 @@ def _normal_draw(args, kwargs, generator):
         return torch.normal(float(loc), float(scale), (), dtype=dtype, device="cpu", generator=generator)
     loc, scale = args
     if _plain_tensors(loc, scale):
+        if loc.numel() == 1 and loc.dtype == scale.dtype and loc.device.type == "cpu" and loc.is_floating_point():
+            # One element in a shape (the seed's Variable(torch.Tensor([55.0]))): drawn from the two numbers, in a
+            # third of the time torch.normal takes on tensors; the same draw (up to the last bit's rounding).
+            loc, scale = loc.item(), scale.item()
+            if not (scale > 0 and loc == loc) and settings.validate:
+                _check_normal(loc, scale)
+            shape, dtype = args[0].shape, args[0].dtype
+            if generator is None:
+                return torch.normal(loc, scale, shape, dtype=dtype)
+            return torch.normal(loc, scale, shape, dtype=dtype, generator=generator)
         if settings.validate:
             if not _all(scale, lambda s: s > 0):
                 raise _bad_param("Normal", "scale", "GreaterThan(lower_bound=0.0)", scale)
@@ -138,6 +148,15 @@ def _bernoulli_draw(args, kwargs, generator):
         empty = torch.empty(()) if dtype is None else torch.empty((), dtype=dtype, device="cpu")
         return empty.bernoulli_(p, generator=generator)
     if _plain_tensors(given) and given.is_floating_point():
+        if given.numel() == 1 and given.device.type == "cpu":
+            # One element in a shape (the seed's Variable(torch.Tensor([0.3]))): drawn as from a number, as the
+            # scalar path above does, in half the time of the uniforms compared below.
+            p = given.item()
+            if not 0 <= p <= 1 and settings.validate:
+                _check_bernoulli(p)
+            if generator is None:  # (empty_like: half the time of empty(shape, dtype=...))
+                return torch.empty_like(given).bernoulli_(p)
+            return torch.empty_like(given).bernoulli_(p, generator=generator)
         if settings.validate and not _all(given, lambda q: (0 <= q) & (q <= 1)):
             raise _bad_param("Bernoulli", "probs", "Interval(lower_bound=0.0, upper_bound=1.0)", given)
         return bernoulli_draw(given, given.shape, _on_device(generator, given))  # the one way tensors draw coins

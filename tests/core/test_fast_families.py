@@ -229,3 +229,29 @@ def test_an_invalid_parameter_of_an_observed_or_drawn_site_names_the_site_and_pa
             with pytest.raises(InvalidParameterError) as e:
                 poutine.trace(lambda fn=fn, obs=obs: pyro.sample("y", fn(), obs=obs)).get_trace()
             assert "site 'y'" in str(e.value) and f"'{param}'" in str(e.value), (param, obs, str(e.value))
+
+
+def test_one_element_tensor_parameters_draw_as_torch_in_their_shape():
+    # The seed's spelling, dist.normal(Variable(torch.Tensor([55.0])), ...): one-element tensors of shape (1,) draw
+    # from their numbers (a third of torch.normal's time on tensors), in the parameters' shape and dtype.
+    for loc, scale in ((torch.tensor([55.0]), torch.tensor([10.0])),
+                       (torch.tensor([[0.5]], dtype=F64), torch.tensor([[2.0]], dtype=F64))):
+        for seed in range(5):
+            torch.manual_seed(seed)
+            fast = draw_from(dist.Normal(loc, scale))
+            torch.manual_seed(seed)
+            expected = _torch_twin(dist.Normal, (loc, scale)).sample()
+            assert fast.shape == expected.shape and fast.dtype == expected.dtype
+            tolerance = 2 * torch.finfo(expected.dtype).eps * max(1.0, expected.abs().max().item())
+            assert torch.allclose(fast, expected, rtol=0, atol=tolerance), (fast, expected)
+    n = 20_000
+    for p in (torch.tensor([0.3]), torch.tensor([0.8], dtype=F64)):
+        draws = [draw_from(dist.Bernoulli(p)) for _ in range(n)]
+        assert all(d.shape == p.shape and d.dtype == p.dtype for d in draws[:10])
+        mean = sum(d.item() for d in draws) / n
+        q = p.item()
+        assert abs(mean - q) < 5 * math.sqrt(q * (1 - q) / n), (p, mean)  # 5 binomial standard errors
+    for make, param in ((lambda: dist.Normal(torch.tensor([0.0]), torch.tensor([-1.0])), "scale"),
+                        (lambda: dist.Bernoulli(torch.tensor([1.5])), "probs")):
+        with pytest.raises(InvalidParameterError, match=f"'{param}'"):
+            draw_from(make())
