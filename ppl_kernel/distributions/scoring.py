@@ -148,15 +148,15 @@ def _bernoulli_draw(args, kwargs, generator):
         empty = torch.empty(()) if dtype is None else torch.empty((), dtype=dtype, device="cpu")
         return empty.bernoulli_(p, generator=generator)
     if _plain_tensors(given) and given.is_floating_point():
-        if given.numel() == 1 and given.device.type == "cpu":
-            # One element in a shape (the seed's Variable(torch.Tensor([0.3]))): drawn as from a number, as the
-            # scalar path above does, in half the time of the uniforms compared below.
+        if given.numel() == 1 and generator is None:
+            # One element in a shape (the seed's Variable(torch.Tensor([0.3]))): bernoulli_draw's very uniform
+            # (the same random stream, so a seeded run stays the run it was), from rand_like, which takes half
+            # the time of rand(shape, dtype=..., device=...); checked as a number.
             p = given.item()
             if not 0 <= p <= 1 and settings.validate:
                 _check_bernoulli(p)
-            if generator is None:  # (empty_like: half the time of empty(shape, dtype=...))
-                return torch.empty_like(given).bernoulli_(p)
-            return torch.empty_like(given).bernoulli_(p, generator=generator)
+            uniform = torch.rand_like(given)
+            return uniform.copy_(uniform < given)
         if settings.validate and not _all(given, lambda q: (0 <= q) & (q <= 1)):
             raise _bad_param("Bernoulli", "probs", "Interval(lower_bound=0.0, upper_bound=1.0)", given)
         return bernoulli_draw(given, given.shape, _on_device(generator, given))  # the one way tensors draw coins

@@ -21,6 +21,7 @@ model whose sites do not depend on its values run as one batched chain (``mh_bat
 
 import math
 import warnings
+from bisect import bisect_right
 
 import torch
 
@@ -452,17 +453,18 @@ class MH(TracePosterior):
             state = self._moves.start(self._initial_state(args, kwargs))
             last_added = None
             stays = 0  # kept steps at which the chain stayed in last_added's state, not yet in the store
+            proposed = accepted = 0  # (counted here, written to self.proposed / accepted when the chain ends)
             try:
                 for step in range(steps_per_chain):
                     counting = step >= self.warmup
                     if state.choices:
                         new = self._propose(state, args, kwargs)
                         if counting:
-                            self.proposed[chain] += 1
+                            proposed += 1
                         if new is not None:
                             state = new
                             if counting:
-                                self.accepted[chain] += 1
+                                accepted += 1
                     if counting and (step - self.warmup + 1) % self.thin == 0:
                         if state is last_added:  # the chain stayed: the store repeats its last run, in bulk
                             stays += 1
@@ -483,6 +485,7 @@ class MH(TracePosterior):
                         # that; a stop() or a live view waits for at most 7 steps more.
                         self._report(done)
             finally:  # an interrupted chain keeps the steps it took
+                self.proposed[chain], self.accepted[chain] = proposed, accepted
                 if stays:
                     self._add_stays(last_added, stays)
         return done
@@ -555,13 +558,17 @@ class MH(TracePosterior):
         # (random() * n rather than randrange(n), a few times slower: over n choices its bias is n / 2**53)
         target = choices[int(inference_random.random() * len(choices))]
         moves = self._moves
-        proposal = moves.proposal(state, target)
+        known = state.proposals  # (moves.proposal(state, target), its common case written out)
+        proposal = known.get(target, moves) if known is not None else moves
+        if proposal is moves:
+            proposal = moves.proposal(state, target)
         if proposal is None:  # a continuous target, or one with a drift kernel: the run draws it
             new = self._runner.run(state, target, args, kwargs)
             log_accept = self._log_accept(state, new)
         else:  # a discrete target: drawn here, and the move it makes is run once, then remembered
             draw, u = moves.draw, inference_random.random
-            i = draw(proposal[1], u())
+            cumulative = proposal[1]  # (draw(cumulative, u()), written out)
+            i = min(bisect_right(cumulative, u() * cumulative[-1]), len(cumulative) - 1)
             if i == proposal[2]:
                 return state  # the value the chain has: the proposal is the current state, accepted (ratio 1)
             move = (target, i)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import ppl_kernel.distributions as dist
+from ppl_kernel.distributions.bernoulli import bernoulli_draw
 from ppl_kernel.distributions.scoring import FAST, draw_from, fast_log_prob
 from ppl_kernel.errors import InvalidParameterError
 from ppl_kernel.runtime import Site, site_log_prob_float
@@ -244,6 +245,12 @@ def test_one_element_tensor_parameters_draw_as_torch_in_their_shape():
             assert fast.shape == expected.shape and fast.dtype == expected.dtype
             tolerance = 2 * torch.finfo(expected.dtype).eps * max(1.0, expected.abs().max().item())
             assert torch.allclose(fast, expected, rtol=0, atol=tolerance), (fast, expected)
+    for p in (torch.tensor([0.3]), torch.tensor([[0.8]], dtype=F64)):  # the very draws of bernoulli_draw, a seed's
+        for seed in range(3):
+            torch.manual_seed(seed)
+            fast = [draw_from(dist.Bernoulli(p)) for _ in range(20)]
+            torch.manual_seed(seed)
+            assert all(torch.equal(a, bernoulli_draw(p, p.shape)) for a in fast)
     n = 20_000
     for p in (torch.tensor([0.3]), torch.tensor([0.8], dtype=F64)):
         draws = [draw_from(dist.Bernoulli(p)) for _ in range(n)]
