@@ -19,8 +19,8 @@ On the small discrete models of teaching (dice, coins, the weather question, a t
 knows every move it makes, and most steps run no model at all. It is the same Markov chain as without the
 memo: the value is drawn from the same prior (the target's distribution in the current state, which the new
 run would compute again from the same values before it; drawn here by inverse CDF from the inference
-generator), and accepted by the same ratio. A continuous target or fresh choice, and a
-target with a drift kernel, run the model as before.
+generator), and accepted by the same ratio. A continuous target or fresh choice, and a target with a drift
+kernel, run the model as before.
 
 The memo holds the sites of at most ``MAX_SITES`` remembered states and at most ``MAX_MOVES`` moves; past
 either it stops learning (the moves it knows are still used), so a model with too many states to learn costs a
@@ -46,7 +46,7 @@ import math
 
 import torch
 
-from .finite_support import SupportTable, _key, _scores
+from .finite_support import SupportTable, arguments_key, support_scores
 
 MAX_SITES = 100_000  # sites of remembered states (about 1.1 KB each with their distributions and values)
 MAX_MOVES = 500_000  # remembered moves (about 100 bytes each)
@@ -89,13 +89,13 @@ class Moves:
         value = site.value
         if type(value) is torch.Tensor and (value.dim() != 0 or value.requires_grad):
             return None  # (a vector of choices, inside a vectorized plate: its values are a product)
-        key = _key(fn)
+        key = arguments_key(fn)
         prior = self.priors.get(key) if key is not None else None
         if prior is None:
             values = self.table.support(site)
             if len(values) > _MAX_VALUES:
                 return None
-            prior = values, list(itertools.accumulate(math.exp(s) for s in _scores(fn, values)))
+            prior = values, list(itertools.accumulate(math.exp(s) for s in support_scores(fn, values)))
             if key is not None:
                 self.priors[key] = prior + (fn.__dict__.get("_deferred"),)  # (keeps the key's tensors alive)
         values, cumulative = prior[0], prior[1]
