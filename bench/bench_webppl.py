@@ -435,8 +435,9 @@ def enumerate_child(n, budget, vectorize=False, workers=0):
 
     ``vectorize``: the elementwise twin, all combinations in one run (``Enumerate(..., vectorize=True)``).
     ``workers``: the paths one by one, split between that many processes (``Enumerate(..., executor=pool)``)."""
-    if workers:
-        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+    torch.set_num_threads(1)
+    if workers:  # (each worker with one torch thread too)
+        with concurrent.futures.ProcessPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
             # Started, with ppl_kernel imported in each worker, before the clock starts (as WebPPL's start-up is
             # not counted); the split run's own cost (its breadth-first start, sending, merging) is.
             Enumerate(tug_of_war(4), executor=pool, chunks=workers).run()
@@ -446,7 +447,6 @@ def enumerate_child(n, budget, vectorize=False, workers=0):
         print(json.dumps({"seconds": seconds, "paths": posterior.num_paths, "finished": True, "grown_mb": math.nan,
                           "mean": float(EmpiricalMarginal(posterior).mean)}))
         return
-    torch.set_num_threads(1)
     model = tug_of_war_vectorizable(n) if vectorize else tug_of_war(n)
     # A warm-up first, as WebPPL's side has (its first Infer warms the JIT): here it pays the one-time costs
     # (lazy imports, first calls into torch), stopped after at most a second.

@@ -99,10 +99,10 @@ def _normal_draw(args, kwargs, generator):
         if loc.numel() == 1 and loc.dtype == scale.dtype and loc.device.type == "cpu" and loc.is_floating_point():
             # One element in a shape (the seed's Variable(torch.Tensor([55.0]))): drawn from the two numbers, in a
             # third of the time torch.normal takes on tensors; the same draw (up to the last bit's rounding).
+            shape, dtype = loc.shape, loc.dtype
             loc, scale = loc.item(), scale.item()
             if not (scale > 0 and loc == loc) and settings.validate:
                 _check_normal(loc, scale)
-            shape, dtype = args[0].shape, args[0].dtype
             if generator is None:
                 return torch.normal(loc, scale, shape, dtype=dtype)
             return torch.normal(loc, scale, shape, dtype=dtype, generator=generator)

@@ -247,6 +247,7 @@ class Enumerate(TracePosterior):
         self.executor, self.chunks = executor, chunks
         self.lost_runs = 0
         self._subtrees = None  # a piece of a split run: the paths it starts from (see _chunk)
+        self._ended_at = collections.Counter()  # site name -> paths that became impossible there
         self.vectorize, self.vectorized, self.fallback_reason = bool(vectorize), False, None
         if max_tries is not None:
             max_paths = int(max_tries)
@@ -284,7 +285,7 @@ class Enumerate(TracePosterior):
         tracer = poutine.trace(path, calls=False)  # the kept runs' traces; each run gets a fresh Trace
         store, report = self.store, self._report
         returned = Site("return", RETURN, None, (), {}, None)  # the return column's site (its kind)
-        self._ended_at = ended_at = collections.Counter()  # site name -> paths that became impossible there
+        self._ended_at = ended_at = collections.Counter()
         base, last = (), None
         if self._subtrees is not None:  # a piece of a split run: its subtrees, in order
             if not self._subtrees:
@@ -336,7 +337,7 @@ class Enumerate(TracePosterior):
             self.partial = True
         if self.num_paths > self.max_paths and self.on_limit == "raise":
             raise self._too_many_paths(None)  # (the pieces ran them all: none is waiting)
-        if not len(self) and not self.partial and not self.lost_runs:
+        if not len(self) and not self.partial:
             raise self._all_impossible(self.num_paths, self._ended_at)
         return self.num_paths
 
@@ -381,7 +382,7 @@ class Enumerate(TracePosterior):
         result = parallel.compact(self)
         result.runs = self.num_paths
         result.stats = {"paths": self.num_paths, "impossible": self.num_impossible, "partial": self.partial,
-                        "ended_at": dict(getattr(self, "_ended_at", {}))}
+                        "ended_at": dict(self._ended_at)}
         return result
 
     def _clear_chunks(self):

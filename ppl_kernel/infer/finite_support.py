@@ -34,14 +34,14 @@ class SupportTable:
 
     def expand(self, msg):
         fn = msg.fn
-        key = arguments_key(fn)
+        key = _key(fn)
         if key is not None:
             known = self._known.get(key)
             if known is not None:
                 return known[0], known[1]
         try:
             values = self.support(msg)
-            scores = support_scores(fn, values)
+            scores = _scores(fn, values)
         except EnumerationError:
             raise
         except ValueError as e:  # torch's validation (a parameter out of range): name the site
@@ -110,7 +110,7 @@ def _coin_probability(fn):
     return p if type(p) in (int, float) and 0 <= p <= 1 else None
 
 
-def arguments_key(fn):
+def _key(fn):
     """A key that equals for distributions built from the same arguments, or None where none can be made."""
     deferred = fn.__dict__.get("_deferred")
     if deferred is None:
@@ -131,7 +131,7 @@ def _log(p):
     return math.log(p) if p > 0 else -math.inf
 
 
-def support_scores(fn, values):
+def _scores(fn, values):
     """The log-probability of each value under ``fn``, as Python floats, in one call where possible."""
     if type(fn) is Choice:
         # One score per listed value, even where values repeat: each listed value is its own path.

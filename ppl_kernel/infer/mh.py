@@ -21,7 +21,6 @@ model whose sites do not depend on its values run as one batched chain (``mh_bat
 
 import math
 import warnings
-from bisect import bisect_right
 
 import torch
 
@@ -299,34 +298,33 @@ def _drift_chooser(drift):
     if drift is not None and not isinstance(drift, (dict, int, float)):
         raise TypeError(f"MH: drift must be a number, a dict from site name to a number or kernel, or None; "
                         f"got {type(drift).__name__}")
-    cache = {}
+    cache, missing = {}, object()
 
     def choose(msg):
         spec = msg.infer.get("mh_drift") if msg.infer else None
+        everywhere = False  # the one scale of every continuous site (a discrete one keeps its prior)
         if spec is None:
-            if isinstance(drift, dict):
-                spec = drift.get(msg.name)
-            elif drift is not None:
-                if msg.fn.support.is_discrete:  # one scale for every *continuous* site: a discrete one keeps its prior
-                    return None
-                spec = drift
+            spec = drift.get(msg.name) if isinstance(drift, dict) else drift
+            everywhere = spec is not None and not isinstance(drift, dict)
         if spec is None:
             return None
         key = (msg.name, id(spec))
-        kernel = cache.get(key)
-        if kernel is None:
-            kernel = cache[key] = _make_kernel(spec, msg)
+        kernel = cache.get(key, missing)
+        if kernel is missing:  # (None, a discrete site under the one scale, is kept too)
+            kernel = cache[key] = _make_kernel(spec, msg, everywhere)
         return kernel
 
     return choose
 
 
-def _make_kernel(spec, msg):
+def _make_kernel(spec, msg, everywhere=False):
     if callable(spec):
         return _KernelDrift(spec, msg.name)
     if not isinstance(spec, (int, float)) or not spec > 0:
         raise ValueError(f"MH: the drift scale of site '{msg.name}' must be a positive number, got {spec!r}")
     if msg.fn.support.is_discrete:
+        if everywhere:  # drift=<scale> walks the continuous sites; a discrete one is proposed from its prior
+            return None
         raise InferenceError(
             f"MH: site '{msg.name}' is discrete ({type(msg.fn).__name__}); a Gaussian drift is for continuous "
             "sites. Leave it out of drift=..., or give a kernel: infer={'mh_drift': lambda x: ...}."
@@ -558,17 +556,13 @@ class MH(TracePosterior):
         # (random() * n rather than randrange(n), a few times slower: over n choices its bias is n / 2**53)
         target = choices[int(inference_random.random() * len(choices))]
         moves = self._moves
-        known = state.proposals  # (moves.proposal(state, target), its common case written out)
-        proposal = known.get(target, moves) if known is not None else moves
-        if proposal is moves:
-            proposal = moves.proposal(state, target)
+        proposal = moves.proposal(state, target)
         if proposal is None:  # a continuous target, or one with a drift kernel: the run draws it
             new = self._runner.run(state, target, args, kwargs)
             log_accept = self._log_accept(state, new)
         else:  # a discrete target: drawn here, and the move it makes is run once, then remembered
             draw, u = moves.draw, inference_random.random
-            cumulative = proposal[1]  # (draw(cumulative, u()), written out)
-            i = min(bisect_right(cumulative, u() * cumulative[-1]), len(cumulative) - 1)
+            i = draw(proposal[1], u())
             if i == proposal[2]:
                 return state  # the value the chain has: the proposal is the current state, accepted (ratio 1)
             move = (target, i)

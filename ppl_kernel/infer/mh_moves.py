@@ -46,7 +46,8 @@ import math
 
 import torch
 
-from .finite_support import SupportTable, arguments_key, support_scores
+from .finite_support import SupportTable
+from .posterior import value_key
 
 MAX_SITES = 100_000  # sites of remembered states (about 1.1 KB each with their distributions and values)
 MAX_MOVES = 500_000  # remembered moves (about 100 bytes each)
@@ -59,8 +60,7 @@ class Moves:
 
     def __init__(self, model, drift):
         self.drift = drift
-        self.table = SupportTable(model, _MAX_VALUES)
-        self.priors = {}  # key of a distribution's arguments -> (values, cumulative probabilities)
+        self.table = SupportTable(model, _MAX_VALUES)  # Enumerate's: each prior's values and scores, cached
         self.states = {}  # the choices of a state, as a tuple of (name, value key) -> the state
         self.sites = self.moves = 0  # sites held by remembered states, moves remembered
         self.learning = True
@@ -89,18 +89,13 @@ class Moves:
         value = site.value
         if type(value) is torch.Tensor and (value.dim() != 0 or value.requires_grad):
             return None  # (a vector of choices, inside a vectorized plate: its values are a product)
-        key = arguments_key(fn)
-        prior = self.priors.get(key) if key is not None else None
-        if prior is None:
-            values = self.table.support(site)
-            if len(values) > _MAX_VALUES:
-                return None
-            prior = values, list(itertools.accumulate(math.exp(s) for s in support_scores(fn, values)))
-            if key is not None:
-                self.priors[key] = prior + (fn.__dict__.get("_deferred"),)  # (keeps the key's tensors alive)
-        values, cumulative = prior[0], prior[1]
+        values, scores = self.table.expand(site)
+        if len(values) > _MAX_VALUES:
+            return None
         current = _index_of(value, values)
-        return None if current is None else (values, cumulative, current)
+        if current is None:
+            return None
+        return values, list(itertools.accumulate(math.exp(s) for s in scores)), current
 
     @staticmethod
     def draw(cumulative, u):
@@ -140,11 +135,10 @@ class Moves:
 
     def _one_of_its_kind(self, state):
         key = _choices_key(state)
-        if key is not None:
-            known = self.states.get(key)
-            if known is not None:
-                return known
-            self.states[key] = state
+        known = self.states.get(key)
+        if known is not None:
+            return known
+        self.states[key] = state
         self.sites += len(state.sites)
         if self.sites > MAX_SITES:
             self.learning = False
@@ -152,7 +146,7 @@ class Moves:
 
     def forget(self):
         """Let go of the states learned (at the end of a run: what the posterior keeps is in its store)."""
-        self.states, self.priors, self.learning = {}, {}, False
+        self.states, self.learning = {}, False
 
     def start(self, state):
         """The chain's first state, as the one object of its choices."""
@@ -171,33 +165,18 @@ class Fresh:
 
 
 def _index_of(value, values):
+    """Where ``value`` is among a choice's ``values`` (None if it is not): the very object, or an equal value."""
     for i, v in enumerate(values):
         if v is value:
             return i
-    if type(value) is torch.Tensor:
-        number = value.item()
-        for i, v in enumerate(values):
-            if type(v) is torch.Tensor and v.dtype == value.dtype and v.dim() == 0 and v.item() == number:
-                return i
-        return None
+    key = value_key(value)
     for i, v in enumerate(values):
-        if type(v) is type(value) and v == value:
+        if value_key(v) == key:
             return i
     return None
 
 
 def _choices_key(state):
-    """The state's choices as a hashable tuple, or None where a value has no exact key (a vector)."""
-    parts = []
+    """The state's choices as a hashable tuple: two states with the same key are one run."""
     sites = state.sites
-    for name in state.choices:
-        value = sites[name].value
-        if type(value) is torch.Tensor:
-            if value.dim() != 0:
-                return None
-            parts.append((name, value.dtype, value.item()))
-        elif type(value) in (str, int, float, bool):
-            parts.append((name, type(value), value))
-        else:
-            return None
-    return tuple(parts)
+    return tuple((name, value_key(sites[name].value)) for name in state.choices)

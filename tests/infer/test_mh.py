@@ -3,6 +3,7 @@
 Statistical assertions use 5 standard errors of the chain's mean by batch means (stats.batch_means_se).
 """
 
+import itertools
 import math
 
 import pytest
@@ -143,7 +144,7 @@ def test_a_proposal_that_draws_the_value_the_chain_has_ends_the_run_there():
     pyro.set_rng_seed(3)
     posterior = MH(count, num_samples=400).run()
     values = _chain(posterior).tolist()
-    changes = sum(a != b for a, b in zip(values, values[1:]))
+    changes = sum(a != b for a, b in itertools.pairwise(values))
     # (the first kept step may itself be a change from the first run)
     assert len(after) - 1 in (changes, changes + 1)
     # P(two Poisson(0.5) draws differ) = 1 - exp(-1) I0(1) = 0.534: about 214 of 400 steps change (sd 10)
